@@ -1,0 +1,35 @@
+import { token } from './token.js';
+
+/**
+ * A lookup table (Postfix's DICT): `type:name` in main.cf. Lookups are async so
+ * that remote tables (proxymap, a network database) fit the same contract.
+ */
+export interface LookupTable {
+  /** "type:name" as configured. */
+  readonly spec: string;
+  readonly type: string;
+  /**
+   * Pattern tables (regexp, pcre, cidr, ...) are queried with the whole string
+   * only; key tables also with the partial keys of mail_addr_find.
+   */
+  readonly pattern: boolean;
+  lookup(key: string): Promise<string | undefined>;
+  update?(key: string, value: string): Promise<void>;
+  delete?(key: string): Promise<boolean>;
+  /** All entries, for postmap -s. */
+  entries?(): AsyncIterable<readonly [string, string]>;
+  close?(): Promise<void>;
+}
+
+/** Opens tables by `type:name`; plugins may add types. */
+export interface TableRegistry {
+  open(spec: string): LookupTable;
+  /** Opens every table in a parameter value ("hash:/a, regexp:/b"). */
+  openList(value: string): LookupTable[];
+  registerType(type: string, factory: TableFactory): void;
+  types(): string[];
+}
+
+export type TableFactory = (name: string, spec: string, registry: TableRegistry) => LookupTable;
+
+export const TABLES = token<TableRegistry>('TableRegistry');

@@ -1,0 +1,3 @@
+export * from './delivery-log.js';
+export * from './delivery-status.js';
+export * from './delivery-agent.js';

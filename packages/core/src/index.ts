@@ -1,0 +1,26 @@
+import 'reflect-metadata';
+
+export * from './errors.js';
+export * from './protocol/services.js';
+export * from './protocol/queues.js';
+export * from './contracts/index.js';
+export * from './ipc/frame.js';
+export * from './ipc/server.js';
+export * from './ipc/client.js';
+export * from './ipc/trigger.js';
+export * from './plugin/manifest.js';
+export * from './plugin/loader.js';
+export * from './protocol/packages.js';
+export * from './service/clients.js';
+export * from './service/serve.js';
+export * from './service/host.js';
+export * from './log/logger.js';
+export * from './config/index.js';
+export * from './tables/index.js';
+export * from './queue/index.js';
+export * from './master/master.js';
+export * from './master/master-config.js';
+export * from './master/master-spawn.js';
+export * from './master/runtime.js';
+export * from './mailbox/index.js';
+export * from './delivery/index.js';

@@ -1,0 +1,81 @@
+/**
+ * Frames of Postern's inter-service protocol over unix stream sockets.
+ *
+ *   [u32 length][u8 kind][u32 call id][payload: length - 5 bytes]
+ *
+ * CALL carries {m: method, a: args} as JSON; DATA carries body bytes of a call
+ * (client to server) or of its answer (server to client); END closes a body;
+ * EVENT is an interim JSON value; REPLY the final JSON value; ERROR a coded
+ * error; CANCEL asks the server to abandon a call.
+ */
+import { posternError } from '../errors.js';
+
+export const FRAME = { CALL: 1, DATA: 2, END: 3, EVENT: 4, REPLY: 5, ERROR: 6, CANCEL: 7 } as const;
+export type FrameKind = (typeof FRAME)[keyof typeof FRAME];
+
+export const FRAME_HEADER = 9;
+/** Largest frame accepted: body data travels in many frames, so this bounds JSON values. */
+export const FRAME_MAX = 64 * 1024 * 1024;
+/** DATA frames are cut at this size so calls multiplex fairly. */
+export const DATA_CHUNK = 64 * 1024;
+
+export interface Frame {
+  readonly kind: FrameKind;
+  readonly id: number;
+  readonly payload: Buffer;
+}
+
+export function encodeFrame(kind: FrameKind, id: number, payload?: Buffer | string): Buffer {
+  const body = payload === undefined ? undefined : typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const len = 5 + (body?.length ?? 0);
+  const head = Buffer.allocUnsafe(FRAME_HEADER);
+  head.writeUInt32BE(len, 0);
+  head.writeUInt8(kind, 4);
+  head.writeUInt32BE(id, 5);
+  return body ? Buffer.concat([head, body], FRAME_HEADER + body.length) : head;
+}
+
+export function encodeJson(kind: FrameKind, id: number, value: unknown): Buffer {
+  return encodeFrame(kind, id, JSON.stringify(value ?? null));
+}
+
+/** Splits a byte stream into frames; keeps partial input until the rest arrives. */
+export class FrameDecoder {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  constructor(private readonly peer: string) {}
+
+  push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
+    let buf: Buffer;
+    if (this.pendingBytes === 0) buf = chunk;
+    else {
+      this.pending.push(chunk);
+      buf = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+    let off = 0;
+    while (buf.length - off >= 4) {
+      const len = buf.readUInt32BE(off);
+      if (len < 5 || len > FRAME_MAX) throw posternError('POSTERN_ERR_IPC_FRAME_SIZE', this.peer, len, FRAME_MAX);
+      if (buf.length - off < 4 + len) break;
+      const kind = buf.readUInt8(off + 4) as FrameKind;
+      const id = buf.readUInt32BE(off + 5);
+      onFrame({ kind, id, payload: buf.subarray(off + FRAME_HEADER, off + 4 + len) });
+      off += 4 + len;
+    }
+    if (off < buf.length) {
+      const rest = buf.subarray(off);
+      this.pending.push(rest);
+      this.pendingBytes = rest.length;
+    }
+  }
+}
+
+/** A coded error as it crosses the wire. */
+export interface WireError {
+  readonly code?: string;
+  readonly message: string;
+  readonly hint?: string;
+}

@@ -1,0 +1,155 @@
+/**
+ * The process side of a master.cf service (Postfix's single/multi/trigger
+ * server skeletons): master forks this file for every service process. It
+ * reads main.cf itself (so a reload takes effect in new processes), applies the
+ * entry's -o overrides, builds the process's container, loads the plugin's
+ * service entry and feeds it the connections and triggers master passes.
+ *
+ * It reports its load to master, leaves after max_idle seconds without
+ * clients or after max_use connections (not for long-running daemons), and
+ * leaves when master does.
+ */
+import 'reflect-metadata';
+import { performance } from 'node:perf_hooks';
+import type { Server, Socket } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import type { ServiceInstance } from '../contracts/service.js';
+import type { PluginDefinition } from '../plugin/manifest.js';
+import { flushLogs } from '../log/logger.js';
+import { closeServiceClients } from '../service/clients.js';
+import { createServiceHost } from '../service/host.js';
+import { loadServiceRuntime } from './runtime.js';
+import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
+
+const LOAD_INTERVAL = 1000;
+
+function tell(msg: ToMaster, handle?: Socket): void {
+  if (process.connected) process.send!(msg, handle as never);
+}
+
+async function childMain(): Promise<void> {
+  const spec = JSON.parse(process.env[CHILD_ENV] ?? 'null') as ChildSpec | null;
+  if (!spec || !process.send) {
+    process.stderr.write('postern: this program is started by the postern master process\n');
+    process.exit(1);
+  }
+  delete process.env[CHILD_ENV];
+  const { entry } = spec;
+  const runtime = await loadServiceRuntime(spec);
+  const { config, log, container } = runtime;
+  process.title = `postern/${entry.command} -n ${entry.name} -t ${entry.type}`;
+
+  const fail = (what: string, err: unknown) => {
+    log.fatal(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+    void flushLogs().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', (err) => fail('uncaught exception', err));
+  process.on('unhandledRejection', (err) => fail('unhandled rejection', err));
+
+  const host = createServiceHost({ entry, config, log, container });
+  const plugin = ((await import(pathToFileURL(spec.pluginEntry).href)) as { plugin: PluginDefinition }).plugin;
+  const command = plugin.commands[entry.command];
+  if (!command) throw new Error(`${spec.pluginName} does not provide command ${entry.command}`);
+  const { main } = await command.load();
+
+  const servers: Server[] = [];
+  let leaving = false;
+  let instance: ServiceInstance | void;
+
+  const leave = async (reason: string, graceful: boolean) => {
+    if (leaving) return;
+    leaving = true;
+    tell({ t: 'bye', reason });
+    host.finish(reason);
+    for (const s of servers) s.close();
+    try {
+      if (instance) await instance.stop(graceful);
+      while (graceful && host.clients > 0) await new Promise((r) => setTimeout(r, 50));
+    } catch (err) {
+      log.warn(`stop: ${(err as Error).message}`);
+    }
+    await runtime.close();
+    closeServiceClients();
+    await flushLogs();
+    process.exit(0);
+  };
+
+  const maxUse = spec.longRunning ? 0 : config.int('max_use');
+  const maxIdle = spec.longRunning ? 0 : config.time('max_idle') * 1000;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const armIdle = () => {
+    clearTimeout(idleTimer);
+    if (maxIdle > 0 && host.clients === 0 && !leaving) {
+      idleTimer = setTimeout(() => void leave('max_idle', true), maxIdle);
+      idleTimer.unref();
+    }
+  };
+
+  let elu = performance.eventLoopUtilization();
+  let reportTimer: NodeJS.Timeout | undefined;
+  const report = () => {
+    reportTimer = undefined;
+    const now = performance.eventLoopUtilization();
+    const delta = performance.eventLoopUtilization(now, elu);
+    elu = now;
+    tell({ t: 'load', clients: host.clients, elu: Number(delta.utilization.toFixed(3)) });
+    if (host.clients > 0) scheduleReport();
+  };
+  const scheduleReport = () => {
+    if (!reportTimer) {
+      reportTimer = setTimeout(report, LOAD_INTERVAL);
+      reportTimer.unref();
+    }
+  };
+  host.onLoad((clients) => {
+    scheduleReport();
+    if (clients === 0) armIdle();
+    else clearTimeout(idleTimer);
+    if (maxUse > 0 && host.served >= maxUse) void leave('max_use', true);
+  });
+
+  process.on('message', (msg: ToChild, handle: unknown) => {
+    switch (msg.t) {
+      case 'listen': {
+        const server = handle as Server | undefined;
+        if (!server) return;
+        if (leaving) {
+          server.close();
+          return;
+        }
+        servers.push(server);
+        server.on('connection', (socket: Socket) => host.connection(socket));
+        server.on('error', (err) => log.warn(`accept: ${err.message}`));
+        return;
+      }
+      case 'conn': {
+        const socket = handle as Socket | undefined;
+        if (!socket) return;
+        host.connection(socket);
+        socket.resume();
+        return;
+      }
+      case 'trigger':
+        host.trigger(Buffer.from(msg.data, 'latin1'));
+        return;
+      case 'stop':
+        void leave(msg.graceful ? 'stop' : 'abort', msg.graceful);
+        return;
+    }
+  });
+  // master went away: so do we (Postfix daemons exit when the master status pipe closes)
+  process.on('disconnect', () => void leave('master exited', false));
+  process.on('SIGTERM', () => void leave('SIGTERM', false));
+
+  instance = await main(host.ctx);
+  tell({ t: 'ready' });
+  armIdle();
+}
+
+childMain().catch(async (err: unknown) => {
+  const text = err instanceof Error ? err.message : String(err);
+  tell({ t: 'fatal', text });
+  process.stderr.write(`postern: fatal: ${text}\n`);
+  await flushLogs().catch(() => undefined);
+  process.exit(1);
+});

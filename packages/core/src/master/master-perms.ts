@@ -1,0 +1,82 @@
+/**
+ * Ownership of the mail system's files when master runs as root (Postfix's
+ * post-install set-permissions): services marked unprivileged in master.cf run
+ * as mail_owner, so the queue (directories, the LMDB environment, the unix
+ * sockets) and the maillog file must belong to mail_owner. The config
+ * directory stays root's; it must be readable by mail_owner.
+ */
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ConfigView } from '../contracts/config.js';
+import type { Logger } from '../contracts/logger.js';
+import { openQueueStore } from '../queue/index.js';
+
+export interface Account {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** getpwnam(3) from /etc/passwd. */
+export function lookupAccount(name: string, passwd = '/etc/passwd'): Account | undefined {
+  let text: string;
+  try {
+    text = readFileSync(passwd, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 4) return { name, uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  return undefined;
+}
+
+/**
+ * The account unprivileged services run as: mail_owner when master runs as
+ * root and mail_owner is another, existing user; otherwise none (every process
+ * runs as master's user, as in a per-user instance).
+ */
+export function serviceAccount(config: ConfigView, log?: Logger): Account | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const owner = config.get('mail_owner');
+  const account = lookupAccount(owner);
+  if (!account) {
+    log?.warn(`mail_owner ${owner}: no such user; unprivileged services run as root`);
+    return undefined;
+  }
+  return account.uid === 0 ? undefined : account;
+}
+
+function chownTree(path: string, account: Account): void {
+  chownSync(path, account.uid, account.gid);
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) chownTree(p, account);
+    else chownSync(p, account.uid, account.gid);
+  }
+}
+
+/** Makes the queue, its sockets' directories and the maillog file mail_owner's. */
+export async function setPermissions(config: ConfigView, account: Account, logFile: string | undefined): Promise<void> {
+  const queue = config.get('queue_directory');
+  // create the LMDB environment now, so that no root-run process creates it root-owned
+  const store = openQueueStore({ queueDirectory: queue });
+  await store.close();
+  for (const sub of ['public', 'private', 'queue.lmdb']) {
+    const p = join(queue, sub);
+    mkdirSync(p, { recursive: true });
+    chownTree(p, account);
+  }
+  const data = config.get('data_directory');
+  if (data) {
+    mkdirSync(data, { recursive: true });
+    chownSync(data, account.uid, account.gid);
+  }
+  const file = logFile ?? config.get('maillog_file');
+  if (file && !file.startsWith('/dev/')) {
+    mkdirSync(dirname(file), { recursive: true });
+    if (!existsSync(file)) closeSync(openSync(file, 'a'));
+    chownSync(file, account.uid, account.gid);
+  }
+}

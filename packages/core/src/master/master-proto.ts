@@ -1,0 +1,38 @@
+/**
+ * Messages between master and its service processes over Node's IPC channel
+ * (the equivalent of Postfix's master status pipe and descriptor passing).
+ */
+import type { MasterEntry } from '../contracts/service.js';
+
+/** How master describes a service to the process it starts (environment POSTERN_SERVICE). */
+export interface ChildSpec {
+  readonly configDirectory: string;
+  readonly entry: MasterEntry;
+  /** Absolute path of the plugin package's entry module. */
+  readonly pluginEntry: string;
+  readonly pluginName: string;
+  /** Directories searched for plugin packages (for the parameter registry). */
+  readonly searchDirs: readonly string[];
+  readonly longRunning: boolean;
+  /** Log to this file instead of maillog_file (start-fg: /dev/stdout). */
+  readonly logFile?: string;
+  readonly verbose: boolean;
+}
+
+export const CHILD_ENV = 'POSTERN_SERVICE';
+
+export type ToChild =
+  | { readonly t: 'listen' }
+  | { readonly t: 'conn' }
+  | { readonly t: 'trigger'; readonly data: string }
+  | { readonly t: 'stop'; readonly graceful: boolean };
+
+export type ToMaster =
+  | { readonly t: 'ready' }
+  /** Load report: connections held and event-loop utilisation over the last interval (0..1). */
+  | { readonly t: 'load'; readonly clients: number; readonly elu: number }
+  /** The process is leaving of its own accord (max_idle, max_use, asked to stop). */
+  | { readonly t: 'bye'; readonly reason: string }
+  /** Hand a connection to a pass service (postscreen -> smtpd). */
+  | { readonly t: 'pass'; readonly service: string }
+  | { readonly t: 'fatal'; readonly text: string };

@@ -1,0 +1,321 @@
+/**
+ * One master.cf service as master runs it (master_spawn.c, master_avail.c,
+ * master_wakeup.c): its processes, started on demand and only up to maxproc;
+ * connections master had to accept itself, queued until a process takes them;
+ * wakeup triggers; restarts with back-off when a process dies; retirement on
+ * reload and stop.
+ *
+ * Service processes hold the listening sockets too and accept directly, so
+ * master only sees a connection when no process was quicker to take it. A
+ * process reports its load; master starts another one only when every running
+ * one is saturated (event loop busy), never more than maxproc.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Server, Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { Logger } from '../contracts/logger.js';
+import type { MasterEntry } from '../contracts/service.js';
+import type { Endpoint } from './master-listen.js';
+import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
+
+/** A process counts as saturated above this event-loop utilisation. */
+export const SATURATED_ELU = 0.8;
+/** How long a stopping process may take before it is killed (ms). */
+export const STOP_DEADLINE = 10_000;
+/** A process that stays up this long resets the crash back-off (ms). */
+const STABLE_AFTER = 10_000;
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly started: number;
+  ready: boolean;
+  retiring: boolean;
+  leaving: boolean;
+  clients: number;
+  elu: number;
+  killTimer?: NodeJS.Timeout;
+}
+
+export interface ServiceStatus {
+  readonly service: string;
+  readonly endpoint: string;
+  readonly processes: readonly { pid: number; clients: number; ready: boolean; retiring: boolean }[];
+  readonly maxproc: number;
+  readonly throttled: boolean;
+  readonly pending: number;
+}
+
+export interface SpawnOptions {
+  readonly entry: MasterEntry;
+  readonly endpoint: Endpoint;
+  readonly spec: ChildSpec;
+  /** maxproc with "-" resolved (0 = unlimited). */
+  readonly maxproc: number;
+  /** service_throttle_time, ms. */
+  readonly throttleTime: number;
+  /** Where the program "lives", for log lines (Postfix logs the daemon's path). */
+  readonly daemonPath: string;
+  readonly log: Logger;
+  /** uid/gid to run as (unprivileged services when master runs as root). */
+  readonly credentials?: { uid: number; gid: number };
+  /** A process asked to hand a connection to a pass service. */
+  readonly onPass?: (service: string, socket: Socket) => void;
+}
+
+const CHILD_MAIN = fileURLToPath(new URL('./master-child.js', import.meta.url));
+
+export class MasterService {
+  private readonly procs = new Set<Proc>();
+  private readonly pending: Socket[] = [];
+  private readonly pendingTriggers: string[] = [];
+  private throttledUntil = 0;
+  private throttleTimer?: NodeJS.Timeout;
+  private failures = 0;
+  private wakeupTimer?: NodeJS.Timeout;
+  private used = false;
+  private stopped = false;
+  private spawning = 0;
+
+  constructor(private opts: SpawnOptions) {
+    this.armWakeup();
+  }
+
+  private armWakeup(): void {
+    clearInterval(this.wakeupTimer);
+    const { wakeup } = this.opts.entry;
+    if (wakeup > 0) {
+      this.wakeupTimer = setInterval(() => this.wakeup(), wakeup * 1000);
+      this.wakeupTimer.unref();
+    }
+  }
+
+  /**
+   * reload: new settings for new processes; the running ones finish what they
+   * do and leave (they still count against maxproc until they have gone).
+   */
+  update(opts: Omit<SpawnOptions, 'endpoint'>): void {
+    this.opts = { ...opts, endpoint: this.opts.endpoint };
+    this.armWakeup();
+    this.failures = 0;
+    this.throttledUntil = 0;
+    this.retire();
+    this.dispatch();
+  }
+
+  get key(): string {
+    return `${this.opts.entry.name}/${this.opts.entry.type}`;
+  }
+
+  /** A connection master accepted: give it to the least busy process, starting one if needed. */
+  connection(socket: Socket): void {
+    this.used = true;
+    socket.on('error', () => undefined);
+    this.pending.push(socket);
+    this.dispatch();
+  }
+
+  /** A fifo write or a wakeup: to one process, starting one if needed. */
+  trigger(data: string): void {
+    this.used = true;
+    this.pendingTriggers.push(data);
+    this.dispatch();
+  }
+
+  private wakeup(): void {
+    if (this.opts.entry.wakeupIfUsed && !this.used) return;
+    // Postfix's master writes the wakeup request to the service like any client would.
+    if (this.pendingTriggers.length === 0) this.pendingTriggers.push('W');
+    this.dispatch();
+  }
+
+  private live(): Proc[] {
+    return [...this.procs].filter((p) => !p.leaving);
+  }
+
+  private available(): Proc[] {
+    return this.live().filter((p) => p.ready && !p.retiring);
+  }
+
+  private canSpawn(): boolean {
+    if (this.stopped || Date.now() < this.throttledUntil) return false;
+    const max = this.opts.maxproc;
+    return max === 0 || this.procs.size + this.spawning < max;
+  }
+
+  private dispatch(): void {
+    const ready = this.available();
+    if (ready.length === 0) {
+      if (this.spawning === 0 && this.canSpawn()) this.spawn();
+      return;
+    }
+    while (this.pending.length > 0) {
+      const socket = this.pending.shift()!;
+      if (socket.destroyed) continue;
+      const p = ready.reduce((a, b) => (b.clients < a.clients ? b : a));
+      p.clients++;
+      this.send(p, { t: 'conn' }, socket);
+    }
+    while (this.pendingTriggers.length > 0) {
+      const data = this.pendingTriggers.shift()!;
+      this.send(ready[0]!, { t: 'trigger', data });
+    }
+    this.considerMore();
+  }
+
+  /** Every running process saturated and room under maxproc: start one more. */
+  private considerMore(): void {
+    const ready = this.available();
+    if (ready.length === 0 || this.spawning > 0 || !this.canSpawn()) return;
+    if (ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0)) this.spawn();
+  }
+
+  private send(p: Proc, msg: ToChild, handle?: Socket | Server): void {
+    try {
+      if (handle) p.child.send(msg, handle as never);
+      else p.child.send(msg);
+    } catch {
+      /* the process is gone; its exit handler re-dispatches */
+    }
+  }
+
+  private spawn(): void {
+    const { spec, log, credentials } = this.opts;
+    this.spawning++;
+    let child: ChildProcess;
+    try {
+      child = fork(CHILD_MAIN, [this.opts.entry.command], {
+        env: { ...process.env, [CHILD_ENV]: JSON.stringify(spec) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'json',
+        ...(credentials ?? {}),
+      });
+    } catch (err) {
+      this.spawning--;
+      log.warn(`${this.opts.daemonPath}: cannot start: ${(err as Error).message}`);
+      this.throttle();
+      return;
+    }
+    const p: Proc = { child, pid: child.pid ?? 0, started: Date.now(), ready: false, retiring: false, leaving: false, clients: 0, elu: 0 };
+    this.procs.add(p);
+    child.on('message', (msg: ToMaster, handle?: unknown) => this.onMessage(p, msg, handle));
+    child.on('error', (err) => log.warn(`process ${this.opts.daemonPath} pid ${p.pid}: ${err.message}`));
+    child.on('exit', (code, signal) => this.onExit(p, code, signal));
+  }
+
+  private onMessage(p: Proc, msg: ToMaster, handle: unknown): void {
+    switch (msg.t) {
+      case 'ready':
+        p.ready = true;
+        this.spawning--;
+        for (const server of this.opts.endpoint.servers) this.send(p, { t: 'listen' }, server);
+        this.dispatch();
+        return;
+      case 'load':
+        p.clients = msg.clients;
+        p.elu = msg.elu;
+        if (Date.now() - p.started > STABLE_AFTER) this.failures = 0;
+        this.considerMore();
+        return;
+      case 'bye':
+        p.leaving = true;
+        this.dispatch();
+        return;
+      case 'pass':
+        if (handle) this.opts.onPass?.(msg.service, handle as Socket);
+        return;
+      case 'fatal':
+        this.opts.log.fatal(msg.text);
+        return;
+    }
+  }
+
+  private onExit(p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
+    this.procs.delete(p);
+    if (p.killTimer) clearTimeout(p.killTimer);
+    if (!p.ready) this.spawning--;
+    const expected = p.leaving || p.retiring || this.stopped;
+    if (!expected) {
+      const how = signal ? `killed by signal ${signal}` : `exit status ${code}`;
+      this.opts.log.warn(`process ${this.opts.daemonPath} pid ${p.pid} ${how}`);
+      if (!p.ready) {
+        this.opts.log.warn(`${this.opts.daemonPath}: bad command startup -- throttling`);
+        this.throttle();
+      } else if (Date.now() - p.started < STABLE_AFTER) {
+        this.throttle();
+      } else {
+        this.failures = 0;
+      }
+      // A daemon with a wakeup timer (qmgr, pickup) is needed even without clients.
+      if (this.opts.entry.wakeup > 0 && this.pendingTriggers.length === 0) this.pendingTriggers.push('W');
+    }
+    if (!this.stopped) this.dispatch();
+  }
+
+  /** Back-off after a failure: 1 s, 2 s, 4 s ... up to service_throttle_time. */
+  private throttle(): void {
+    this.failures++;
+    const delay = Math.min(1000 * 2 ** (this.failures - 1), this.opts.throttleTime);
+    this.throttledUntil = Date.now() + delay;
+    clearTimeout(this.throttleTimer);
+    this.throttleTimer = setTimeout(() => this.dispatch(), delay + 10);
+    this.throttleTimer.unref();
+  }
+
+  /** reload: running processes finish what they do and leave; new work goes to new processes. */
+  retire(): void {
+    for (const p of this.procs) {
+      if (p.retiring) continue;
+      p.retiring = true;
+      this.send(p, { t: 'stop', graceful: true });
+      this.armKill(p, STOP_DEADLINE * 6);
+    }
+  }
+
+  /** No new processes, no more wakeups: the first step of stopping. */
+  halt(): void {
+    this.stopped = true;
+    clearInterval(this.wakeupTimer);
+    clearTimeout(this.throttleTimer);
+    for (const s of this.pending.splice(0)) s.destroy();
+    this.pendingTriggers.length = 0;
+  }
+
+  /** stop: close down; graceful lets sessions finish (up to a deadline). */
+  async stop(graceful: boolean): Promise<void> {
+    this.halt();
+    const exits = [...this.procs].map((p) => new Promise<void>((resolve) => p.child.once('exit', () => resolve())));
+    for (const p of this.procs) {
+      p.retiring = true;
+      this.send(p, { t: 'stop', graceful });
+      this.armKill(p, graceful ? STOP_DEADLINE : 1000);
+    }
+    await Promise.all(exits);
+  }
+
+  private armKill(p: Proc, ms: number): void {
+    if (p.killTimer) clearTimeout(p.killTimer);
+    p.killTimer = setTimeout(() => p.child.kill('SIGKILL'), ms);
+    p.killTimer.unref();
+  }
+
+  status(): ServiceStatus {
+    return {
+      service: this.key,
+      endpoint: this.opts.endpoint.label,
+      processes: [...this.procs].map((p) => ({ pid: p.pid, clients: p.clients, ready: p.ready, retiring: p.retiring })),
+      maxproc: this.opts.maxproc,
+      throttled: Date.now() < this.throttledUntil,
+      pending: this.pending.length,
+    };
+  }
+
+  get endpoint(): Endpoint {
+    return this.opts.endpoint;
+  }
+}
+
+export function daemonPath(pluginDir: string, command: string): string {
+  return join(pluginDir, command);
+}

@@ -1,0 +1,76 @@
+/**
+ * What every Postern process builds first: the parameter registry (core's and
+ * every installed plugin's parameters), its view of main.cf with its master.cf
+ * overrides, its Postfix-shaped logger, and its dependency container with
+ * core's contracts (tables, the queue store, the clients of the internal
+ * services).
+ */
+import 'reflect-metadata';
+import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import type { ConfigView } from '../contracts/config.js';
+import type { Logger } from '../contracts/logger.js';
+import type { MasterEntry } from '../contracts/service.js';
+import { provide, provideLazy } from '../contracts/token.js';
+import { CONFIG } from '../contracts/config.js';
+import { LOGGER } from '../contracts/logger.js';
+import { TABLES } from '../contracts/table.js';
+import { QUEUE_STORE, type QueueStore } from '../contracts/queue.js';
+import { CLEANUP } from '../contracts/cleanup.js';
+import { REWRITE } from '../contracts/rewrite.js';
+import { BOUNCE } from '../contracts/bounce.js';
+import { PostfixLogger } from '../log/logger.js';
+import { bounceClient, cleanupClient, rewriteClient } from '../service/clients.js';
+import { createTableRegistry } from '../tables/index.js';
+import { openQueueStore } from '../queue/index.js';
+import { discoverPlugins, type PluginSet } from '../plugin/loader.js';
+import { loadConfiguration, type Configuration } from './master-config.js';
+import type { ChildSpec } from './master-proto.js';
+
+export interface ProcessRuntime {
+  readonly configuration: Configuration;
+  readonly config: ConfigView;
+  readonly log: Logger;
+  readonly container: DependencyContainer;
+  readonly plugins: PluginSet;
+  close(): Promise<void>;
+}
+
+/** The logger of a process: program = syslog_name/command, as Postfix's msg_syslog_init. */
+export function processLogger(config: ConfigView, command: string, options: { file?: string; verbose?: boolean; stderr?: boolean } = {}): Logger {
+  return new PostfixLogger({
+    program: `${config.get('syslog_name')}/${command}`,
+    file: options.file ?? config.get('maillog_file'),
+    host: config.get('myhostname').split('.')[0],
+    verbose: options.verbose,
+    stderr: options.stderr,
+  });
+}
+
+/** A process's container: core's contracts, registered in a child container (never the global one). */
+export function processContainer(config: ConfigView, log: Logger): { container: DependencyContainer; close(): Promise<void> } {
+  const container = rootContainer.createChildContainer();
+  let store: QueueStore | undefined;
+  provide(container, CONFIG, config);
+  provide(container, LOGGER, log);
+  provideLazy(container, TABLES, () => createTableRegistry({ log }));
+  provideLazy(container, QUEUE_STORE, () => (store = openQueueStore({ queueDirectory: config.get('queue_directory'), log })));
+  provideLazy(container, CLEANUP, () => cleanupClient(config));
+  provideLazy(container, REWRITE, () => rewriteClient(config));
+  provideLazy(container, BOUNCE, () => bounceClient(config));
+  return {
+    container,
+    close: async () => {
+      await store?.close();
+    },
+  };
+}
+
+/** Everything a service process needs, from the spec master gave it. */
+export async function loadServiceRuntime(spec: ChildSpec): Promise<ProcessRuntime> {
+  const plugins = await discoverPlugins(spec.searchDirs);
+  const configuration = await loadConfiguration(spec.configDirectory, plugins);
+  const config = configuration.view(spec.entry as MasterEntry);
+  const log = processLogger(config, spec.entry.command, { file: spec.logFile, verbose: spec.verbose || spec.entry.flags.includes('-v') });
+  const { container, close } = processContainer(config, log);
+  return { configuration, config, log, container, plugins, close };
+}

@@ -1,0 +1,127 @@
+/**
+ * The queue writer: receives one message's content and commits it, with its
+ * envelope, into a queue in one durable LMDB transaction (Postfix's cleanup
+ * writing and then renaming its queue file, in one step).
+ *
+ * Content is copied once, into 64 KiB chunks, as it arrives; nothing is
+ * written to the database before commit, so an aborted or crashed writer
+ * leaves nothing behind. Past the size limit the writer keeps counting bytes
+ * but drops them, and commit() rejects with POSTERN_ERR_QUEUE_TOO_LARGE (the
+ * SMTP server must read the data to the end anyway before it answers).
+ */
+import type { Envelope, QueuedMessage, QueueWriter } from '../contracts/queue.js';
+import { posternError } from '../errors.js';
+import { QUEUE, isQueueName } from '../protocol/queues.js';
+import type { QueueName } from '../protocol/queues.js';
+import { CHUNK_SIZE, indexKey, plain, writeFailure } from './queue-lmdb.js';
+import type { QueueDbs, StoredMessage } from './queue-lmdb.js';
+
+type WriterState = 'open' | 'committing' | 'committed' | 'aborted';
+
+export class LmdbQueueWriter implements QueueWriter {
+  readonly id: string;
+  #size = 0;
+  #state: WriterState = 'open';
+  #chunks: Buffer[] = [];
+  #current: Buffer | undefined;
+  #fill = 0;
+
+  constructor(
+    id: string,
+    private readonly dbs: QueueDbs,
+    private readonly sizeLimit: number,
+    private readonly committed: (message: QueuedMessage) => void,
+  ) {
+    this.id = id;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  #tooLarge(): boolean {
+    return this.sizeLimit > 0 && this.#size > this.sizeLimit;
+  }
+
+  write(chunk: Buffer): void {
+    if (this.#state !== 'open') throw posternError('POSTERN_ERR_QUEUE_WRITE', `${this.id}: writer is ${this.#state}`);
+    this.#size += chunk.length;
+    if (this.#tooLarge()) {
+      this.#release();
+      return;
+    }
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (!this.#current) {
+        this.#current = Buffer.allocUnsafe(CHUNK_SIZE);
+        this.#fill = 0;
+      }
+      const n = chunk.copy(this.#current, this.#fill, offset);
+      this.#fill += n;
+      offset += n;
+      if (this.#fill === CHUNK_SIZE) {
+        this.#chunks.push(this.#current);
+        this.#current = undefined;
+      }
+    }
+  }
+
+  async commit(envelope: Envelope, queue: QueueName = QUEUE.INCOMING): Promise<QueuedMessage> {
+    if (this.#state !== 'open') throw posternError('POSTERN_ERR_QUEUE_WRITE', `${this.id}: writer is ${this.#state}`);
+    if (!isQueueName(queue)) throw posternError('POSTERN_ERR_QUEUE_BAD_NAME', queue);
+    checkEnvelope(this.id, envelope);
+    if (this.#tooLarge()) {
+      this.#state = 'aborted';
+      throw posternError('POSTERN_ERR_QUEUE_TOO_LARGE', this.sizeLimit);
+    }
+    this.#state = 'committing';
+    if (this.#current && this.#fill > 0) this.#chunks.push(this.#current.subarray(0, this.#fill));
+    this.#current = undefined;
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    const message: QueuedMessage = plain({ ...envelope, id: this.id, queue, size: this.#size });
+    const record: StoredMessage = { message, chunks: chunks.length };
+    const { messages, content, index } = this.dbs;
+    let written: boolean;
+    try {
+      written = await messages.ifNoExists(this.id, () => {
+        for (let n = 0; n < chunks.length; n++) content.put([this.id, n], chunks[n]);
+        messages.put(this.id, record, 1);
+        index[queue].put(indexKey(message), true);
+      });
+    } catch (err) {
+      this.#state = 'aborted';
+      throw posternError('POSTERN_ERR_QUEUE_WRITE', `${this.id}: ${await writeFailure(err)}`, err);
+    }
+    if (!written) {
+      this.#state = 'aborted';
+      throw posternError('POSTERN_ERR_QUEUE_WRITE', `${this.id}: queue ID already in use`);
+    }
+    this.#state = 'committed';
+    this.committed(message);
+    return message;
+  }
+
+  abort(): void {
+    if (this.#state === 'open') this.#state = 'aborted';
+    this.#release();
+  }
+
+  #release(): void {
+    this.#chunks = [];
+    this.#current = undefined;
+    this.#fill = 0;
+  }
+}
+
+/** Rejects an envelope that could not be read back as one. */
+function checkEnvelope(id: string, envelope: Envelope): void {
+  const bad = (what: string): never => {
+    throw posternError('POSTERN_ERR_QUEUE_WRITE', `${id}: bad envelope: ${what}`);
+  };
+  if (envelope === null || typeof envelope !== 'object') bad('not an object');
+  if (typeof envelope.sender !== 'string') bad('sender is not a string');
+  if (!Array.isArray(envelope.recipients)) bad('recipients is not a list');
+  for (const rcpt of envelope.recipients) if (typeof rcpt?.address !== 'string') bad('recipient without address');
+  if (typeof envelope.arrivalTime !== 'number' || !Number.isFinite(envelope.arrivalTime)) bad('arrivalTime is not a time');
+}

@@ -1,0 +1,111 @@
+/**
+ * Clients of the internal services, as the contracts' remote side: each call
+ * crosses a unix socket under queue_directory/public or queue_directory/private
+ * (Postfix's mail_connect()). One multiplexed connection per service per process.
+ */
+import { join } from 'node:path';
+import type { ConfigView } from '../contracts/config.js';
+import type { CleanupRequest, CleanupResult, CleanupService } from '../contracts/cleanup.js';
+import type { RewriteContext, ResolveResult, RewriteService } from '../contracts/rewrite.js';
+import type { BounceService, NoticeKind, NoticeResult } from '../contracts/bounce.js';
+import type { DeliveryLogRecord } from '../contracts/queue.js';
+import type { DeliveryRequest, DeliveryResponse, DeliveryService } from '../contracts/delivery.js';
+import type { DeliveryLogName } from '../protocol/queues.js';
+import { SERVICE, serviceClass, type MailClass } from '../protocol/services.js';
+import { IpcClient } from '../ipc/client.js';
+import { TriggerClient } from '../ipc/trigger.js';
+
+/** Method names of the contracts on the wire. */
+export const METHOD = {
+  CLEANUP_SUBMIT: 'submit',
+  REWRITE: 'rewrite',
+  RESOLVE: 'resolve',
+  BOUNCE_APPEND: 'append',
+  BOUNCE_NOTIFY: 'notify',
+  DELIVER: 'deliver',
+} as const;
+
+/** The socket path of `service` in `cls` (default: the class Postfix clients assume). */
+export function servicePath(config: ConfigView, service: string, cls: MailClass = serviceClass(service)): string {
+  return join(config.get('queue_directory'), cls, service);
+}
+
+const clients = new Map<string, IpcClient>();
+const triggers = new Map<string, TriggerClient>();
+
+/** The process-wide client of `service` (one multiplexed connection). */
+export function serviceClient(config: ConfigView, service: string, cls?: MailClass): IpcClient {
+  const path = servicePath(config, service, cls);
+  let client = clients.get(path);
+  if (!client) {
+    client = new IpcClient(service, path, {
+      timeout: config.time('ipc_timeout') * 1000,
+      idle: config.time('ipc_idle') * 1000,
+    });
+    clients.set(path, client);
+  }
+  return client;
+}
+
+/** The process-wide trigger connection to `service` (qmgr, pickup, flush ...). */
+export function triggerClient(config: ConfigView, service: string, cls?: MailClass): TriggerClient {
+  const path = servicePath(config, service, cls);
+  let t = triggers.get(path);
+  if (!t) triggers.set(path, (t = new TriggerClient(service, path)));
+  return t;
+}
+
+/** Closes every client connection of this process (at exit). */
+export function closeServiceClients(): void {
+  for (const c of clients.values()) c.close();
+  for (const t of triggers.values()) t.close();
+  clients.clear();
+  triggers.clear();
+}
+
+export class RemoteCleanup implements CleanupService {
+  constructor(private readonly client: IpcClient) {}
+  submit(request: CleanupRequest, content: AsyncIterable<Buffer>, onQueueId?: (id: string) => void): Promise<CleanupResult> {
+    return this.client.call<CleanupResult>(METHOD.CLEANUP_SUBMIT, request, {
+      body: content,
+      onEvent: (e: { queueId?: string }) => e.queueId && onQueueId?.(e.queueId),
+    });
+  }
+}
+
+export class RemoteRewrite implements RewriteService {
+  constructor(private readonly client: IpcClient) {}
+  rewrite(context: RewriteContext, address: string): Promise<string> {
+    return this.client.call<string>(METHOD.REWRITE, { context, address });
+  }
+  resolve(address: string, sender?: string): Promise<ResolveResult> {
+    return this.client.call<ResolveResult>(METHOD.RESOLVE, { address, sender });
+  }
+}
+
+export class RemoteBounce implements BounceService {
+  constructor(private readonly client: IpcClient) {}
+  append(log: DeliveryLogName, queueId: string, record: DeliveryLogRecord): Promise<void> {
+    return this.client.call<void>(METHOD.BOUNCE_APPEND, { log, queueId, record });
+  }
+  notify(kind: NoticeKind, queueId: string): Promise<NoticeResult> {
+    return this.client.call<NoticeResult>(METHOD.BOUNCE_NOTIFY, { kind, queueId });
+  }
+}
+
+/** A delivery transport (master.cf service name such as smtp, relay, local) as qmgr calls it. */
+export class RemoteDelivery implements DeliveryService {
+  constructor(private readonly client: IpcClient) {}
+  deliver(request: DeliveryRequest): Promise<DeliveryResponse> {
+    return this.client.call<DeliveryResponse>(METHOD.DELIVER, request);
+  }
+}
+
+export const cleanupClient = (config: ConfigView): CleanupService =>
+  new RemoteCleanup(serviceClient(config, SERVICE.CLEANUP));
+export const rewriteClient = (config: ConfigView): RewriteService =>
+  new RemoteRewrite(serviceClient(config, SERVICE.REWRITE));
+export const bounceClient = (config: ConfigView): BounceService =>
+  new RemoteBounce(serviceClient(config, SERVICE.BOUNCE));
+export const deliveryClient = (config: ConfigView, transport: string): DeliveryService =>
+  new RemoteDelivery(serviceClient(config, transport, 'private'));

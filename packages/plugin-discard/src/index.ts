@@ -1,0 +1,21 @@
+import { definePlugin } from '@postern/core';
+
+export const plugin = definePlugin({
+  name: '@postern/plugin-discard',
+  version: '0.1.0',
+  core: '^0.1.0',
+  commands: {
+    discard: {
+      description: 'discard(8): report every recipient delivered without delivering (relay=none)',
+      load: () => import('./discard.js'),
+    },
+  },
+  parameters: [
+    { name: 'discard_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int' },
+    { name: 'discard_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int' },
+  ],
+  provides: ['discard'],
+  uses: ['bounce'],
+});
+
+export { deliverDiscard } from './discard.js';

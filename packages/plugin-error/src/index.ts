@@ -1,0 +1,23 @@
+import { definePlugin } from '@postern/core';
+
+export const plugin = definePlugin({
+  name: '@postern/plugin-error',
+  version: '0.1.0',
+  core: '^0.1.0',
+  commands: {
+    error: {
+      description: 'error(8): bounce (service error) or defer (service retry) every recipient with the next-hop text',
+      load: () => import('./error.js'),
+    },
+  },
+  parameters: [
+    { name: 'error_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int' },
+    { name: 'error_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int' },
+    { name: 'retry_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int' },
+    { name: 'retry_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int' },
+  ],
+  provides: ['error', 'retry'],
+  uses: ['bounce'],
+});
+
+export { errorDeliverer, splitDsn } from './error.js';

@@ -1,0 +1,22 @@
+import { definePlugin, SERVICE } from '@postern/core';
+
+export const plugin = definePlugin({
+  name: '@postern/plugin-pipe',
+  version: '0.1.0',
+  core: '^0.1.0',
+  commands: {
+    pipe: {
+      description: 'pipe(8): deliver to an external command (argv= with ${recipient}, ${sender} ... macros)',
+      load: () => import('./pipe.js'),
+    },
+  },
+  parameters: [],
+  provides: [],
+  uses: [SERVICE.BOUNCE],
+});
+
+export { createPipeDeliver, resolveAccount } from './pipe.js';
+export type { PipeDeps } from './pipe.js';
+export { parsePipeArgs, parseFlags, unescapeEol, PipeConfigError } from './pipe-args.js';
+export type { PipeAttrs, PipeFlags } from './pipe-args.js';
+export { expandArgv, macroNames } from './pipe-expand.js';

@@ -1,0 +1,209 @@
+/**
+ * Queue scans (qmgr_scan.c, qmgr_active_feed): fill the active queue from
+ * the incoming queue and, when due, from the deferred queue, a batch at a
+ * time and only while the active queue has room, alternating between the two
+ * so neither a flood of new mail nor a large deferred backlog starves the
+ * other. Moves of a batch run concurrently.
+ *
+ *   incoming   every message, in arrival order (I trigger, wakeup, start).
+ *   deferred   messages whose next attempt is due, in next-attempt order,
+ *              every queue_run_delay and on the D trigger; with the A trigger
+ *              ("postern queue -f") every deferred message, ignoring time stamps.
+ *   active     at start only: whatever a previous qmgr left there goes back
+ *              to incoming (recipients already marked done stay done).
+ *
+ * The hold queue is never scanned.
+ */
+import { QUEUE, type QueuedMessage } from '@postern/core';
+import type { ActiveQueue } from './qmgr-active.js';
+import type { QmgrEnv } from './qmgr-params.js';
+
+const BATCH = 500;
+
+/** How many messages a batch may still take: the message room and the recipient room. */
+class Budget {
+  private taken = 0;
+  constructor(
+    private messages: number,
+    private recipients: number,
+  ) {}
+  /** Takes `msg` if it fits; the first message of a batch always fits, so a huge one cannot starve. */
+  take(msg: QueuedMessage): boolean {
+    if (this.messages <= 0) return false;
+    let n = 0;
+    for (const r of msg.recipients) if (!r.done) n++;
+    if (this.taken > 0 && n > this.recipients) return false;
+    this.taken++;
+    this.messages--;
+    this.recipients -= n;
+    return true;
+  }
+}
+
+interface DeferredPass {
+  /** Only messages due by this time (ms); undefined: all (flush). */
+  readonly dueBy: number | undefined;
+  /** For a flush: the deferred queue's IDs when the pass began, and how far we are. */
+  ids?: string[];
+  pos: number;
+  /** IDs this pass has taken, so a message re-deferred during the pass is not taken again. */
+  readonly seen: Set<string>;
+}
+
+export class QmgrScan {
+  private incomingWanted = false;
+  private incomingGen = 0;
+  private deferredPass: DeferredPass | undefined;
+  /** A deferred scan asked for while one runs: start it when this one ends. */
+  private deferredNext: { all: boolean } | undefined;
+  private running = false;
+  private again = false;
+  private turn = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly env: QmgrEnv,
+    private readonly active: ActiveQueue,
+  ) {}
+
+  /** Moves what is left in the active queue back to incoming (qmgr start). Returns the count. */
+  async recover(): Promise<number> {
+    const { store } = this.env;
+    const ids: string[] = [];
+    for await (const m of store.scan(QUEUE.ACTIVE)) ids.push(m.id);
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const chunk = ids.slice(i, i + BATCH);
+      await Promise.all(chunk.map((id) => store.move(id, QUEUE.INCOMING)));
+    }
+    for (const id of ids) this.active.resetDeferLog.add(id);
+    return ids.length;
+  }
+
+  requestIncoming(): void {
+    this.incomingWanted = true;
+    this.incomingGen++;
+    this.kick();
+  }
+
+  /** Starts a deferred scan: due messages, or with `all` every one of them. */
+  requestDeferred(all: boolean): void {
+    if (this.deferredPass) {
+      this.deferredNext = { all: all || (this.deferredNext?.all ?? false) };
+    } else {
+      this.deferredPass = this.newPass(all);
+    }
+    this.kick();
+  }
+
+  /** Runs the feeder unless it runs already (then it looks again when done). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.run();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private newPass(all: boolean): DeferredPass {
+    return { dueBy: all ? undefined : Date.now(), pos: 0, seen: new Set() };
+  }
+
+  private async run(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        while (!this.stopped) {
+          const room = this.active.room();
+          if (room <= 0) break;
+          const sources: ('incoming' | 'deferred')[] = [];
+          if (this.incomingWanted) sources.push('incoming');
+          if (this.deferredPass) sources.push('deferred');
+          if (sources.length === 0) break;
+          const which = sources[this.turn++ % sources.length]!;
+          const limit = Math.min(room, BATCH);
+          const budget = new Budget(limit, this.active.recipientRoom());
+          if (which === 'incoming') {
+            const gen = this.incomingGen;
+            const n = await this.feed(await this.takeIncoming(limit, budget), false);
+            if (n === 0 && gen === this.incomingGen) this.incomingWanted = false;
+          } else {
+            const pass = this.deferredPass!;
+            const n = await this.feed(await this.takeDeferred(pass, limit, budget), pass.dueBy === undefined);
+            if (n === 0) {
+              const next = this.deferredNext;
+              this.deferredNext = undefined;
+              this.deferredPass = next ? this.newPass(next.all) : undefined;
+            }
+          }
+        }
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      this.env.log.warn(`queue scan: ${(err as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async takeIncoming(limit: number, budget: Budget): Promise<QueuedMessage[]> {
+    const out: QueuedMessage[] = [];
+    for await (const m of this.env.store.scan(QUEUE.INCOMING, { limit })) {
+      if (this.active.has(m.id)) continue;
+      if (!budget.take(m)) break;
+      out.push(m);
+    }
+    return out;
+  }
+
+  private async takeDeferred(pass: DeferredPass, limit: number, budget: Budget): Promise<QueuedMessage[]> {
+    const { store } = this.env;
+    const out: QueuedMessage[] = [];
+    if (pass.dueBy !== undefined) {
+      for await (const m of store.scan(QUEUE.DEFERRED, { dueBy: pass.dueBy, limit })) {
+        if (pass.seen.has(m.id) || this.active.has(m.id)) continue;
+        if (m.nextAttempt !== undefined && m.nextAttempt > pass.dueBy) continue;
+        if (!budget.take(m)) break;
+        pass.seen.add(m.id);
+        out.push(m);
+      }
+      return out;
+    }
+    // A flush: take the IDs once, so mail deferred again during the pass is not taken twice.
+    if (!pass.ids) {
+      pass.ids = [];
+      for await (const m of store.scan(QUEUE.DEFERRED)) pass.ids.push(m.id);
+    }
+    while (out.length === 0 && pass.pos < pass.ids.length) {
+      const start = pass.pos;
+      const chunk = pass.ids.slice(start, start + limit);
+      pass.pos += chunk.length;
+      const found = await Promise.all(chunk.map((id) => store.get(id)));
+      for (let i = 0; i < found.length; i++) {
+        const m = found[i];
+        if (!m || m.queue !== QUEUE.DEFERRED || this.active.has(m.id) || pass.seen.has(m.id)) continue;
+        if (!budget.take(m)) {
+          pass.pos = start + i; // the rest of the chunk waits for the next batch
+          break;
+        }
+        pass.seen.add(m.id);
+        out.push(m);
+      }
+    }
+    return out;
+  }
+
+  /** Moves `batch` into the active queue (concurrently) and admits what arrived there. */
+  private async feed(batch: readonly QueuedMessage[], flushed: boolean): Promise<number> {
+    if (batch.length === 0) return 0;
+    const { store } = this.env;
+    const moved = await Promise.all(batch.map((m) => store.move(m.id, QUEUE.ACTIVE)));
+    const admitted = moved.filter((m): m is QueuedMessage => m !== undefined);
+    await this.active.admitBatch(admitted, flushed);
+    return batch.length;
+  }
+}

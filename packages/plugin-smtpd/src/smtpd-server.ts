@@ -1,0 +1,260 @@
+/**
+ * smtp-server, adapted to Postfix's smtpd: a connection class that is ready
+ * at once (smtp-server waits 100 ms before its greeting to catch early
+ * talkers; in Postfix that is postscreen's job, not smtpd's), a command
+ * parser with Postfix's line handling (line_length_limit truncation, bare
+ * <LF> policy, pipelining detection), and a server that takes sockets
+ * master accepted. Every command goes to the connection's {@link CommandSink}.
+ */
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** What the Postfix layer (smtpd-session.ts) implements for one connection. */
+export interface CommandSink {
+  /** The connection is set up: say hello (or refuse). */
+  start(): Promise<void>;
+  /** One command line (without its line end). `pending`: more input was already waiting. */
+  command(line: Buffer, pending: boolean): Promise<void>;
+  /** A line ended in a bare <LF> while smtpd_forbid_bare_newline rejects them. */
+  bareNewline(): void;
+  /** smtpd_timeout expired while waiting for the client. */
+  timeout(): void;
+  /** STARTTLS finished (or, in wrapper mode, the TLS handshake). */
+  secured(socket: TLSSocket): void;
+  /** The socket is gone. */
+  closed(): void;
+}
+
+/** SMTPStream with Postfix's command-line reading (smtp_get with SMTP_GET_FLAG_SKIP). */
+export class PosternStream extends SMTPStream {
+  /** line_length_limit: longer command lines are cut there, the rest skipped. */
+  lineLimit = 2048;
+  /** Reject lines that end in a bare <LF>. */
+  rejectBareNewline = false;
+  onBareNewline: () => void = () => undefined;
+  /** Called instead of oncommand, with the pipelining flag. */
+  onLine: (line: Buffer, pending: boolean, done: () => void) => void = (_l, _p, done) => done();
+  private buf: Buffer = Buffer.alloc(0);
+  private skipping = false;
+  private prevByte = -1;
+
+  override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
+    if (this.isClosed) return next();
+    if (this._dataMode) {
+      if (this.rejectBareNewline && this.hasBareLf(chunk)) return this.bare(next);
+      return super._write(chunk, encoding, next);
+    }
+    if (chunk.length) this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.drain(next);
+  }
+
+  private hasBareLf(chunk: Buffer): boolean {
+    let prev = this.prevByte;
+    for (let i = 0; i < chunk.length; i++) {
+      if (chunk[i] === LF && prev !== CR) return true;
+      prev = chunk[i]!;
+    }
+    this.prevByte = prev;
+    return false;
+  }
+
+  private bare(next: () => void): void {
+    this.isClosed = true;
+    this.buf = Buffer.alloc(0);
+    this.onBareNewline();
+    next();
+  }
+
+  private drain(next: (err?: Error | null) => void): void {
+    for (;;) {
+      if (this.isClosed) return next();
+      if (this._dataMode) {
+        const rest = this.buf;
+        this.buf = Buffer.alloc(0);
+        this.prevByte = CR;
+        if (!rest.length) return next();
+        return this._write(rest, 'buffer', next);
+      }
+      const nl = this.buf.indexOf(LF);
+      if (nl < 0) {
+        if (this.buf.length > this.lineLimit) {
+          // Keep the first line_length_limit bytes; skip the rest of this line.
+          if (!this.skipping) this.buf = this.buf.subarray(0, this.lineLimit);
+          else this.buf = Buffer.alloc(0);
+          this.skipping = true;
+        }
+        return next();
+      }
+      const bareLf = nl === 0 || this.buf[nl - 1] !== CR;
+      let line = this.buf.subarray(0, bareLf ? nl : nl - 1);
+      this.buf = this.buf.subarray(nl + 1);
+      if (this.skipping) {
+        this.skipping = false;
+        line = Buffer.alloc(0);
+        continue;
+      }
+      if (bareLf && this.rejectBareNewline) return this.bare(next);
+      if (line.length > this.lineLimit) line = line.subarray(0, this.lineLimit);
+      const pending = this.buf.length > 0;
+      let sync = true;
+      let called = false;
+      this.onLine(Buffer.from(line), pending, () => {
+        called = true;
+        if (!sync) this.drain(next);
+      });
+      sync = false;
+      if (!called) return;
+    }
+  }
+}
+
+/** An SMTPConnection that greets at once and hands every command to its sink. */
+export class PosternConnection extends SMTPConnection {
+  sink!: CommandSink;
+  /** Set by the server for wrapper-mode (smtps) connections. */
+  wrapped = false;
+  /** smtpd_forbid_bare_newline applies to this client (set by the sink at start). */
+  rejectBareNewline = false;
+
+  /** No early-talker wait: ready as soon as the socket listeners are set. */
+  override init(): void {
+    this._setListeners(() => this.connectionReady());
+  }
+
+  /** Settles once the greeting is out; commands that arrive earlier wait for it. */
+  private started: Promise<void> = Promise.resolve();
+
+  override connectionReady(next?: () => void): void {
+    if (this.wrapped) {
+      this.session.secure = this.secure = true;
+      this.sink.secured(this._socket as TLSSocket);
+    }
+    this.started = this.sink.start();
+    this.started.then(() => {
+      this._ready = true;
+      next?.();
+    }, (err: Error) => {
+      this.emit('error', err);
+      this.close();
+    });
+  }
+
+  override _createParser(): SMTPStream {
+    const parser = new PosternStream({});
+    const cfg = (this._server as PosternSMTPServer).streamConfig;
+    parser.lineLimit = cfg.lineLimit;
+    parser.rejectBareNewline = this.rejectBareNewline === true;
+    parser.onBareNewline = () => this.sink.bareNewline();
+    parser.onLine = (line, pending, done) => this.dispatch(line, pending, done);
+    parser.oncommand = (command, callback) => this.dispatch(command, false, callback ?? (() => undefined));
+    parser.on('error', () => this.close());
+    return parser;
+  }
+
+  private dispatch(line: Buffer, pending: boolean, callback: () => void): void {
+    const done = () => this._whenWritable(callback);
+    if (this._upgrading || this._closing || this._closed) return done();
+    if (this._nextHandler) {
+      const handler = this._nextHandler;
+      this._nextHandler = false;
+      this._handlerPending = true;
+      handler.call(this, line, () => {
+        this._handlerPending = false;
+        done();
+      });
+      return;
+    }
+    this._handlerPending = true;
+    this.started.then(() => this.sink.command(line, pending)).then(
+      () => {
+        this._handlerPending = false;
+        done();
+      },
+      (err: Error) => {
+        this._handlerPending = false;
+        this.emit('error', err);
+        this.reply('421 4.3.0 Error: internal error');
+        this.close();
+        done();
+      },
+    );
+  }
+
+  /** Writes a reply (lines joined by CRLF) as is, unless a TLS handshake is running. */
+  reply(text: string): void {
+    const s = this._socket;
+    if (this._upgrading || !s || s.destroyed || !s.writable) return;
+    const lines = text.split('\r\n').map((l) => l.replace(/[\r\n]/g, ' '));
+    s.write(`${lines.join('\r\n')}\r\n`);
+  }
+
+  override _onTimeout(): void {
+    if (this._closing) {
+      this._socket.destroy();
+      return;
+    }
+    if (this._handlerPending || (this._dataStream && this._parser && !this._parser._dataMode)) {
+      this._armTimeout();
+      return;
+    }
+    this.sink.timeout();
+  }
+
+  override _onClose(): void {
+    const first = !this._closed;
+    super._onClose();
+    if (first) this.sink.closed();
+  }
+
+  /** The parser, typed. */
+  get stream(): PosternStream | undefined {
+    return this._parser ? (this._parser as PosternStream) : undefined;
+  }
+}
+
+export interface StreamConfig {
+  readonly lineLimit: number;
+}
+
+/** An SMTPServer that does not listen: it serves sockets handed to {@link PosternSMTPServer.accept}. */
+export class PosternSMTPServer extends SMTPServer {
+  constructor(
+    options: SMTPServerOptions,
+    readonly streamConfig: StreamConfig,
+    private readonly makeSink: (conn: PosternConnection) => CommandSink,
+  ) {
+    super(options);
+  }
+
+  override connect(socket: Socket | TLSSocket, socketOptions?: { id?: string; wrapped?: boolean } | null): void {
+    const conn = new PosternConnection(this, socket, socketOptions);
+    conn.wrapped = !!socketOptions?.wrapped;
+    conn.sink = this.makeSink(conn);
+    this.connections.add(conn);
+    conn.on('error', (err: Error) => this.emit('error', err));
+    conn.init();
+  }
+
+  /** Serves an accepted socket; `wrapper`: TLS from the first byte (smtpd_tls_wrappermode). */
+  accept(socket: Socket, wrapper: boolean): void {
+    if (!wrapper) {
+      this.connect(socket, {});
+      return;
+    }
+    socket.on('error', () => undefined);
+    this._upgrade(socket, (err, tlsSocket) => {
+      if (err || !tlsSocket) {
+        socket.destroy();
+        this.emit('tlsError', err, socket);
+        return;
+      }
+      this.connect(tlsSocket, { wrapped: true });
+    });
+  }
+}

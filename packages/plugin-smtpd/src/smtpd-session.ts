@@ -1,0 +1,757 @@
+/**
+ * One SMTP session with Postfix's smtpd semantics (smtpd.c): the greeting,
+ * the commands and their exact replies, error counting with the soft/hard
+ * limits, the restriction checks of smtpd-check.ts, AUTH through the SASL
+ * contract, and DATA streamed into cleanup. smtp-server (smtpd-server.ts)
+ * does the socket, TLS and DATA-stream work underneath.
+ */
+import { reverse, lookup } from 'node:dns/promises';
+import type { TLSSocket } from 'node:tls';
+import type {
+  CleanupRequest,
+  CleanupService,
+  ConfigView,
+  DsnNotify,
+  Logger,
+  RewriteService,
+  SaslServer,
+  SaslStep,
+  SmtpdHookRegistry,
+  TableRegistry,
+} from '@postern/core';
+import { SmtpdCheck } from './smtpd-check.js';
+import type { NetworkMatcher } from './smtpd-peer.js';
+import { normalizeAddress } from './smtpd-peer.js';
+import { receivedHeader } from './smtpd-received.js';
+import { securityOptions } from './smtpd-sasl.js';
+import type { CommandSink, PosternConnection } from './smtpd-server.js';
+import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
+import { DataPump } from './smtpd-data.js';
+
+/** What every session of one smtpd process shares. */
+export interface SmtpdShared {
+  readonly config: ConfigView;
+  readonly log: Logger;
+  readonly cleanup: CleanupService;
+  readonly rewrite: RewriteService;
+  readonly tables?: TableRegistry;
+  readonly sasl?: SaslServer;
+  readonly hooks: SmtpdHookRegistry;
+  readonly mynetworks: NetworkMatcher;
+  readonly bareNewlineExclusions: NetworkMatcher;
+  /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
+  readonly tlsReady: boolean;
+  /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** A handler's outcome: success, failure, or 'pending' for DATA (counted when the message is done). */
+type Handler = (args: string, line: string) => Promise<boolean | 'pending'>;
+
+const PRE_TLS = new Set(['ehlo', 'helo', 'starttls', 'quit', 'noop', 'rset']);
+const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
+
+export class SmtpdSession implements CommandSink {
+  readonly state: SmtpdState;
+  private check!: SmtpdCheck;
+  private readonly c: ConfigView;
+  private readonly log: Logger;
+  private readonly myhostname: string;
+  private readonly handlers: Record<string, Handler>;
+  private tlsLevel: 'none' | 'may' | 'encrypt';
+  private quitting = false;
+  private inData = false;
+  private dataBytes = 0;
+
+  constructor(
+    private readonly shared: SmtpdShared,
+    private readonly conn: PosternConnection,
+  ) {
+    this.c = shared.config;
+    this.log = shared.log;
+    this.myhostname = this.c.get('myhostname');
+    this.state = newState({
+      name: 'unknown',
+      address: normalizeAddress(conn.remoteAddress),
+      port: conn.remotePort,
+      localAddress: normalizeAddress(conn.localAddress),
+      localPort: conn.localPort,
+      portLogging: this.c.bool('smtpd_client_port_logging'),
+    });
+    const level = this.c.get('smtpd_tls_security_level').trim().toLowerCase();
+    this.tlsLevel =
+      level === 'encrypt' || (level === '' && this.c.bool('smtpd_enforce_tls'))
+        ? 'encrypt'
+        : level === 'may' || (level === '' && this.c.bool('smtpd_use_tls'))
+          ? 'may'
+          : 'none';
+    if (this.tlsLevel !== 'none' && !shared.tlsReady) {
+      this.log.warn('cannot get RSA private key or certificate (smtpd_tls_cert_file, smtpd_tls_key_file): disabling TLS support');
+      this.tlsLevel = 'none';
+    }
+    this.handlers = {
+      helo: (a) => this.helo(a, false),
+      ehlo: (a) => this.helo(a, true),
+      starttls: (a) => this.starttls(a),
+      auth: (a) => this.auth(a),
+      mail: (a) => this.mail(a),
+      rcpt: (a) => this.rcpt(a),
+      data: (a) => this.data(a),
+      rset: (a) => this.rset(a),
+      noop: async () => (this.reply('250 2.0.0 Ok'), true),
+      vrfy: (a) => this.vrfy(a),
+      etrn: async () => this.error('502 5.5.1 Error: command not implemented'),
+      quit: async () => {
+        this.reply('221 2.0.0 Bye');
+        this.quitting = true;
+        this.conn.close();
+        return true;
+      },
+    };
+  }
+
+  // ---- lifecycle ------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    const s = this.state;
+    s.name = await this.peerName(s.address);
+    s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
+    this.log.info(`connect from ${s.namaddr}`);
+    this.check = new SmtpdCheck(
+      {
+        config: this.c,
+        log: this.log,
+        rewrite: this.shared.rewrite,
+        tables: this.shared.tables,
+        hooks: this.shared.hooks,
+        mynetworks: this.shared.mynetworks,
+      },
+      s,
+    );
+    const forbid = this.c.get('smtpd_forbid_bare_newline').trim().toLowerCase();
+    if ((forbid === 'yes' || forbid === 'reject') && !(await this.shared.bareNewlineExclusions.match(s.address, s.name))) {
+      this.conn.rejectBareNewline = true;
+      if (this.conn.stream) this.conn.stream.rejectBareNewline = true;
+    }
+    const denied = await this.check.client();
+    if (denied) {
+      s.accessDenied = denied;
+      this.reply(denied);
+      return;
+    }
+    this.reply(`220 ${this.c.expand(this.c.get('smtpd_banner'))}`);
+  }
+
+  secured(socket: TLSSocket): void {
+    const s = this.state;
+    s.encrypted = true;
+    const cipher = socket.getCipher();
+    const proto = socket.getProtocol() ?? cipher?.version ?? 'TLS';
+    const bits = cipherBits(cipher?.name ?? '');
+    s.tls = { protocol: proto, cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', bits };
+    if (this.c.int('smtpd_tls_loglevel') >= 1) {
+      this.log.info(`Anonymous TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
+    }
+    if (!this.conn.wrapped) {
+      // RFC 3207: forget what the client told us before the handshake.
+      s.helo = undefined;
+      s.protocol = 'SMTP';
+      s.ehloPipelining = false;
+      s.saslUsername = undefined;
+      s.saslMethod = undefined;
+      resetTransaction(s);
+    }
+  }
+
+  timeout(): void {
+    const s = this.state;
+    this.log.info(`timeout after ${this.whereText()} from ${s.namaddr}`);
+    this.reply(`421 4.4.2 ${this.myhostname} Error: timeout exceeded`);
+    this.quitting = true;
+    this.conn.close();
+  }
+
+  bareNewline(): void {
+    const code = this.c.int('smtpd_forbid_bare_newline_reject_code') || 550;
+    const reply = `${code} ${code >= 500 ? '5' : '4'}.5.2 Error: bare <LF> received`;
+    this.check.logAction('reject', reply, { stage: this.inData ? 'data' : 'rcpt' });
+    this.reply(reply);
+    this.quitting = true;
+    this.abortData = true;
+    this.conn.close();
+  }
+
+  private abortData = false;
+
+  closed(): void {
+    const s = this.state;
+    if (this.saslExchange !== undefined) void this.shared.sasl?.abort(this.saslExchange);
+    if (this.inData) countCommand(s, 'data', false);
+    if (!this.quitting) this.log.info(`lost connection after ${this.whereText()} from ${s.namaddr}`);
+    this.log.info(`disconnect from ${s.namaddr} ${formatCounts(s)}`);
+  }
+
+  private whereText(): string {
+    return this.inData ? `DATA (${this.dataBytes} bytes)` : this.state.where;
+  }
+
+  // ---- replies ------------------------------------------------------------------------------
+
+  private reply(line: string): void {
+    this.conn.reply(line);
+  }
+
+  /** An error reply: counted, and slowed down past smtpd_soft_error_limit (smtpd_chat_reply). */
+  private async error(line: string): Promise<false> {
+    if (this.state.errorCount >= this.c.int('smtpd_soft_error_limit')) {
+      await this.shared.sleep(this.c.time('smtpd_error_sleep_time') * 1000);
+    }
+    this.reply(line);
+    return false;
+  }
+
+  // ---- command dispatch ------------------------------------------------------------------------
+
+  async command(raw: Buffer, pending: boolean): Promise<void> {
+    const s = this.state;
+    const line = raw.toString('utf8');
+    const m = /^\s*(\S+)\s*(.*?)\s*$/s.exec(line);
+    const verb = (m?.[1] ?? '').toLowerCase();
+    const args = m?.[2] ?? '';
+    const handler = Object.prototype.hasOwnProperty.call(this.handlers, verb) ? this.handlers[verb] : undefined;
+    const name = handler ? verb : 'unknown';
+    s.where = handler ? verb.toUpperCase() : 'UNKNOWN';
+    if (pending && !s.ehloPipelining && name !== 'quit') s.illegalPipelining ??= s.where;
+    let ok: boolean | 'pending';
+    if (!handler) {
+      ok = await this.error('500 5.5.2 Error: command not recognized');
+    } else if (s.accessDenied && name !== 'quit') {
+      ok = await this.error(`503 5.7.0 Error: access denied for ${s.namaddr}`);
+    } else if (this.tlsLevel === 'encrypt' && !s.encrypted && !PRE_TLS.has(name)) {
+      ok = await this.error('530 5.7.0 Must issue a STARTTLS command first');
+    } else {
+      ok = await handler(args, line);
+    }
+    if (ok === 'pending') return;
+    if (JUNK.has(name) && ++s.junkCommands > this.c.int('smtpd_junk_command_limit')) s.errorCount++;
+    this.finishCommand(name, ok);
+  }
+
+  /** Counts a command for the disconnect line and enforces smtpd_hard_error_limit. */
+  private finishCommand(name: string, ok: boolean): void {
+    const s = this.state;
+    countCommand(s, name, ok);
+    if (!ok) s.errorCount++;
+    if (!this.quitting && !this.conn._closing && s.errorCount >= this.c.int('smtpd_hard_error_limit')) {
+      this.log.info(`too many errors after ${s.where} from ${s.namaddr}`);
+      this.reply(`421 4.7.0 ${this.myhostname} Error: too many errors`);
+      this.quitting = true;
+      this.conn.close();
+    }
+  }
+
+  // ---- HELO / EHLO -------------------------------------------------------------------------------
+
+  private async helo(args: string, ehlo: boolean): Promise<boolean> {
+    const s = this.state;
+    if (!args || /\s/.test(args)) return this.error(ehlo ? '501 Syntax: EHLO hostname' : '501 Syntax: HELO hostname');
+    resetTransaction(s);
+    s.helo = args.replace(/[\x00-\x1f\x7f]/g, '?');
+    s.protocol = ehlo ? 'ESMTP' : 'SMTP';
+    s.ehloPipelining = false;
+    const err = await this.check.helo(s.helo);
+    if (err) {
+      s.helo = undefined;
+      return this.error(err);
+    }
+    if (!ehlo) {
+      this.reply(`250 ${this.myhostname}`);
+      return true;
+    }
+    const discard = new Set(this.c.list('smtpd_discard_ehlo_keywords').map((k) => k.toLowerCase()));
+    const lines = [this.myhostname];
+    const add = (kw: string) => {
+      if (!discard.has(kw.split(/[ =]/)[0]!.toLowerCase())) lines.push(kw);
+    };
+    add('PIPELINING');
+    const limit = this.c.size('message_size_limit');
+    add(limit > 0 ? `SIZE ${limit}` : 'SIZE');
+    if (!this.c.bool('disable_vrfy_command')) add('VRFY');
+    if (this.tlsLevel !== 'none' && !s.encrypted) add('STARTTLS');
+    const mechs = await this.authMechanisms();
+    if (mechs.length > 0) {
+      add(`AUTH ${mechs.join(' ')}`);
+      if (this.c.bool('broken_sasl_auth_clients')) add(`AUTH=${mechs.join(' ')}`);
+    }
+    add('ENHANCEDSTATUSCODES');
+    add('8BITMIME');
+    add('DSN');
+    add('SMTPUTF8');
+    s.ehloPipelining = !discard.has('pipelining');
+    this.reply(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}`).join('\r\n'));
+    return true;
+  }
+
+  // ---- STARTTLS ------------------------------------------------------------------------------
+
+  private async starttls(args: string): Promise<boolean> {
+    const s = this.state;
+    if (args) return this.error('501 5.5.4 Syntax: STARTTLS');
+    if (s.encrypted) return this.error('554 5.5.1 Error: TLS already active');
+    if (this.tlsLevel === 'none') return this.error('502 5.5.1 Error: command not implemented');
+    this.reply('220 2.0.0 Ready to start TLS');
+    // smtp-server retires the plain-text parser (discarding anything queued behind
+    // STARTTLS) and calls back once the handshake is done and a new parser reads.
+    this.conn.upgrade(
+      () => undefined,
+      () => this.secured(this.conn._socket as TLSSocket),
+    );
+    return true;
+  }
+
+  // ---- AUTH ----------------------------------------------------------------------------------
+
+  private saslActive(): boolean {
+    const s = this.state;
+    if (!this.shared.sasl || !this.c.bool('smtpd_sasl_auth_enable')) return false;
+    if (new Set(this.c.list('smtpd_discard_ehlo_keywords').map((k) => k.toLowerCase())).has('auth')) return false;
+    return !(this.c.bool('smtpd_tls_auth_only') && !s.encrypted);
+  }
+
+  private async authMechanisms(): Promise<string[]> {
+    if (!this.saslActive() || this.state.saslUsername !== undefined) return [];
+    const opts = securityOptions(this.c.list(this.state.encrypted ? 'smtpd_sasl_tls_security_options' : 'smtpd_sasl_security_options'));
+    try {
+      return await this.shared.sasl!.mechanisms(opts, this.saslClient());
+    } catch (err) {
+      this.log.warn(`SASL: ${(err as Error).message}`);
+      return [];
+    }
+  }
+
+  private saslClient() {
+    const s = this.state;
+    return {
+      address: s.address,
+      localAddress: s.localAddress,
+      port: s.port,
+      localPort: s.localPort,
+      secured: s.encrypted,
+      service: this.c.get('smtpd_sasl_service') || 'smtp',
+      realm: this.c.get('smtpd_sasl_local_domain') || undefined,
+    };
+  }
+
+  private async auth(args: string): Promise<boolean | 'pending'> {
+    const s = this.state;
+    if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
+    if (!this.shared.sasl || !this.c.bool('smtpd_sasl_auth_enable')) return this.error('503 5.5.1 Error: authentication not enabled');
+    if (this.c.bool('smtpd_tls_auth_only') && !s.encrypted)
+      return this.error('504 5.5.4 Encryption required for requested authentication mechanism');
+    if (s.saslUsername !== undefined) return this.error('503 5.5.1 Error: already authenticated');
+    if (s.sender !== undefined) return this.error('503 5.5.1 Error: MAIL transaction in progress');
+    const parts = args.split(/\s+/).filter(Boolean);
+    if (parts.length < 1 || parts.length > 2) return this.error('501 5.5.4 Syntax: AUTH mechanism');
+    const mech = parts[0]!.toUpperCase();
+    let initial = parts[1];
+    if (initial === '=') initial = '';
+    else if (initial !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(initial)) return this.error('501 5.5.2 Cannot decode response');
+    const offered = await this.authMechanisms();
+    let step: SaslStep;
+    if (!offered.includes(mech)) step = { status: 'fail', id: '', reason: 'Invalid authentication mechanism' };
+    else step = await this.shared.sasl.start({ mechanism: mech, initialResponse: initial, client: this.saslClient() });
+    return this.authStep(mech, step);
+  }
+
+  /** Handles one SASL step: a 334 challenge (the reply line comes through smtp-server's continuation handler), or the outcome. */
+  private async authStep(mech: string, step: SaslStep): Promise<boolean | 'pending'> {
+    const s = this.state;
+    if (step.status === 'continue') {
+      this.saslExchange = step.id;
+      this.reply(`334 ${step.challenge}`);
+      this.conn._nextHandler = (line: Buffer, callback: () => void) => {
+        this.authResponse(mech, step.id, line.toString('utf8').trim()).then(
+          (ok) => {
+            if (ok !== 'pending') this.finishCommand('auth', ok);
+            callback();
+          },
+          (err: Error) => {
+            this.log.warn(`SASL ${mech}: ${err.message}`);
+            this.reply('454 4.7.0 Temporary authentication failure');
+            this.finishCommand('auth', false);
+            callback();
+          },
+        );
+      };
+      return 'pending';
+    }
+    this.saslExchange = undefined;
+    if (step.status === 'ok') {
+      s.saslUsername = step.username;
+      s.saslMethod = mech;
+      this.reply('235 2.7.0 Authentication successful');
+      return true;
+    }
+    this.log.warn(`${s.namaddr}: SASL ${mech} authentication failed: ${step.reason}`);
+    if (step.temporary) return this.error(`454 4.7.0 Temporary authentication failure: ${step.reason}`);
+    return this.error(`535 5.7.8 Error: authentication failed: ${step.reason}`);
+  }
+
+  private async authResponse(mech: string, id: string, response: string): Promise<boolean | 'pending'> {
+    const sasl = this.shared.sasl!;
+    if (response === '*') {
+      this.saslExchange = undefined;
+      await sasl.abort(id);
+      return this.error('501 5.7.0 Authentication aborted');
+    }
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(response)) {
+      this.saslExchange = undefined;
+      await sasl.abort(id);
+      return this.error('501 5.5.2 Cannot decode response');
+    }
+    return this.authStep(mech, await sasl.step(id, response));
+  }
+
+  /** The SASL exchange in progress, abandoned if the client leaves. */
+  private saslExchange: string | undefined;
+
+  // ---- MAIL / RCPT ---------------------------------------------------------------------------
+
+  private async mail(args: string): Promise<boolean> {
+    const s = this.state;
+    if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
+    if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
+    const p = parsePath(args, 'FROM');
+    if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
+    if (p === 'bad') return this.error('501 5.1.7 Bad sender address syntax');
+    let size: number | undefined;
+    let body: '7BIT' | '8BITMIME' | undefined;
+    let smtputf8 = false;
+    let ret: 'FULL' | 'HDRS' | undefined;
+    let envid: string | undefined;
+    let authSender: string | undefined;
+    for (const opt of p.params) {
+      const eq = opt.indexOf('=');
+      const key = (eq < 0 ? opt : opt.slice(0, eq)).toUpperCase();
+      const val = eq < 0 ? undefined : opt.slice(eq + 1);
+      if (key === 'SIZE' && val !== undefined) {
+        if (!/^\d{1,20}$/.test(val)) return this.error('501 5.5.4 Bad message size syntax');
+        size = Number(val);
+      } else if (key === 'BODY' && val !== undefined && /^(7BIT|8BITMIME)$/i.test(val)) {
+        body = val.toUpperCase() as '7BIT' | '8BITMIME';
+      } else if (key === 'SMTPUTF8' && val === undefined) {
+        smtputf8 = true;
+      } else if (key === 'RET' && val !== undefined) {
+        if (ret || !/^(FULL|HDRS)$/i.test(val)) return this.error('501 5.5.4 Bad RET parameter syntax');
+        ret = val.toUpperCase() as 'FULL' | 'HDRS';
+      } else if (key === 'ENVID' && val !== undefined) {
+        const d = decodeXtext(val);
+        if (envid || d === undefined || d.length > 100) return this.error('501 5.5.4 Bad ENVID parameter syntax');
+        envid = d;
+      } else if (key === 'AUTH' && val !== undefined) {
+        if (!this.saslActive()) return this.error('503 5.5.4 Error: authentication disabled');
+        const d = decodeXtext(val);
+        if (d !== undefined && d !== '<>') authSender = d;
+      } else {
+        return this.error(`555 5.5.4 Unsupported option: ${opt}`);
+      }
+    }
+    const limit = this.c.size('message_size_limit');
+    if (size !== undefined && limit > 0 && size > limit) return this.error('552 5.3.4 Message size exceeds fixed limit');
+    s.sender = p.address;
+    s.sizeAnnounced = size;
+    const err = await this.check.mail(p.address);
+    if (err) {
+      resetTransaction(s);
+      return this.error(err);
+    }
+    s.bodyType = body;
+    s.smtputf8 = smtputf8;
+    s.dsnRet = ret;
+    s.dsnEnvid = envid;
+    s.senderSaslAuth = authSender;
+    this.reply('250 2.1.0 Ok');
+    return true;
+  }
+
+  private async rcpt(args: string): Promise<boolean> {
+    const s = this.state;
+    if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
+    const p = parsePath(args, 'TO');
+    if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
+    const limit = this.c.int('smtpd_recipient_limit');
+    if (limit > 0 && s.recipients.length >= limit) return this.error('452 4.5.3 Error: too many recipients');
+    if (p === 'bad' || p.address === '') return this.error('501 5.1.3 Bad recipient address syntax');
+    let notify: DsnNotify[] | undefined;
+    let orcpt: string | undefined;
+    for (const opt of p.params) {
+      const eq = opt.indexOf('=');
+      const key = (eq < 0 ? opt : opt.slice(0, eq)).toUpperCase();
+      const val = eq < 0 ? undefined : opt.slice(eq + 1);
+      if (key === 'NOTIFY' && val !== undefined) {
+        const words = val.toUpperCase().split(',');
+        if (notify || words.some((w) => !['NEVER', 'SUCCESS', 'FAILURE', 'DELAY'].includes(w)) || (words.includes('NEVER') && words.length > 1))
+          return this.error('501 5.5.4 Error: Bad NOTIFY parameter syntax');
+        notify = words as DsnNotify[];
+      } else if (key === 'ORCPT' && val !== undefined) {
+        const d = decodeXtext(val);
+        if (orcpt || d === undefined || !/^[^;\s]+;./.test(d)) return this.error('501 5.5.4 Error: Bad ORCPT parameter syntax');
+        orcpt = d;
+      } else {
+        return this.error(`555 5.5.4 Unsupported option: ${opt}`);
+      }
+    }
+    s.rcptAttempts++;
+    const err = await this.check.rcpt(p.address);
+    if (err) return this.error(err);
+    s.recipients.push({ address: p.address, notify, orcpt });
+    this.reply('250 2.1.5 Ok');
+    return true;
+  }
+
+  private async rset(args: string): Promise<boolean> {
+    if (args) return this.error('501 5.5.4 Syntax: RSET');
+    resetTransaction(this.state);
+    this.reply('250 2.0.0 Ok');
+    return true;
+  }
+
+  private async vrfy(args: string): Promise<boolean> {
+    if (this.c.bool('disable_vrfy_command')) return this.error('502 5.5.1 VRFY command is disabled');
+    const parts = args.split(/\s+/).filter(Boolean);
+    if (parts.length < 1 || parts.length > 2 || (parts[1] && parts[1].toUpperCase() !== 'SMTPUTF8'))
+      return this.error('501 5.5.4 Syntax: VRFY address [SMTPUTF8]');
+    const addr = parts[0]!.replace(/^<(.*)>$/, '$1');
+    const err = await this.check.rcptmap(addr);
+    if (err) return this.error(err);
+    this.reply(`252 2.0.0 ${parts[0]}`);
+    return true;
+  }
+
+  // ---- DATA ------------------------------------------------------------------------------
+
+  private async data(args: string): Promise<boolean | 'pending'> {
+    const s = this.state;
+    if (s.recipients.length === 0) {
+      if (s.sender === undefined) return this.error('503 5.5.1 Error: need RCPT command');
+      return this.error('554 5.5.1 Error: no valid recipients');
+    }
+    if (args) return this.error('501 5.5.4 Syntax: DATA');
+    const err = await this.check.data();
+    if (err) return this.error(err);
+    const parser = this.conn.stream;
+    if (!parser) return false;
+    const stream = parser.startDataMode(0);
+    this.conn._dataStream = stream;
+    this.inData = true;
+    this.dataBytes = 0;
+    this.abortData = false;
+    this.reply('354 End data with <CR><LF>.<CR><LF>');
+    // The command is done as far as the parser is concerned: it now feeds the data stream.
+    void this.receive(stream).then(
+      (ok) => {
+        this.inData = false;
+        resetTransaction(s);
+        this.conn._dataStream = false;
+        if (this.conn._closed) return;
+        s.where = 'END-OF-MESSAGE';
+        this.finishCommand('data', ok);
+        parser.continue();
+      },
+      (e: Error) => {
+        this.inData = false;
+        this.log.error(`DATA: ${e.message}`);
+        this.conn.close();
+      },
+    );
+    return 'pending';
+  }
+
+  /** Streams the message into cleanup; replies once it is queued (or refused). */
+  private async receive(stream: NodeJS.ReadableStream): Promise<boolean> {
+    const s = this.state;
+    const c = this.c;
+    const limit = c.size('message_size_limit');
+    const pump = new DataPump(stream, limit, (n) => (this.dataBytes = n));
+    const arrival = new Date();
+    let queueIdSeen: (id: string) => void = () => undefined;
+    const queueId = new Promise<string>((resolve) => (queueIdSeen = resolve));
+    const onQueueId = (id: string) => {
+      if (s.queueId) return;
+      s.queueId = id;
+      let line = `${id}: client=${s.namaddr}`;
+      if (s.saslMethod) line += `, sasl_method=${s.saslMethod}`;
+      if (s.saslUsername) line += `, sasl_username=${s.saslUsername}`;
+      if (s.senderSaslAuth) line += `, sasl_sender=${s.senderSaslAuth}`;
+      this.log.info(line);
+      queueIdSeen(id);
+    };
+    let eodReply: string | undefined;
+    const self = this;
+    async function* content(): AsyncGenerator<Buffer> {
+      const id = await queueId;
+      const head = [...s.prepend, ...receivedHeader(s, {
+        myhostname: self.myhostname,
+        mailName: c.get('mail_name') || 'Postern',
+        portLogging: c.bool('smtpd_client_port_logging'),
+        tlsHeader: c.bool('smtpd_tls_received_header'),
+        saslHeader: c.bool('smtpd_sasl_authenticated_header'),
+        queueId: id,
+        date: arrival,
+      })];
+      yield Buffer.from(`${head.join('\n')}\n`, 'utf8');
+      yield* pump.lines();
+      if (self.abortData) throw new Error('bare newline');
+      self.check.messageSize = pump.bytes;
+      eodReply = await self.check.endOfData();
+      if (eodReply) throw new Error('end-of-data restriction');
+    }
+    if (s.discard) {
+      await pump.drain();
+      if (pump.failed) return this.lost();
+      this.reply('250 2.0.0 Ok: discarded');
+      return true;
+    }
+    const request: CleanupRequest = {
+      sender: s.sender ?? '',
+      recipients: s.recipients.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
+      dsnRet: s.dsnRet,
+      dsnEnvid: s.dsnEnvid,
+      client: {
+        name: s.name,
+        address: s.address,
+        port: s.port,
+        helo: s.helo,
+        protocol: protocolName(s),
+        log: s.namaddr,
+      },
+      sasl: s.saslUsername ? { method: s.saslMethod, username: s.saslUsername, sender: s.senderSaslAuth } : undefined,
+      origin: 'smtpd',
+      bodyType: s.bodyType,
+      smtputf8: s.smtputf8 || undefined,
+      flags: s.hold ? { hold: true } : undefined,
+      filter: s.filter,
+      redirect: s.redirect,
+    };
+    let result: Awaited<ReturnType<CleanupService['submit']>> | undefined;
+    let failure: Error | undefined;
+    try {
+      result = await this.shared.cleanup.submit(request, content(), onQueueId);
+    } catch (err) {
+      failure = err as Error;
+    }
+    // Whatever happened, read the client's message to its end before replying.
+    await pump.drain();
+    if (pump.failed || this.abortData) return this.abortData ? false : this.lost();
+    if (pump.tooBig) {
+      this.check.logAction('reject', '552 5.3.4 Message size exceeds fixed limit', { stage: 'end-of-data' });
+      return this.error('552 5.3.4 Message size exceeds fixed limit');
+    }
+    if (eodReply) return this.error(eodReply);
+    if (failure || !result) {
+      this.log.warn(`${s.queueId ?? 'NOQUEUE'}: queue file write error: ${failure?.message ?? 'no result'}`);
+      return this.error('451 4.3.0 Error: queue file write error');
+    }
+    switch (result.status) {
+      case 'queued':
+      case 'discarded':
+        this.reply(`250 2.0.0 Ok: queued as ${result.queueId}`);
+        return true;
+      default: {
+        const reply = `${result.code} ${result.dsn} ${result.text}`;
+        this.check.logAction('reject', reply, { stage: 'end-of-data' });
+        return this.error(reply);
+      }
+    }
+  }
+
+  private lost(): false {
+    return false;
+  }
+
+  // ---- client name -------------------------------------------------------------------------
+
+  /** smtpd_peername_lookup: a reverse name that maps forward to the address, else "unknown". */
+  private async peerName(address: string): Promise<string> {
+    if (!this.c.bool('smtpd_peername_lookup')) return 'unknown';
+    try {
+      const names = await reverse(address);
+      for (const n of names) {
+        if (!/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(n)) continue;
+        const addrs = await lookup(n, { all: true });
+        if (addrs.some((a) => normalizeAddress(a.address) === address)) return n.toLowerCase().replace(/\.$/, '');
+      }
+    } catch {
+      // No name: "unknown".
+    }
+    return 'unknown';
+  }
+}
+
+function protocolName(s: SmtpdState): string {
+  let p: string = s.protocol;
+  if (s.encrypted) p += 'S';
+  if (s.saslUsername) p += 'A';
+  return p;
+}
+
+function cipherBits(name: string): number {
+  if (/CHACHA20|256/i.test(name)) return 256;
+  if (/128/.test(name)) return 128;
+  return 0;
+}
+
+/** xtext (RFC 3461) decoding; undefined when malformed. */
+export function decodeXtext(v: string): string | undefined {
+  if (/[^\x21-\x7e]|=/.test(v)) return undefined;
+  let bad = false;
+  const out = v.replace(/\+([0-9A-F]{2})|\+/g, (m, hex: string | undefined) => {
+    if (!hex) {
+      bad = true;
+      return m;
+    }
+    return String.fromCharCode(parseInt(hex, 16));
+  });
+  return bad ? undefined : out;
+}
+
+/**
+ * "FROM:<addr> PARAMS" (extract_addr): "syntax" when the keyword is wrong,
+ * "bad" when the address is malformed.
+ */
+export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: string; params: string[] } | 'syntax' | 'bad' {
+  const m = new RegExp(`^${keyword}:\\s*(.*)$`, 'is').exec(args);
+  if (!m) return 'syntax';
+  const rest = m[1]!;
+  let addr: string;
+  let tail: string;
+  if (rest.startsWith('<')) {
+    let i = 1;
+    let quoted = false;
+    for (; i < rest.length; i++) {
+      const ch = rest[i];
+      if (ch === '\\' && quoted) i++;
+      else if (ch === '"') quoted = !quoted;
+      else if (ch === '>' && !quoted) break;
+    }
+    if (i >= rest.length) return 'bad';
+    addr = rest.slice(1, i);
+    tail = rest.slice(i + 1);
+    if (tail && !/^\s/.test(tail)) return 'bad';
+  } else {
+    const sp = rest.search(/\s/);
+    addr = sp < 0 ? rest : rest.slice(0, sp);
+    tail = sp < 0 ? '' : rest.slice(sp);
+    if (addr === '') return 'syntax';
+  }
+  // Source route: "@a,@b:user@domain".
+  addr = addr.replace(/^@[^:]+:/, '');
+  if (/[\x00-\x1f\x7f<>]/.test(addr) || /\s/.test(addr.replace(/"[^"]*"/g, ''))) return 'bad';
+  if (addr.startsWith('"')) {
+    const q = /^"((?:[^"\\]|\\.)*)"(@.*)?$/.exec(addr);
+    if (!q) return 'bad';
+    addr = q[1]!.replace(/\\(.)/g, '$1') + (q[2] ?? '');
+  }
+  if (addr.endsWith('@') || addr.startsWith('@') || addr.includes('@@')) return 'bad';
+  return { address: addr, params: tail.split(/\s+/).filter(Boolean) };
+}

@@ -1,0 +1,215 @@
+/**
+ * NAME
+ *   smtpd - Postern SMTP server (Postfix smtpd(8))
+ *
+ * SYNOPSIS
+ *   master.cf:  smtp       inet  n  -  n  -  -  smtpd
+ *               submission inet  n  -  n  -  -  smtpd -o smtpd_tls_security_level=encrypt
+ *                                                     -o smtpd_sasl_auth_enable=yes
+ *               smtps      inet  n  -  n  -  -  smtpd -o smtpd_tls_wrappermode=yes
+ *
+ * DESCRIPTION
+ *   smtpd accepts network connections that master hands it and speaks
+ *   ESMTP (RFC 5321) with PIPELINING, SIZE, VRFY, STARTTLS, AUTH,
+ *   ENHANCEDSTATUSCODES, 8BITMIME, DSN and SMTPUTF8. Each accepted message
+ *   goes to cleanup(8) through the CleanupService contract: a Received:
+ *   header, then the message as received, with LF line ends (CRLF -> LF).
+ *   The client hears "250 2.0.0 Ok: queued as ID" only after cleanup
+ *   reports the queue file durable. Addresses are classified with
+ *   trivial-rewrite(8)'s resolve() (RewriteService).
+ *
+ *   The socket work, STARTTLS and DATA dot-unstuffing come from the
+ *   smtp-server package; this plugin adds Postfix's command semantics,
+ *   replies, restrictions (smtpd-check.ts), error limits and log lines.
+ *
+ * PROTOCOL
+ *   RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3207 (STARTTLS),
+ *   RFC 4954 (AUTH), RFC 2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME),
+ *   RFC 3461 (DSN), RFC 6531 (SMTPUTF8). Not implemented: ETRN (answered
+ *   502; the flush service is a separate issue), CHUNKING/BDAT, XCLIENT,
+ *   XFORWARD, milters, policy services.
+ *
+ * CONFIGURATION PARAMETERS
+ *   See smtpd-params.ts and the README for the full table. The main ones:
+ *   smtpd_banner ($myhostname ESMTP $mail_name), smtpd_timeout (300s),
+ *   smtpd_recipient_limit (1000), smtpd_soft_error_limit (10),
+ *   smtpd_hard_error_limit (20), smtpd_error_sleep_time (1s),
+ *   message_size_limit (10240000), line_length_limit (2048),
+ *   smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_tls_security_level,
+ *   smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_wrappermode,
+ *   smtpd_sasl_auth_enable, smtpd_sasl_type (dovecot | postern-table),
+ *   smtpd_sasl_path, smtpd_tls_auth_only, smtpd_forbid_bare_newline (no),
+ *   smtpd_peername_lookup (yes), postern_smtpd_plugins.
+ *
+ * SECURITY
+ *   Not an open relay with the defaults: smtpd_relay_restrictions =
+ *   permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination.
+ *   AUTH is offered only when smtpd_sasl_auth_enable = yes, and with
+ *   smtpd_tls_auth_only = yes (or noplaintext) not before STARTTLS. The end
+ *   of DATA is only ever <CR><LF>.<CR><LF> (no SMTP smuggling through bare
+ *   <LF>.<LF>); smtpd_forbid_bare_newline = yes rejects bare <LF> outright.
+ *   After STARTTLS everything learned in plain text is forgotten, and
+ *   plain-text input queued behind STARTTLS is discarded. smtpd does not
+ *   wait before its greeting (no smtp-server early-talker delay; pregreet
+ *   tests belong to postscreen). Connection-count limits (anvil) are not
+ *   enforced by smtpd itself.
+ *
+ * LOGGING
+ *   connect from name[addr]; QUEUEID: client=name[addr]; NOQUEUE: reject:
+ *   RCPT from name[addr]: reply; from=<s> to=<r> proto=ESMTP helo=<h>;
+ *   lost connection after CMD from ...; timeout after CMD from ...;
+ *   disconnect from name[addr] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5.
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import {
+  CLEANUP,
+  REWRITE,
+  TABLES,
+  cleanupClient,
+  rewriteClient,
+  use,
+  type CleanupService,
+  type ConfigView,
+  type Logger,
+  type RewriteService,
+  type SaslServer,
+  type ServiceContext,
+  type ServiceMain,
+  type SmtpdHookRegistry,
+  type TableRegistry,
+  SASL_SERVER,
+  SMTPD_HOOKS,
+} from '@postern/core';
+import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
+import { mynetworksList, networkMatcher } from './smtpd-peer.js';
+import { createSaslServer } from './smtpd-sasl.js';
+import { PosternSMTPServer } from './smtpd-server.js';
+import { SmtpdSession, type SmtpdShared } from './smtpd-session.js';
+
+type DependencyContainer = ServiceContext['container'];
+
+/** The seam through which tests and embedders pass in-process services. */
+export interface SmtpdOptions {
+  readonly cleanup?: CleanupService;
+  readonly rewrite?: RewriteService;
+  readonly tables?: TableRegistry;
+  readonly sasl?: SaslServer;
+  readonly hooks?: SmtpdHookRegistry;
+  /** How smtpd_error_sleep_time sleeps (default: a timer). */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** How postern_smtpd_plugins are imported (default: import()). */
+  readonly importer?: (name: string) => Promise<Record<string, unknown>>;
+}
+
+export interface Smtpd {
+  /** Serves one accepted connection. */
+  accept(socket: Socket): void;
+  /** Sessions in progress. */
+  readonly sessions: number;
+  stop(graceful: boolean): Promise<void>;
+}
+
+function fromContainer<T>(container: DependencyContainer | undefined, tok: symbol): T | undefined {
+  if (!container || !container.isRegistered(tok, true)) return undefined;
+  return use(container, tok as never) as T;
+}
+
+/** Builds an smtpd for this configuration (master.cf -o overrides already applied). */
+export async function createSmtpd(
+  config: ConfigView,
+  log: Logger,
+  container?: DependencyContainer,
+  options: SmtpdOptions = {},
+): Promise<Smtpd> {
+  const tables = options.tables ?? fromContainer<TableRegistry>(container, TABLES);
+  const cleanup = options.cleanup ?? fromContainer<CleanupService>(container, CLEANUP) ?? cleanupClient(config);
+  const rewrite = options.rewrite ?? fromContainer<RewriteService>(container, REWRITE) ?? rewriteClient(config);
+  let sasl = options.sasl ?? fromContainer<SaslServer>(container, SASL_SERVER);
+  if (!sasl && config.bool('smtpd_sasl_auth_enable')) sasl = createSaslServer(config, tables, log);
+  const hooks = options.hooks ?? fromContainer<SmtpdHookRegistry>(container, SMTPD_HOOKS) ?? createHookRegistry();
+  await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer);
+
+  const certFile = config.get('smtpd_tls_cert_file').trim();
+  const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
+  let tlsOptions: { key?: Buffer; cert?: Buffer } = {};
+  if (certFile) {
+    try {
+      tlsOptions = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
+    } catch (err) {
+      log.warn(`cannot load TLS certificate or key (${certFile}, ${keyFile}): ${(err as Error).message}`);
+    }
+  }
+  const tlsReady = tlsOptions.cert !== undefined;
+  const wrapper = config.bool('smtpd_tls_wrappermode');
+  if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');
+
+  const shared: SmtpdShared = {
+    config,
+    log,
+    cleanup,
+    rewrite,
+    tables,
+    sasl,
+    hooks,
+    mynetworks: networkMatcher(mynetworksList(config), tables),
+    bareNewlineExclusions: networkMatcher(
+      config.isSet('smtpd_forbid_bare_newline_exclusions') ? config.list('smtpd_forbid_bare_newline_exclusions') : mynetworksList(config),
+      tables,
+    ),
+    tlsReady,
+    sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+  };
+
+  const server = new PosternSMTPServer(
+    {
+      logger: false,
+      disableReverseLookup: true,
+      socketTimeout: Math.max(1, config.time('smtpd_timeout')) * 1000,
+      closeTimeout: 1000,
+      ...tlsOptions,
+    },
+    { lineLimit: config.int('line_length_limit') || 2048 },
+    (conn) => new SmtpdSession(shared, conn),
+  );
+  server.on('error', (err: Error & { code?: string }) => {
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') log.warn(`smtpd: ${err.message}`);
+  });
+  server.on('tlsError', (err: Error | null, socket: Socket) => {
+    log.warn(`TLS handshake failed for [${socket.remoteAddress}]: ${err?.message ?? 'connection closed'}`);
+  });
+
+  return {
+    accept(socket) {
+      if (wrapper && !tlsReady) {
+        socket.destroy();
+        return;
+      }
+      server.accept(socket, wrapper);
+    },
+    get sessions() {
+      return server.connections.size;
+    },
+    async stop(graceful) {
+      if (graceful) {
+        while (server.connections.size > 0) await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const conn of server.connections) {
+        conn.send(421, `4.3.2 ${config.get('myhostname')} Service shutting down, closing transmission channel`, false);
+      }
+      await sasl?.close?.();
+    },
+  };
+}
+
+/** A ServiceMain with injected services (tests, embedders). */
+export function createSmtpdMain(options: SmtpdOptions = {}): ServiceMain {
+  return async (ctx: ServiceContext) => {
+    const smtpd = await createSmtpd(ctx.config, ctx.log, ctx.container, options);
+    ctx.onConnection((socket) => smtpd.accept(socket));
+    return { stop: (graceful: boolean) => smtpd.stop(graceful) };
+  };
+}
+
+/** The service entry master runs for the smtpd command. */
+export const main: ServiceMain = createSmtpdMain();

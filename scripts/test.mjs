@@ -1,0 +1,19 @@
+// Runs every package's compiled tests, then the end-to-end tests, in one `node --test`
+// run so the closing summary counts them all.
+import { readdirSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const roots = ['packages', 'apps'].flatMap((top) =>
+  existsSync(top) ? readdirSync(top).map((name) => join(top, name, 'dist', 'test')) : [],
+);
+roots.push(join('test', 'dist', 'e2e'));
+const files = roots.filter(existsSync).flatMap(function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.test.js') ? [join(dir, e.name)] : [],
+  );
+});
+const only = process.argv.slice(2);
+const selected = only.length ? files.filter((f) => only.some((o) => f.includes(o))) : files;
+const r = spawnSync(process.execPath, ['--test', ...selected], { stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,204 @@
+/**
+ * master(8) supervisor, end to end: the real `postern start-fg` with a
+ * third-party plugin's small services (test/fixtures/plugins).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { childrenOf, FIXTURES, freePort, Instance } from '../lib/instance.js';
+import { LineClient } from '../lib/line-client.js';
+
+const PLUGINS = join(FIXTURES, 'plugins');
+
+function pidsOf(greetings: string[]): Set<number> {
+  return new Set(greetings.map((g) => Number(g.split(' ').pop())));
+}
+
+describe('master supervisor', () => {
+  let inst: Instance;
+  let echoPort: number;
+  let capPort: number;
+  let masterPid: number;
+
+  before(async () => {
+    echoPort = await freePort();
+    capPort = await freePort();
+    inst = new Instance({
+      main: { daemon_directory: PLUGINS, testsvc_greeting: 'hello one', service_throttle_time: '2s' },
+      master: [
+        '# service type private unpriv chroot wakeup maxproc command',
+        `127.0.0.1:${echoPort} inet n - n - - echo`,
+        `127.0.0.1:${capPort}  inet n - n - 2 echo`,
+        '  -o testsvc_greeting=capped',
+        'ticker unix n n n 1 1 ticker',
+        '#disabled unix - - n - - nosuchcommand',
+        '',
+      ].join('\n'),
+    });
+    masterPid = await inst.start();
+  });
+
+  after(async () => {
+    await inst.dispose();
+  });
+
+  test('listens before any service process exists, and starts one on the first client', async () => {
+    await inst.waitForLog(/postern\/master\[\d+\]: daemon started -- version \d+\.\d+\.\d+, configuration /);
+    const before = childrenOf(masterPid);
+    const c = await LineClient.open(echoPort);
+    const greeting = await c.next();
+    assert.match(greeting, /^hello one \d+$/);
+    const pid = Number(greeting.split(' ').pop());
+    assert.ok(!before.includes(pid), 'the service process was started for this client');
+    assert.ok(childrenOf(masterPid).includes(pid), 'the service process is a child of master');
+    assert.equal(await c.ask('pid'), String(pid));
+    c.close();
+  });
+
+  test('wakeup timers trigger the service', async () => {
+    const ticks = join(inst.queueDir, 'ticks');
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !(existsSync(ticks) && readFileSync(ticks, 'utf8').includes(' W'))) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(readFileSync(ticks, 'utf8'), /^\d+ W$/m);
+  });
+
+  test('a crashed process is logged as Postfix does and replaced on the next client', async () => {
+    const c = await LineClient.open(echoPort);
+    const pid = Number((await c.next()).split(' ').pop());
+    c.send('die');
+    await c.closed;
+    await inst.waitForLog(new RegExp(`warning: process \\S+echo pid ${pid} exit status 3`));
+    const d = await LineClient.open(echoPort);
+    const again = await d.next();
+    assert.match(again, /^hello one \d+$/);
+    assert.notEqual(Number(again.split(' ').pop()), pid);
+    d.close();
+  });
+
+  test('never runs more than maxproc processes, and starts more only when the running ones are saturated', async () => {
+    const clients: LineClient[] = [];
+    const greetings: string[] = [];
+    const burners: Promise<void>[] = [];
+    let stop = false;
+    const deadline = Date.now() + 20_000;
+    // keep every process busy: each client burns CPU in a loop
+    while (Date.now() < deadline && pidsOf(greetings).size < 2) {
+      const c = await LineClient.open(capPort);
+      clients.push(c);
+      greetings.push(await c.next());
+      burners.push(
+        (async () => {
+          while (!stop) {
+            try {
+              await c.ask('burn 150');
+            } catch {
+              return;
+            }
+          }
+        })(),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(pidsOf(greetings).size, 2, 'a second process was started under load');
+    for (let i = 0; i < 8; i++) {
+      const c = await LineClient.open(capPort);
+      clients.push(c);
+      greetings.push(await c.next());
+    }
+    stop = true;
+    for (const c of clients) c.close();
+    await Promise.all(burners);
+    assert.ok(greetings.every((g) => g.startsWith('capped ')), 'the -o override applies to this service only');
+    assert.equal(pidsOf(greetings).size, 2, `maxproc 2: ${[...pidsOf(greetings)].join(' ')}`);
+  });
+
+  test('reload keeps sessions in progress and gives new clients the new configuration', async () => {
+    const old = await LineClient.open(echoPort);
+    const oldPid = (await old.next()).split(' ').pop();
+    const mainCf = join(inst.configDir, 'main.cf');
+    writeFileSync(mainCf, readFileSync(mainCf, 'utf8').replace('testsvc_greeting = hello one', 'testsvc_greeting = hello two'));
+    const r = await inst.postern(['reload']);
+    assert.equal(r.code, 0, r.stderr);
+    await inst.waitForLog(/postern\/master\[\d+\]: reload -- version/);
+    const fresh = await LineClient.open(echoPort);
+    assert.match(await fresh.next(), /^hello two \d+$/);
+    // the old session is still served by its old process
+    assert.equal(await old.ask('pid'), oldPid);
+    old.close();
+    fresh.close();
+  });
+
+  test('status reports the running master', async () => {
+    const r = await inst.postern(['status']);
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, new RegExp(`the Postern mail system is running: PID: ${masterPid}`));
+  });
+
+  test('stop ends master and every service process, and closes the endpoints', async () => {
+    const c = await LineClient.open(echoPort);
+    await c.next();
+    const kids = childrenOf(masterPid);
+    assert.ok(kids.length > 0);
+    const r = await inst.postern(['stop']);
+    assert.equal(r.code, 0, r.stderr);
+    await c.closed;
+    for (const pid of kids) assert.throws(() => process.kill(pid, 0), 'service process has exited');
+    await assert.rejects(LineClient.open(echoPort));
+    assert.ok(!existsSync(join(inst.queueDir, 'pid', 'master.pid')));
+    const s = await inst.postern(['status']);
+    assert.equal(s.code, 1);
+    assert.match(s.stderr, /not running/);
+  });
+});
+
+describe('master start-up errors', () => {
+  test('a master.cf command no installed package provides names the package to install', async () => {
+    const inst = new Instance({ master: 'qmqp unix - - n - - qmqpd\n' });
+    try {
+      const r = await inst.postern(['check']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no installed package provides command "qmqpd"/);
+      assert.match(r.stderr, /npm install @postern\/plugin-qmqpd/);
+    } finally {
+      await inst.dispose();
+    }
+  });
+
+  test('a syntax error in main.cf names the file and line', async () => {
+    const inst = new Instance({ main: { daemon_directory: PLUGINS }, master: 'ticker unix n - n - 1 ticker\n' });
+    try {
+      writeFileSync(join(inst.configDir, 'main.cf'), `${readFileSync(join(inst.configDir, 'main.cf'), 'utf8')}this line is not a parameter\n`);
+      const r = await inst.postern(['start-fg']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /main\.cf, line \d+/);
+    } finally {
+      await inst.dispose();
+    }
+  });
+
+  test('a port in use is reported with a hint and the other services still run', async () => {
+    const busy: Server = createServer();
+    const busyPort = await freePort();
+    await new Promise<void>((r) => busy.listen(busyPort, '127.0.0.1', r));
+    const okPort = await freePort();
+    const inst = new Instance({
+      main: { daemon_directory: PLUGINS },
+      master: `127.0.0.1:${busyPort} inet n - n - - echo\n127.0.0.1:${okPort} inet n - n - - echo\n`,
+    });
+    try {
+      await inst.start();
+      await inst.waitForLog(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busyPort}: EADDRINUSE`));
+      await inst.waitForLog(/another program is listening there/);
+      const c = await LineClient.open(okPort);
+      assert.match(await c.next(), /^hello from mail\.example\.test \d+$/);
+      c.close();
+    } finally {
+      busy.close();
+      await inst.dispose();
+    }
+  });
+});
