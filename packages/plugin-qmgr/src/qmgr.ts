@@ -61,7 +61,7 @@ import {
   REWRITE,
   rewriteClient,
   serveTriggers,
-  token,
+  SERVICE_PROCESS_LIMITS,
   TRIGGER,
   use,
   type BounceService,
@@ -81,7 +81,7 @@ import { QmgrScan } from './qmgr-scan.js';
 import { Scheduler } from './qmgr-schedule.js';
 
 /** master.cf maxproc per transport (service name -> limit, 0 = unlimited), registered by whoever knows master.cf. */
-export const QMGR_PROCESS_LIMITS = token<Readonly<Record<string, number>>>('QmgrTransportProcessLimits');
+export const QMGR_PROCESS_LIMITS = SERVICE_PROCESS_LIMITS;
 
 export interface QmgrOptions {
   /** master.cf maxproc per transport (qmgr_transport_process_limits); default: QMGR_PROCESS_LIMITS, else default_process_limit. */

@@ -217,6 +217,7 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description: 'Features that match subdomains of "domain.tld" automatically.',
   }),
   // Logging.
+  s('delay_logging_resolution_limit', '2', 'int', { description: 'The maximal number of digits after the decimal point in delay= and delays= logging.' }),
   s('syslog_name', '${multi_instance_name?{$multi_instance_name}:{postern}}', 'string', { description: 'The name prepended to the process name in log records.' }),
   s('syslog_facility', 'mail', 'string', { description: 'The syslog facility of logging.' }),
   s('maillog_file', '', 'string', { description: 'The file that postlogd(8) writes logging to (empty: syslog).' }),

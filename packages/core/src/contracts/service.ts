@@ -62,3 +62,6 @@ export interface ServiceInstance {
 export type ServiceMain = (ctx: ServiceContext) => Promise<ServiceInstance | void>;
 
 export const SERVICE_CONTEXT = token<ServiceContext>('ServiceContext');
+
+/** master.cf's effective maxproc of every service (qmgr limits delivery concurrency per transport with it). */
+export const SERVICE_PROCESS_LIMITS = token<Readonly<Record<string, number>>>('ServiceProcessLimits');

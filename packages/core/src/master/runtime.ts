@@ -9,7 +9,8 @@ import 'reflect-metadata';
 import { container as rootContainer, type DependencyContainer } from 'tsyringe';
 import type { ConfigView } from '../contracts/config.js';
 import type { Logger } from '../contracts/logger.js';
-import type { MasterEntry } from '../contracts/service.js';
+import { SERVICE_PROCESS_LIMITS, type MasterEntry } from '../contracts/service.js';
+import { effectiveProcessLimit } from '../config/index.js';
 import { provide, provideLazy } from '../contracts/token.js';
 import { CONFIG } from '../contracts/config.js';
 import { LOGGER } from '../contracts/logger.js';
@@ -72,5 +73,8 @@ export async function loadServiceRuntime(spec: ChildSpec): Promise<ProcessRuntim
   const config = configuration.view(spec.entry as MasterEntry);
   const log = processLogger(config, spec.entry.command, { file: spec.logFile, verbose: spec.verbose || spec.entry.flags.includes('-v') });
   const { container, close } = processContainer(config, log);
+  const limits: Record<string, number> = {};
+  for (const e of configuration.entries) limits[e.name] = effectiveProcessLimit(e, config);
+  provide(container, SERVICE_PROCESS_LIMITS, limits);
   return { configuration, config, log, container, plugins, close };
 }

@@ -32,6 +32,8 @@ export interface InstalledPlugin {
 
 export interface PluginSet {
   readonly plugins: readonly InstalledPlugin[];
+  /** Packages that look like plugins but could not be loaded, with the reason. */
+  readonly broken: readonly { readonly name: string; readonly error: Error }[];
   /** command -> provider */
   readonly commands: ReadonlyMap<string, InstalledPlugin>;
   readonly searchDirs: readonly string[];
@@ -144,12 +146,18 @@ export async function discoverPlugins(extraDirs: readonly string[] = []): Promis
   const searchDirs = pluginSearchDirs(extraDirs);
   const seen = new Set<string>();
   const plugins: InstalledPlugin[] = [];
+  const broken: { name: string; error: Error }[] = [];
   for (const dir of searchDirs) {
     for (const candidate of candidates(dir)) {
       const name = candidate.slice(dir.length + 1).split('\\').join('/');
       if (seen.has(name)) continue;
       seen.add(name);
-      plugins.push(await loadPlugin(candidate));
+      // A package that fails to load only matters if master.cf needs it (resolveServices says so).
+      try {
+        plugins.push(await loadPlugin(candidate));
+      } catch (err) {
+        broken.push({ name, error: err as Error });
+      }
     }
   }
   const commands = new Map<string, InstalledPlugin>();
@@ -160,7 +168,7 @@ export async function discoverPlugins(extraDirs: readonly string[] = []): Promis
       commands.set(cmd, p);
     }
   }
-  return { plugins, commands, searchDirs };
+  return { plugins, broken, commands, searchDirs };
 }
 
 /**
@@ -174,6 +182,8 @@ export function resolveServices(entries: readonly MasterEntry[], set: PluginSet)
     const provider = set.commands.get(e.command);
     if (!provider) {
       const pkg = COMMAND_PACKAGES[e.command] ?? `a package providing "${e.command}"`;
+      const failed = set.broken.find((b) => b.name === COMMAND_PACKAGES[e.command]);
+      if (failed) throw failed.error;
       throw posternError('POSTERN_ERR_PLUGIN_MISSING', e.name, e.type, e.command, pkg, pkg);
     }
     out.set(e, provider);

@@ -18,13 +18,14 @@
  * the new, without the lock-file mismatch that renaming a new LMDB file
  * over a live one would cause. If the file is replaced by other means
  * (new inode), readers notice on the next lookup (one stat(2) per lookup)
- * and reopen it. LMDB readers need write access to the lock file.
+ * and reopen it. LMDB readers need write access to the lock file, so
+ * postmap leaves it mode 0666 (and the table 0644).
  *
  * Services only read; update() and delete() serve postmap -i and -d.
  * Within one process, each file has one environment: reads and writes go
  * through the same LmdbTable object (the registry caches it per spec).
  */
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
@@ -43,6 +44,14 @@ interface OpenEnv {
   meta: Database<string, string>;
   writable: boolean;
   inode: string;
+}
+
+function chmodQuietly(path: string, mode: number): void {
+  try {
+    chmodSync(path, mode);
+  } catch {
+    /* not ours to change: leave it */
+  }
 }
 
 function inodeOf(path: string): string {
@@ -90,13 +99,14 @@ export class LmdbTable implements LookupTable {
     };
     if (!write && !existsSync(this.path))
       throw posternError('POSTERN_ERR_TABLE_OPEN', this.spec, `${this.path}: No such file or directory`);
-    try {
-      return attempt(false);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (write || (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM')) throw err;
-      return attempt(true);
-    }
+    // services only read: a read-only environment needs no write access to the table file
+    if (!write) return attempt(true);
+    const env = attempt(false);
+    // Services that run as mail_owner read tables that root built: LMDB
+    // readers must write the lock file's reader table (Postfix's own lmdb
+    // tables use MDB_NOLOCK, which lmdb-js does not offer).
+    for (const [file, mode] of [[`${this.path}-lock`, 0o666], [this.path, 0o644]] as const) chmodQuietly(file, mode);
+    return env;
   }
 
   private async closeEnv(): Promise<void> {

@@ -1,0 +1,68 @@
+/**
+ * A whole Postern mail system for end-to-end tests: the master.cf of the
+ * default instance with smtpd on a free loopback port.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, Instance } from './instance.js';
+
+export interface SystemOptions {
+  readonly main?: Readonly<Record<string, string>>;
+  /** The aliases(5) file (default: postmaster: root). */
+  readonly aliases?: string;
+  /** Extra master.cf lines. */
+  readonly extraMaster?: string;
+}
+
+export function masterCf(smtpPort: number, extra = ''): string {
+  return `# service type private unpriv chroot wakeup maxproc command
+127.0.0.1:${smtpPort} inet n - n - - smtpd
+cleanup   unix n - n - 0   cleanup
+qmgr      unix n - n 300 1 qmgr
+rewrite   unix - - n - -   trivial-rewrite
+bounce    unix - - n - 0   bounce
+defer     unix - - n - 0   bounce
+trace     unix - - n - 0   bounce
+error     unix - - n - -   error
+retry     unix - - n - -   error
+discard   unix - - n - -   discard
+local     unix - n n - -   local
+virtual   unix - n n - -   virtual
+${extra}`;
+}
+
+export interface MailSystem {
+  readonly inst: Instance;
+  readonly smtpPort: number;
+  readonly mailDir: string;
+  /** The mbox of local user `user`. */
+  mbox(user: string): string;
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<MailSystem> {
+  const smtpPort = await freePort();
+  const inst = new Instance({ master: masterCf(smtpPort, options.extraMaster) });
+  const mailDir = join(inst.dir, 'mail');
+  mkdirSync(mailDir, { recursive: true, mode: 0o1777 });
+  inst.writeMain({
+    mydestination: '$myhostname, localhost.$mydomain, localhost',
+    local_recipient_maps: 'unix:passwd.byname $alias_maps',
+    alias_maps: `lmdb:${join(inst.configDir, 'aliases')}`,
+    alias_database: `lmdb:${join(inst.configDir, 'aliases')}`,
+    mynetworks: '127.0.0.1/32',
+    compatibility_level: '3.6',
+    mail_spool_directory: mailDir,
+    default_privs: 'nobody',
+    ...options.main,
+  });
+  writeFileSync(join(inst.configDir, 'aliases'), options.aliases ?? 'postmaster: root\n');
+  const built = await inst.postern(['alias', join(inst.configDir, 'aliases')]);
+  if (built.code !== 0) throw new Error(`postern alias: ${built.stderr}`);
+  await inst.start();
+  return {
+    inst,
+    smtpPort,
+    mailDir,
+    mbox: (user) => readFileSync(join(mailDir, user), 'utf8'),
+  };
+}
