@@ -42,6 +42,8 @@ export function initDefaultInstance(env: NodeJS.ProcessEnv = process.env): boole
   const vars: Record<string, string> = {
     POSTERN_HOME: home,
     USER: user,
+    // commands and files from aliases never run as root: nobody stands in (local(8) default_privs)
+    PRIVS: user === 'root' ? 'nobody' : user,
     HOSTNAME: hostname().includes('.') ? hostname() : `${hostname()}.localdomain`,
   };
   for (const file of ['main.cf', 'master.cf', 'aliases']) {

@@ -40,6 +40,8 @@ async function load(io: CommandIo, argv: readonly string[], init: boolean): Prom
   const choice = configDirectory(optValue(p, 'c'), io.env);
   if (init && choice.isDefault && initDefaultInstance(io.env)) {
     io.stderr.write(`${SCRIPT}: created the default configuration in ${choice.dir}\n`);
+    const { ADMIN_COMMANDS } = await import('./admin.js');
+    await ADMIN_COMMANDS['newaliases']!([], io);
   }
   if (!existsSync(join(choice.dir, 'main.cf'))) {
     throw new Error(`no main.cf in ${choice.dir} (use -c DIR, or run "postern start" once to create the default instance)`);
