@@ -41,7 +41,7 @@ test('CORE_PARAMETERS carry Postfix 3.7 defaults (postconf -d)', async () => {
     if (m) postfix.set(m[1] as string, m[2] as string);
   }
   // Machine- or product-specific values are Postern's own.
-  const own = new Set(['myhostname', 'mydomain', 'mynetworks', 'mail_name', 'mail_version', 'syslog_name', 'process_id', 'process_name', 'config_directory', 'queue_directory']);
+  const own = new Set(['myhostname', 'mydomain', 'mynetworks', 'mail_name', 'mail_version', 'syslog_name', 'max_use', 'process_id', 'process_name', 'config_directory', 'queue_directory']);
   let compared = 0;
   for (const spec of CORE_PARAMETERS) {
     assert.ok(postfix.has(spec.name), `${spec.name} is a Postfix parameter`);

@@ -55,30 +55,10 @@ export function lineWrap(text: string, width = 79, indent = 4): string[] {
   return out;
 }
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** An RFC 5322 date in local time, as Postfix's mail_date(): "Sun, 29 Nov 2020 10:30:41 -0500 (EST)". */
-export function mailDate(ms: number): string {
-  const d = new Date(ms);
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off);
-  let zone = '';
-  try {
-    const name = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
-      .formatToParts(d)
-      .find((p) => p.type === 'timeZoneName')?.value;
-    if (name && /^[A-Z]{2,5}$/.test(name)) zone = ` (${name})`;
-  } catch {
-    zone = '';
-  }
-  return (
-    `${DAYS[d.getDay()]}, ${p2(d.getDate())} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ` +
-    `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${sign}${p2(Math.floor(abs / 60))}${p2(abs % 60)}${zone}`
-  );
-}
+import { mailDate } from '@postern/core';
+
+export { mailDate };
 
 /** Masks control characters (and non-ASCII unless `utf8`) with '?', as bounce_log_read() does. */
 export function maskText(text: string, utf8: boolean): string {

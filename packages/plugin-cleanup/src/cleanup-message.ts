@@ -465,23 +465,9 @@ export class CleanupMessage {
   }
 }
 
-/** Postfix's mail_date(): "Mon,  3 Feb 2025 10:00:00 +0100 (CET)". */
-export function mailDate(ms: number): string {
-  const d = new Date(ms);
-  const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off < 0 ? '-' : '+';
-  const abs = Math.abs(off);
-  const zone =
-    new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? '';
-  return (
-    `${days[d.getDay()]}, ${String(d.getDate()).padStart(2, ' ')} ${months[d.getMonth()]} ${d.getFullYear()} ` +
-    `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${sign}${p2(Math.floor(abs / 60))}${p2(abs % 60)}` +
-    (zone ? ` (${zone})` : '')
-  );
-}
+import { mailDate } from '@postern/core';
+
+export { mailDate };
 
 /** The added From: header value (header_from_format standard or obsolete). */
 export function fromHeader(sender: string, fullName: string | undefined, format: string): string {

@@ -4,26 +4,10 @@
  */
 import type { SmtpdState } from './smtpd-state.js';
 
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** mail_date(): local time, numeric zone and the zone abbreviation. */
-export function mailDate(d: Date): string {
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const abs = Math.abs(off);
-  const zone = `${sign}${p2(Math.floor(abs / 60))}${p2(abs % 60)}`;
-  let name = '';
-  try {
-    name = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? '';
-  } catch {
-    name = '';
-  }
-  if (!/^[A-Z]{2,6}$/.test(name)) name = off === 0 ? 'UTC' : '';
-  const base = `${DAYS[d.getDay()]}, ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${zone}`;
-  return name ? `${base} (${name})` : base;
-}
+import { mailDate } from '@postern/core';
+
+export { mailDate };
 
 /** quote_822_local: quote a local part that is not a dot-atom. */
 export function quote822Local(addr: string): string {

@@ -230,7 +230,9 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   // Process management.
   s('default_process_limit', '100', 'int', { description: 'The default maximal number of processes per master.cf service.' }),
   s('max_idle', '100s', 'time', { description: 'How long an idle daemon process waits for work before exiting.' }),
-  s('max_use', '100', 'int', { description: 'How many clients a daemon process serves before exiting.' }),
+  // Postfix's default is 100: one Postfix process serves one client at a time.
+  // A Postern process serves many at once, so it is recycled after 10000.
+  s('max_use', '10000', 'int', { description: 'How many clients a daemon process serves before exiting (Postfix: 100).' }),
   s('ipc_timeout', '3600s', 'time', { description: 'The time limit for sending or receiving over an internal channel.' }),
   s('ipc_idle', '5s', 'time', { description: 'How long an idle internal client connection stays open.' }),
   s('daemon_timeout', '18000s', 'time', { description: 'How long a daemon may take to handle a request before its watchdog fires.' }),

@@ -7,7 +7,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { posternError, PosternError, type ErrorCode } from '../errors.js';
-import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, type Frame, type WireError } from './frame.js';
+import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, writeFrame, type Frame, type WireError } from './frame.js';
 
 export interface CallOptions {
   /** Bytes to stream with the call. */
@@ -65,7 +65,7 @@ export class IpcClient {
         this.armTimer(id, p);
         options.signal?.addEventListener('abort', () => this.cancel(id, new Error('aborted')), { once: true });
         const hasBody = options.body !== undefined;
-        socket.write(encodeJson(FRAME.CALL, id, { m: method, a: args, b: hasBody }));
+        writeFrame(socket, encodeJson(FRAME.CALL, id, { m: method, a: args, b: hasBody }));
         if (hasBody) this.pump(socket, id, options.body!);
       }, reject);
     });
@@ -122,7 +122,7 @@ export class IpcClient {
     const send = async (chunk: Buffer) => {
       for (let off = 0; off < chunk.length; off += DATA_CHUNK) {
         if (!this.pending.has(id) || socket.destroyed) return false;
-        if (!socket.write(encodeFrame(FRAME.DATA, id, chunk.subarray(off, off + DATA_CHUNK)))) {
+        if (!writeFrame(socket, encodeFrame(FRAME.DATA, id, chunk.subarray(off, off + DATA_CHUNK)))) {
           await new Promise<void>((resolve) => {
             const done = () => (socket.off('drain', done), socket.off('close', done), resolve());
             socket.on('drain', done);
@@ -135,7 +135,7 @@ export class IpcClient {
     try {
       if (Buffer.isBuffer(body)) await send(body);
       else for await (const chunk of body) if (!(await send(chunk))) return;
-      if (this.pending.has(id) && !socket.destroyed) socket.write(encodeFrame(FRAME.END, id));
+      if (this.pending.has(id) && !socket.destroyed) writeFrame(socket, encodeFrame(FRAME.END, id));
     } catch (err) {
       // The body's producer failed (e.g. the SMTP client went away mid-DATA): abandon the call.
       this.cancel(id, err instanceof Error ? err : new Error(String(err)));
@@ -145,7 +145,7 @@ export class IpcClient {
   private cancel(id: number, err: Error): void {
     const p = this.pending.get(id);
     if (!p) return;
-    if (this.socket && !this.socket.destroyed) this.socket.write(encodeFrame(FRAME.CANCEL, id));
+    if (this.socket && !this.socket.destroyed) writeFrame(this.socket, encodeFrame(FRAME.CANCEL, id));
     this.settle(id, p, err);
   }
 

@@ -79,3 +79,15 @@ export interface WireError {
   readonly message: string;
   readonly hint?: string;
 }
+
+/**
+ * Writes a frame, coalescing every frame written in the same tick into one
+ * write(2): a call is CALL + DATA + END, a reply EVENT + REPLY.
+ */
+export function writeFrame(socket: import('node:net').Socket, frame: Buffer): boolean {
+  if (socket.writableCorked === 0) {
+    socket.cork();
+    process.nextTick(() => socket.uncork());
+  }
+  return socket.write(frame);
+}

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { isPosternError } from '../errors.js';
 import type { Logger } from '../contracts/logger.js';
 import { ChunkQueue } from './queue.js';
-import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, type Frame, type WireError } from './frame.js';
+import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, writeFrame, type Frame, type WireError } from './frame.js';
 
 const BODY_HIGH_WATER = 1024 * 1024;
 
@@ -148,7 +148,7 @@ export class IpcConnection {
 
   private write(frame: Buffer): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (this.socket.write(frame)) return Promise.resolve();
+    if (writeFrame(this.socket, frame)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         this.socket.off('drain', done);

@@ -220,6 +220,8 @@ export class MasterService {
         return;
       case 'bye':
         p.leaving = true;
+        // a process that served max_use clients is replaced before it has gone
+        if (msg.reason === 'max_use' && this.available().length === 0 && this.spawning === 0 && this.canSpawn()) this.spawn();
         this.dispatch();
         return;
       case 'pass':

@@ -73,13 +73,45 @@ export class RemoteCleanup implements CleanupService {
   }
 }
 
+/**
+ * trivial-rewrite's client, with a bounded cache of recent answers (Postfix's
+ * rewrite_clnt and resolve_clnt cache too): the same sender and recipient
+ * domains come back on every message. Answers from a failed table lookup are
+ * not kept.
+ */
 export class RemoteRewrite implements RewriteService {
-  constructor(private readonly client: IpcClient) {}
-  rewrite(context: RewriteContext, address: string): Promise<string> {
-    return this.client.call<string>(METHOD.REWRITE, { context, address });
+  private readonly cache = new Map<string, { readonly until: number; readonly value: Promise<unknown> }>();
+
+  constructor(
+    private readonly client: IpcClient,
+    private readonly limit = 10_000,
+    private readonly ttl = 60_000,
+  ) {}
+
+  private cached<T>(key: string, fetch: () => Promise<T>, keep: (value: T) => boolean): Promise<T> {
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) return hit.value as Promise<T>;
+    const value = fetch();
+    this.cache.set(key, { until: now + this.ttl, value });
+    if (this.cache.size > this.limit) this.cache.delete(this.cache.keys().next().value!);
+    value.then(
+      (v) => keep(v) || this.cache.delete(key),
+      () => this.cache.delete(key),
+    );
+    return value;
   }
+
+  rewrite(context: RewriteContext, address: string): Promise<string> {
+    return this.cached(`${context}\0${address}`, () => this.client.call<string>(METHOD.REWRITE, { context, address }), () => true);
+  }
+
   resolve(address: string, sender?: string): Promise<ResolveResult> {
-    return this.client.call<ResolveResult>(METHOD.RESOLVE, { address, sender });
+    return this.cached(
+      `resolve\0${address}\0${sender ?? ''}`,
+      () => this.client.call<ResolveResult>(METHOD.RESOLVE, { address, sender }),
+      (r) => !r.flags.includes('fail'),
+    );
   }
 }
 
