@@ -8,6 +8,8 @@ import { freePort, Instance } from './instance.js';
 
 export interface SystemOptions {
   readonly main?: Readonly<Record<string, string>>;
+  /** Deliver to Maildirs (mail_spool_directory with a trailing /) instead of mbox files. */
+  readonly maildir?: boolean;
   /** The aliases(5) file (default: postmaster: root). */
   readonly aliases?: string;
   /** Extra master.cf lines. */
@@ -51,7 +53,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<MailSyst
     alias_database: `lmdb:${join(inst.configDir, 'aliases')}`,
     mynetworks: '127.0.0.1/32',
     compatibility_level: '3.6',
-    mail_spool_directory: mailDir,
+    mail_spool_directory: options.maildir ? `${mailDir}/` : mailDir,
     default_privs: 'nobody',
     ...options.main,
   });

@@ -62,7 +62,9 @@ export async function deliverMailboxFor(req: LocalRequest, attr: DeliverAttr, pa
   const inHome = s.homeMailbox.trim() !== '';
   const relative = s.homeMailbox.trim();
   let path = inHome ? join(pw.home, relative) : join(s.mailSpoolDirectory, pw.name);
-  if (inHome && relative.endsWith('/') && !path.endsWith('/')) path += '/';
+  // a trailing / on home_mailbox or mail_spool_directory means Maildir (local(8))
+  const trailing = inHome ? relative.endsWith('/') : s.mailSpoolDirectory.trim().endsWith('/');
+  if (trailing && !path.endsWith('/')) path += '/';
   const maildir = path.endsWith('/');
   const r = await deliverMailbox(
     path,
