@@ -6,6 +6,7 @@
  *   postern conf ...                                                       postconf(1)
  *   postern map ...                                                        postmap(1)
  *   postern alias ...                                                      postalias(1)
+ *   postern queue | super | cat | log | kick | lock ...   postqueue(1) postsuper(1) postcat(1) postlog(1) postkick(1) postlock(1)
  */
 import { lifecycleCommand } from './commands/lifecycle.js';
 import { processIo, type CommandIo } from './io.js';
@@ -15,6 +16,13 @@ const USAGE = `usage: postern command [options]
   conf   [-c config_dir] [-dhnMX] [-e name=value...] [name...]            (postconf)
   map    [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [type:]file...  (postmap)
   alias  [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [type:]file...  (postalias)
+  newaliases                                                              (newaliases)
+  queue  [-v] [-c config_dir] -f | -i queue_id | -j | -p | -s site        (postqueue)
+  super  [-psSv] [-c config_dir] [-d|-h|-H|-r queue_id|ALL [queue]]       (postsuper)
+  cat    [-bdehoqv] [-c config_dir] -q queue_id...                        (postcat)
+  log    [-iv] [-c config_dir] [-p priority] [-t tag] [text...]           (postlog)
+  kick   [-c config_dir] [-v] class service request                       (postkick)
+  lock   [-c config_dir] [-l lock_style] [-v] file command...             (postlock)
 `;
 
 type Command = (argv: string[], io: CommandIo) => Promise<number>;

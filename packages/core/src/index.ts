@@ -24,4 +24,5 @@ export * from './master/master-spawn.js';
 export * from './master/runtime.js';
 export * from './mailbox/index.js';
 export * from './delivery/index.js';
+export * from './smtp-client/index.js';
 export * from './mail/date.js';

@@ -19,6 +19,7 @@ import type {
   SmtpdHookRegistry,
   TableRegistry,
 } from '@postern/core';
+import { etrnReply, flushClient, isFlushSite } from '@postern/core';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import { normalizeAddress } from './smtpd-peer.js';
@@ -100,7 +101,7 @@ export class SmtpdSession implements CommandSink {
       rset: (a) => this.rset(a),
       noop: async () => (this.reply('250 2.0.0 Ok'), true),
       vrfy: (a) => this.vrfy(a),
-      etrn: async () => this.error('502 5.5.1 Error: command not implemented'),
+      etrn: (a) => this.etrn(a),
       quit: async () => {
         this.reply('221 2.0.0 Bye');
         this.quitting = true;
@@ -277,6 +278,7 @@ export class SmtpdSession implements CommandSink {
     const limit = this.c.size('message_size_limit');
     add(limit > 0 ? `SIZE ${limit}` : 'SIZE');
     if (!this.c.bool('disable_vrfy_command')) add('VRFY');
+    add('ETRN');
     if (this.tlsLevel !== 'none' && !s.encrypted) add('STARTTLS');
     const mechs = await this.authMechanisms();
     if (mechs.length > 0) {
@@ -514,6 +516,20 @@ export class SmtpdSession implements CommandSink {
     resetTransaction(this.state);
     this.reply('250 2.0.0 Ok');
     return true;
+  }
+
+  /** ETRN (RFC 1985) as smtpd.c's etrn_cmd: the flush service delivers the site's deferred mail. */
+  private async etrn(args: string): Promise<boolean> {
+    const words = args.trim().split(/\s+/).filter(Boolean);
+    if (words.length !== 1) return this.error('500 5.5.2 Syntax: ETRN domain');
+    if (this.state.sender !== undefined) return this.error('503 5.5.1 Error: MAIL transaction in progress');
+    // a leading @ or # (RFC 1985 forms) is skipped, as Postfix does
+    const site = /^[A-Za-z0-9[]/.test(words[0]!) ? words[0]! : words[0]!.slice(1);
+    if (!isFlushSite(site)) return this.error('501 5.5.4 Error: invalid parameter syntax');
+    const status = await flushClient(this.c).sendSite(site);
+    const reply = etrnReply(status, site);
+    this.reply(reply);
+    return reply.startsWith('250');
   }
 
   private async vrfy(args: string): Promise<boolean> {

@@ -25,9 +25,9 @@
  * PROTOCOL
  *   RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3207 (STARTTLS),
  *   RFC 4954 (AUTH), RFC 2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME),
- *   RFC 3461 (DSN), RFC 6531 (SMTPUTF8). Not implemented: ETRN (answered
- *   502; the flush service is a separate issue), CHUNKING/BDAT, XCLIENT,
- *   XFORWARD, milters, policy services.
+ *   RFC 3461 (DSN), RFC 6531 (SMTPUTF8), RFC 1985 (ETRN, through the flush
+ *   service). Not implemented: CHUNKING/BDAT, XCLIENT, XFORWARD, milters,
+ *   policy services, smtpd_etrn_restrictions.
  *
  * CONFIGURATION PARAMETERS
  *   See smtpd-params.ts and the README for the full table. The main ones:

@@ -9,7 +9,7 @@ test('main dialogue: greeting, EHLO, MAIL, RCPT, DATA, QUIT; content and logs', 
     assert.equal(await c.reply(), '220 mx.example.com ESMTP Postern');
     assert.equal(
       await c.cmd('EHLO client.example'),
-      ['250-mx.example.com', '250-PIPELINING', '250-SIZE 10240000', '250-VRFY', '250-ENHANCEDSTATUSCODES', '250-8BITMIME', '250-DSN', '250 SMTPUTF8'].join('\n'),
+      ['250-mx.example.com', '250-PIPELINING', '250-SIZE 10240000', '250-VRFY', '250-ETRN', '250-ENHANCEDSTATUSCODES', '250-8BITMIME', '250-DSN', '250 SMTPUTF8'].join('\n'),
     );
     assert.equal(await c.cmd('MAIL FROM:<alice@client.example> SIZE=100 BODY=8BITMIME'), '250 2.1.0 Ok');
     assert.equal(await c.cmd('RCPT TO:<bob@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.com'), '250 2.1.5 Ok');
@@ -66,7 +66,7 @@ test('replies to bad sequences and syntax, as Postfix gives them', async () => {
       ['VRFY root', '252 2.0.0 root'],
       ['VRFY', '501 5.5.4 Syntax: VRFY address [SMTPUTF8]'],
       ['STARTTLS', '502 5.5.1 Error: command not implemented'],
-      ['ETRN example.com', '502 5.5.1 Error: command not implemented'],
+      ['ETRN example.com', '503 5.5.1 Error: MAIL transaction in progress'],
       ['RSET', '250 2.0.0 Ok'],
       ['NOOP', '250 2.0.0 Ok'],
       ['QUIT', '221 2.0.0 Bye'],

@@ -22,6 +22,12 @@ import { commandLogger, type CommandIo } from '../io.js';
 import { confCommand } from './conf.js';
 import { aliasCommand, newaliasesCommand } from './alias.js';
 import { mapCommand } from './map.js';
+import { queueCommand } from './queue.js';
+import { superCommand } from './super.js';
+import { catCommand } from './cat.js';
+import { logCommand } from './log.js';
+import { kickCommand } from './kick.js';
+import { lockCommand } from './lock.js';
 
 /**
  * The config directory of a command line (getopt with the command's own
@@ -84,4 +90,10 @@ export const ADMIN_COMMANDS: Readonly<Record<string, Command>> = {
   map: tableAdmin('postmap'),
   alias: tableAdmin('postalias'),
   newaliases,
+  queue: queueCommand,
+  super: superCommand,
+  cat: catCommand,
+  log: logCommand,
+  kick: kickCommand,
+  lock: lockCommand,
 };

@@ -48,6 +48,8 @@ export interface RecipientResult {
   /** Diagnostic-Code for the DSN, e.g. "smtp; 550 5.1.1 unknown user". */
   readonly diagnostic?: string;
   readonly remoteMta?: string;
+  /** How many deliveries the connection used has carried, this one included (conn_use= in the log). */
+  readonly connUse?: number;
 }
 
 /** A delivery agent's whole answer, as it goes back to qmgr. */

@@ -10,3 +10,6 @@ export * from './bounce.js';
 export * from './service.js';
 export * from './sasl.js';
 export * from './smtpd-hooks.js';
+export * from './showq.js';
+export * from './flush.js';
+export * from './resolver.js';

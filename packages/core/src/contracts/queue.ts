@@ -62,6 +62,10 @@ export interface Envelope {
   readonly messageId?: string;
   /** Verify/trace requests (sendmail -bv, -v): DEL_REQ_FLAG_RECORD / _MTA_VRFY / _USR_VRFY. */
   readonly traceFlags?: readonly ('verify' | 'record' | 'expand')[];
+  /** Local submission (maildrop): who ran sendmail, for pickup's Received: and From:. */
+  readonly submitter?: { readonly user: string; readonly uid?: number; readonly fullName?: string };
+  /** Local submission: what cleanup must do when pickup hands the message over (sendmail -t). */
+  readonly cleanupFlags?: { readonly extractRecipients?: boolean };
 }
 
 /** A message in the queue: its envelope and its scheduling state. */

@@ -29,6 +29,7 @@ import { QUEUE_STORE } from '../contracts/queue.js';
 import type { ServiceContext, ServiceInstance } from '../contracts/service.js';
 import { use } from '../contracts/token.js';
 import { bounceClient, METHOD } from '../service/clients.js';
+import { flushClient, type FlushService } from '../contracts/flush.js';
 import { serveIpc } from '../service/serve.js';
 import { delayResolution } from './delivery-log.js';
 import { reportStatus, type StatusReporter } from './delivery-status.js';
@@ -113,6 +114,7 @@ export function deliveryAgent(
 class DeliveryAgent {
   private store: QueueStore | undefined;
   private bounce: BounceService | undefined;
+  private flush: FlushService | undefined;
   private readonly service: string;
   private readonly resolution: number;
 
@@ -134,7 +136,8 @@ class DeliveryAgent {
   private reporter(): StatusReporter {
     const c = this.ctx.container;
     this.bounce ??= c.isRegistered(BOUNCE, true) ? use(c, BOUNCE) : bounceClient(this.ctx.config);
-    return { log: this.ctx.log, bounce: this.bounce, resolution: this.resolution };
+    this.flush ??= flushClient(this.ctx.config);
+    return { log: this.ctx.log, bounce: this.bounce, flush: this.flush, resolution: this.resolution };
   }
 
   async run(request: DeliveryRequest, callSignal?: AbortSignal): Promise<DeliveryResponse> {

@@ -7,6 +7,7 @@
  * the trace log. qmgr reads those logs when the message is done and asks
  * bounce(8) for the notices.
  */
+import type { FlushService } from '../contracts/flush.js';
 import type { BounceService } from '../contracts/bounce.js';
 import type { DeliveryRecipient, DeliveryRequest, RecipientResult } from '../contracts/delivery.js';
 import type { DeliveryLogRecord } from '../contracts/queue.js';
@@ -30,6 +31,8 @@ export interface StatusReport {
 export interface StatusReporter {
   readonly log: Logger;
   readonly bounce: BounceService;
+  /** flush(8): deferred mail is added to its destination's fast flush log (Postfix's defer_append does). */
+  readonly flush?: FlushService;
   /** delay_logging_resolution_limit. */
   readonly resolution?: number;
 }
@@ -68,6 +71,7 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
           recipient: recipient.address,
           ...(recipient.original !== undefined && { original: recipient.original }),
           relay,
+          ...(r.connUse !== undefined && { connUse: r.connUse }),
           times: { ...report.times, done: time },
           dsn: r.dsn,
           status,
@@ -122,6 +126,8 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
     }
     case 'deferred': {
       line('deferred');
+      const at = recipient.address.lastIndexOf('@');
+      if (reporter.flush && at > 0) void reporter.flush.add(recipient.address.slice(at + 1), report.queueId).catch(() => undefined);
       if (verify || record) await append(DELIVERY_LOG.TRACE, entry(verify ? 'undeliverable' : DEFAULT_ACTION.deferred));
       await append(DELIVERY_LOG.DEFER, entry(result.action ?? DEFAULT_ACTION.deferred));
       return result;

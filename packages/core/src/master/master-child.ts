@@ -125,8 +125,9 @@ async function childMain(): Promise<void> {
       case 'conn': {
         const socket = handle as Socket | undefined;
         if (!socket) return;
+        // the connection stays paused (master accepted it with pauseOnConnect)
+        // until the service reads it: nothing arrives before its handler does
         host.connection(socket);
-        socket.resume();
         return;
       }
       case 'trigger':

@@ -63,7 +63,7 @@ export async function setPermissions(config: ConfigView, account: Account, logFi
   // create the LMDB environment now, so that no root-run process creates it root-owned
   const store = openQueueStore({ queueDirectory: queue });
   await store.close();
-  for (const sub of ['public', 'private', 'queue.lmdb']) {
+  for (const sub of ['public', 'private', 'queue.lmdb', 'flush']) {
     const p = join(queue, sub);
     mkdirSync(p, { recursive: true });
     chownTree(p, account);

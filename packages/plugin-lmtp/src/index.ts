@@ -1,0 +1,18 @@
+import { clientParameters, definePlugin } from '@postern/core';
+
+export const plugin = definePlugin({
+  name: '@postern/plugin-lmtp',
+  version: '0.1.0',
+  core: '^0.1.0',
+  commands: {
+    lmtp: {
+      description: 'lmtp(8): deliver to LMTP servers over unix: or inet: next-hops',
+      load: () => import('./lmtp.js'),
+    },
+  },
+  parameters: clientParameters('lmtp'),
+  provides: ['lmtp'],
+  uses: ['bounce'],
+});
+
+export { main, lmtpAgent } from './lmtp.js';

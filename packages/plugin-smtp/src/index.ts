@@ -1,0 +1,18 @@
+import { clientParameters, definePlugin } from '@postern/core';
+
+export const plugin = definePlugin({
+  name: '@postern/plugin-smtp',
+  version: '0.1.0',
+  core: '^0.1.0',
+  commands: {
+    smtp: {
+      description: 'smtp(8): deliver to remote SMTP servers (master.cf services smtp and relay)',
+      load: () => import('./smtp.js'),
+    },
+  },
+  parameters: clientParameters('smtp'),
+  provides: ['smtp'],
+  uses: ['bounce'],
+});
+
+export { main, smtpAgent } from './smtp.js';

@@ -1,0 +1,275 @@
+/**
+ * npm run bench: Postern end to end, measured the way ../shared/anchors
+ * measures any MTA. A load generator sends N messages of S bytes over C
+ * concurrent sessions (one message per connection), Postern relays every one
+ * to a loopback sink, and the run reports accepted/s, delivered/s (end to
+ * end), p50/p99 accept latency and the peak RSS of all Postern processes.
+ *
+ * Load generator and sink: Postfix's smtp-source and smtp-sink when they are
+ * installed, the benchmark's own Node ones otherwise; latency always comes
+ * from a probe run of the Node generator (smtp-source does not time messages).
+ * When a real Postfix is running as ../shared/anchors/postfix-setup.sh sets it
+ * up (127.0.0.1:2525, relaying to a sink on 127.0.0.1:2600), the same runs are
+ * made against it, alternating, and the ratio Postern/Postfix is printed.
+ *
+ *   npm run bench -- [--messages N] [--size S] [--sessions C] [--runs R] [--no-postfix]
+ * Durability is the same for both: 250 only after the queue write is on disk.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { POSTERN_BIN, freePort } from '../lib/instance.js';
+import { percentile, runLoad } from './load.js';
+import { startNodeSink, type Sink } from './sink.js';
+
+interface Options {
+  messages: number;
+  size: number;
+  sessions: number;
+  runs: number;
+  postfix: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { messages: 5000, size: 2048, sessions: 20, runs: 1, postfix: true };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i + 1];
+    switch (argv[i]) {
+      case '--messages': o.messages = Number(v); i++; break;
+      case '--size': o.size = Number(v); i++; break;
+      case '--sessions': o.sessions = Number(v); i++; break;
+      case '--runs': o.runs = Number(v); i++; break;
+      case '--no-postfix': o.postfix = false; break;
+      default: throw new Error(`unknown option ${argv[i]}`);
+    }
+  }
+  return o;
+}
+
+const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sum of RSS (KiB) of `pid` and all its descendants. */
+function treeRss(pid: number): number {
+  const kids = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(f[1]);
+      rss.set(Number(e), Number(f[21]) * 4);
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(e)]);
+    } catch {
+      /* gone */
+    }
+  }
+  let total = 0;
+  const walk = (p: number) => {
+    total += rss.get(p) ?? 0;
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(pid);
+  return total;
+}
+
+/** RSS (KiB) of every running Postfix program (Debian installs them in /usr/lib/postfix/sbin). */
+function postfixRss(): number {
+  let total = 0;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (!readlinkSync(`/proc/${e}/exe`).startsWith('/usr/lib/postfix/')) continue;
+      total += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return total;
+}
+
+interface SinkHandle {
+  count(): number;
+  close(): Promise<void>;
+}
+
+async function startSink(port: number): Promise<SinkHandle> {
+  if (!has('smtp-sink')) {
+    const s: Sink = await startNodeSink(port);
+    return s;
+  }
+  const out = mkdtempSync(join(tmpdir(), 'postern-sink-'));
+  const file = join(out, 'sink.out');
+  const child = spawn('sh', ['-c', `exec smtp-sink -u nobody -c 127.0.0.1:${port} 1000 > ${file} 2>&1`]);
+  await sleep(400);
+  return {
+    count: () => {
+      const text = existsSync(file) ? readFileSync(file, 'latin1') : '';
+      const all = text.match(/mesg=(\d+)/g);
+      return all ? Number(all[all.length - 1]!.slice(5)) : 0;
+    },
+    close: async () => {
+      child.kill();
+      await sleep(100);
+      rmSync(out, { recursive: true, force: true });
+    },
+  };
+}
+
+interface RunResult {
+  readonly accept: number;
+  readonly e2e: number;
+  readonly delivered: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly rssMiB: number;
+}
+
+/** One measured run against `port`, relaying to a fresh sink on `sinkPort`. */
+async function measure(port: number, sinkPort: number, o: Options, rssOf: () => number): Promise<RunResult> {
+  const sink = await startSink(sinkPort);
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 100);
+  const t0 = process.hrtime.bigint();
+  let accepted: number;
+  if (has('smtp-source')) {
+    const r = spawnSync('smtp-source', ['-s', String(o.sessions), '-m', String(o.messages), '-l', String(o.size), '-f', 'load@client.test', '-t', 'user@remote.test', `127.0.0.1:${port}`], { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`smtp-source exited ${r.status}`);
+    accepted = o.messages;
+  } else {
+    accepted = (await runLoad(port, o.messages, o.sessions, o.size)).sent;
+  }
+  const acceptS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const deadline = Date.now() + 300_000;
+  while (sink.count() < accepted && Date.now() < deadline) await sleep(20);
+  const e2eS = Number(process.hrtime.bigint() - t0) / 1e9;
+  const delivered = sink.count();
+  // latency: a probe run with the Node generator (a tenth of the messages)
+  const probe = await runLoad(port, Math.max(200, Math.floor(o.messages / 10)), o.sessions, o.size);
+  while (sink.count() < delivered + probe.sent && Date.now() < deadline) await sleep(20);
+  clearInterval(sampler);
+  await sink.close();
+  return {
+    accept: accepted / acceptS,
+    e2e: delivered / e2eS,
+    delivered,
+    p50: percentile(probe.latencies, 50),
+    p99: percentile(probe.latencies, 99),
+    rssMiB: peak / 1024,
+  };
+}
+
+/** A Postern instance configured like the Postfix anchor: relay everything to the sink. */
+async function startPostern(sinkPort: number): Promise<{ port: number; proc: ChildProcess; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'));
+  const etc = join(dir, 'etc');
+  mkdirSync(etc);
+  const port = await freePort();
+  writeFileSync(
+    join(etc, 'main.cf'),
+    [
+      `queue_directory = ${join(dir, 'spool')}`,
+      `maillog_file = ${join(dir, 'maillog')}`,
+      'myhostname = bench.postern.test',
+      'mydestination =',
+      'inet_interfaces = loopback-only',
+      'inet_protocols = ipv4',
+      'mynetworks = 127.0.0.0/8',
+      'smtpd_peername_lookup = no',
+      `relayhost = [127.0.0.1]:${sinkPort}`,
+      'smtp_dns_support_level = disabled',
+      'default_destination_concurrency_limit = 50',
+      'smtp_destination_concurrency_limit = 50',
+      'compatibility_level = 3.6',
+      `mail_owner = ${process.env['USER'] ?? 'root'}`,
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(etc, 'master.cf'),
+    [
+      `127.0.0.1:${port} inet n - n - - smtpd`,
+      'cleanup unix n - n - 0 cleanup',
+      'qmgr unix n - n 300 1 qmgr',
+      'rewrite unix - - n - - trivial-rewrite',
+      'bounce unix - - n - 0 bounce',
+      'defer unix - - n - 0 bounce',
+      'trace unix - - n - 0 bounce',
+      'smtp unix - - n - - smtp',
+      'relay unix - - n - - smtp',
+      'error unix - - n - - error',
+      '',
+    ].join('\n'),
+  );
+  const proc = spawn(process.execPath, [POSTERN_BIN, 'start', '-c', etc], { stdio: 'inherit' });
+  await new Promise((r) => proc.once('exit', r));
+  const pidFile = join(dir, 'spool', 'pid', 'master.pid');
+  if (!existsSync(pidFile)) throw new Error('postern did not start');
+  // warm up: every service process starts once, and the warm-up mail is gone before measuring
+  const sink = await startSink(sinkPort);
+  await runLoad(port, 50, 5, 512);
+  const deadline = Date.now() + 60_000;
+  while (sink.count() < 50 && Date.now() < deadline) await sleep(20);
+  await sink.close();
+  return { port, proc, dir };
+}
+
+function masterPid(dir: string): number {
+  return Number(readFileSync(join(dir, 'spool', 'pid', 'master.pid'), 'utf8').trim());
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+function fmt(r: RunResult): string {
+  return `accepted ${r.accept.toFixed(0)}/s  delivered ${r.e2e.toFixed(0)}/s (${r.delivered})  accept latency p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms  peak RSS (sum over processes) ${r.rssMiB.toFixed(0)} MiB`;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const tools = has('smtp-source') && has('smtp-sink') ? "Postfix's smtp-source and smtp-sink" : "the benchmark's own Node generator and sink";
+  console.log(`postern bench: ${o.messages} messages x ${o.size} bytes over ${o.sessions} sessions, one message per connection; load and sink: ${tools}`);
+  const postfixUp = o.postfix && (await listening(2525)) && spawnSync('sh', ['-c', 'postfix status']).status === 0;
+  const sinkPort = postfixUp ? 2600 : await freePort();
+  const postern = await startPostern(sinkPort);
+  const results: { postern: RunResult[]; postfix: RunResult[] } = { postern: [], postfix: [] };
+  try {
+    for (let run = 1; run <= o.runs; run++) {
+      const p = await measure(postern.port, sinkPort, o, () => treeRss(masterPid(postern.dir)));
+      results.postern.push(p);
+      console.log(`run ${run} postern: ${fmt(p)}`);
+      if (postfixUp) {
+        const f = await measure(2525, 2600, o, postfixRss);
+        results.postfix.push(f);
+        console.log(`run ${run} postfix: ${fmt(f)}`);
+      }
+    }
+  } finally {
+    spawnSync(process.execPath, [POSTERN_BIN, 'stop', '-c', join(postern.dir, 'etc')], { stdio: 'ignore' });
+    rmSync(postern.dir, { recursive: true, force: true });
+  }
+  const e2e = median(results.postern.map((r) => r.e2e));
+  console.log(`postern median: delivered ${e2e.toFixed(0)}/s, accepted ${median(results.postern.map((r) => r.accept)).toFixed(0)}/s`);
+  if (results.postfix.length) {
+    const pf = median(results.postfix.map((r) => r.e2e));
+    console.log(`postfix median: delivered ${pf.toFixed(0)}/s, accepted ${median(results.postfix.map((r) => r.accept)).toFixed(0)}/s`);
+    console.log(`ratio postern/postfix (end to end): ${(e2e / pf).toFixed(2)}`);
+  } else {
+    console.log('postfix: not running on 127.0.0.1:2525 (set it up with ../shared/anchors/postfix-setup.sh to compare)');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
