@@ -39,42 +39,13 @@
  *   command has a time limit, and with the default SASL options no password
  *   is sent over an unencrypted TCP session.
  */
-import {
-  createSmtpClient,
-  deliveryAgent,
-  NAME_RESOLVER,
-  TABLES,
-  use,
-  type ClientStats,
-  type DeliveryAgentInstance,
-  type ServiceContext,
-  type ServiceMain,
-} from '@postern/core';
+import { clientAgent, type ClientAgentInstance, type ServiceContext, type ServiceMain } from '@postern/core';
 
-export interface LmtpAgentInstance extends DeliveryAgentInstance {
-  /** Connections opened, messages sent, messages sent over a reused connection. */
-  stats(): ClientStats;
-}
+export type LmtpAgentInstance = ClientAgentInstance;
 
 /** The lmtp delivery agent of one service process. */
 export function lmtpAgent(ctx: ServiceContext): LmtpAgentInstance {
-  const c = ctx.container;
-  const client = createSmtpClient({
-    protocol: 'lmtp',
-    config: ctx.config,
-    log: ctx.log,
-    tables: use(c, TABLES),
-    ...(c.isRegistered(NAME_RESOLVER, true) && { resolver: use(c, NAME_RESOLVER) }),
-  });
-  const agent = deliveryAgent(ctx, client.deliver);
-  return {
-    deliver: (request) => agent.deliver(request),
-    stats: () => client.stats(),
-    async stop(graceful) {
-      await agent.stop(graceful);
-      client.close();
-    },
-  };
+  return clientAgent(ctx, 'lmtp');
 }
 
 export const main: ServiceMain = async (ctx) => lmtpAgent(ctx);

@@ -62,42 +62,13 @@
  *   secure levels the certificate chain and name are checked during the
  *   handshake, before anything is sent.
  */
-import {
-  createSmtpClient,
-  deliveryAgent,
-  NAME_RESOLVER,
-  TABLES,
-  use,
-  type ClientStats,
-  type DeliveryAgentInstance,
-  type ServiceContext,
-  type ServiceMain,
-} from '@postern/core';
+import { clientAgent, type ClientAgentInstance, type ServiceContext, type ServiceMain } from '@postern/core';
 
-export interface SmtpAgentInstance extends DeliveryAgentInstance {
-  /** Connections opened, messages sent, messages sent over a reused connection. */
-  stats(): ClientStats;
-}
+export type SmtpAgentInstance = ClientAgentInstance;
 
-/** The smtp (or relay) delivery agent of one service process. */
+/** The smtp delivery agent of one service process. */
 export function smtpAgent(ctx: ServiceContext): SmtpAgentInstance {
-  const c = ctx.container;
-  const client = createSmtpClient({
-    protocol: 'smtp',
-    config: ctx.config,
-    log: ctx.log,
-    tables: use(c, TABLES),
-    ...(c.isRegistered(NAME_RESOLVER, true) && { resolver: use(c, NAME_RESOLVER) }),
-  });
-  const agent = deliveryAgent(ctx, client.deliver);
-  return {
-    deliver: (request) => agent.deliver(request),
-    stats: () => client.stats(),
-    async stop(graceful) {
-      await agent.stop(graceful);
-      client.close();
-    },
-  };
+  return clientAgent(ctx, 'smtp');
 }
 
 export const main: ServiceMain = async (ctx) => smtpAgent(ctx);

@@ -42,6 +42,7 @@
  *   Problems go to stderr as `postmap: warning: ...` / `postmap: fatal: ...`;
  *   fatal errors exit 1.
  */
+import { getopt } from '../getopt.js';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import {
   LmdbTable,
@@ -105,40 +106,23 @@ interface Parsed {
   args: string[];
 }
 
-function getopt(argv: readonly string[], letters: string, fatal: (msg: string) => never, usage: string): Parsed {
-  const parsed: Parsed = { flags: new Set(), args: [] };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      i++;
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') break;
-    for (let k = 1; k < arg.length; k++) {
-      const ch = arg[k]!;
-      const pos = letters.indexOf(ch);
-      if (pos < 0 || ch === ':') fatal(usage);
-      if (letters[pos + 1] === ':') {
-        let value = arg.slice(k + 1);
-        if (value === '') {
-          if (i + 1 >= argv.length) fatal(usage);
-          value = argv[++i]!;
-        }
-        if (ch === 'q' || ch === 'd') {
-          if (parsed.query !== undefined || parsed.delkey !== undefined || parsed.flags.has('s'))
-            fatal('specify only one of -s -q or -d');
-          if (ch === 'q') parsed.query = value;
-          else parsed.delkey = value;
-        }
-        break;
-      }
-      if (ch === 's' && (parsed.query !== undefined || parsed.delkey !== undefined))
-        fatal('specify only one of -s or -q or -d');
-      parsed.flags.add(ch);
-    }
+/** postmap's options (getopt), with its rule that -s, -q and -d exclude each other. */
+function parseOptions(argv: readonly string[], letters: string, fatal: (msg: string) => never, usage: string): Parsed {
+  let p;
+  try {
+    p = getopt(argv, letters);
+  } catch {
+    fatal(usage);
   }
-  parsed.args = argv.slice(i) as string[];
+  const parsed: Parsed = { flags: new Set(), args: p.args };
+  for (const [ch, value] of p.opts) {
+    if (ch === 'q' || ch === 'd') {
+      if (parsed.query !== undefined || parsed.delkey !== undefined || parsed.flags.has('s')) fatal('specify only one of -s -q or -d');
+      if (ch === 'q') parsed.query = value as string;
+      else parsed.delkey = value as string;
+    } else if (ch === 's' && (parsed.query !== undefined || parsed.delkey !== undefined)) fatal('specify only one of -s or -q or -d');
+    else if (value === true) parsed.flags.add(ch);
+  }
   return parsed;
 }
 
@@ -172,7 +156,7 @@ export async function runTableAdmin(
   const noticed = new Set<string>();
 
   try {
-    const opts = getopt(argv, flavor.optionLetters, fatal, flavor.usage);
+    const opts = parseOptions(argv, flavor.optionLetters, fatal, flavor.usage);
     for (const f of ['b', 'h', 'm', 'F']) if (opts.flags.has(f)) fatal(`option -${f} is not supported by Postern`);
     const fold = !opts.flags.has('f');
     const duplicates = opts.flags.has('r') ? 'replace' : opts.flags.has('w') ? 'ignore' : 'warn';

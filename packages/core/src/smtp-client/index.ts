@@ -9,3 +9,4 @@ export * from './mime8bit.js';
 export * from './params.js';
 export * from './session.js';
 export * from './deliver.js';
+export * from './agent.js';

@@ -1,0 +1,36 @@
+/**
+ * The smtp(8)/lmtp(8) delivery agent of one service process: the shared
+ * client (createSmtpClient) on core's delivery-agent skeleton. plugin-smtp
+ * and plugin-lmtp each call it with their protocol.
+ */
+import type { ServiceContext } from '../contracts/service.js';
+import { NAME_RESOLVER } from '../contracts/resolver.js';
+import { TABLES } from '../contracts/table.js';
+import { use } from '../contracts/token.js';
+import { deliveryAgent, type DeliveryAgentInstance } from '../delivery/index.js';
+import { createSmtpClient, type ClientStats } from './deliver.js';
+
+export interface ClientAgentInstance extends DeliveryAgentInstance {
+  /** Connections opened, messages sent, messages sent over a reused connection. */
+  stats(): ClientStats;
+}
+
+export function clientAgent(ctx: ServiceContext, protocol: 'smtp' | 'lmtp'): ClientAgentInstance {
+  const c = ctx.container;
+  const client = createSmtpClient({
+    protocol,
+    config: ctx.config,
+    log: ctx.log,
+    tables: use(c, TABLES),
+    ...(c.isRegistered(NAME_RESOLVER, true) && { resolver: use(c, NAME_RESOLVER) }),
+  });
+  const agent = deliveryAgent(ctx, client.deliver);
+  return {
+    deliver: (request) => agent.deliver(request),
+    stats: () => client.stats(),
+    async stop(graceful) {
+      await agent.stop(graceful);
+      client.close();
+    },
+  };
+}
