@@ -12,6 +12,8 @@ export interface SystemOptions {
   readonly maildir?: boolean;
   /** The aliases(5) file (default: postmaster: root). */
   readonly aliases?: string;
+  /** Runs once the instance's directories exist, before master starts; may return more main.cf settings. */
+  readonly before?: (inst: Instance) => Readonly<Record<string, string>> | void;
   /** Extra master.cf lines. */
   readonly extraMaster?: string;
 }
@@ -30,6 +32,10 @@ retry     unix - - n - -   error
 discard   unix - - n - -   discard
 local     unix - n n - -   local
 virtual   unix - n n - -   virtual
+smtp      unix - - n - -   smtp
+relay     unix - - n - -   smtp
+showq     unix n - n - -   showq
+flush     unix n - n 1000? 0 flush
 ${extra}`;
 }
 
@@ -46,6 +52,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<MailSyst
   const inst = new Instance({ master: masterCf(smtpPort, options.extraMaster) });
   const mailDir = join(inst.dir, 'mail');
   mkdirSync(mailDir, { recursive: true, mode: 0o1777 });
+  const more = options.before?.(inst) ?? {};
   inst.writeMain({
     mydestination: '$myhostname, localhost.$mydomain, localhost',
     local_recipient_maps: 'unix:passwd.byname $alias_maps',
@@ -56,6 +63,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<MailSyst
     mail_spool_directory: options.maildir ? `${mailDir}/` : mailDir,
     default_privs: 'nobody',
     ...options.main,
+    ...more,
   });
   writeFileSync(join(inst.configDir, 'aliases'), options.aliases ?? 'postmaster: root\n');
   const built = await inst.postern(['alias', join(inst.configDir, 'aliases')]);

@@ -74,11 +74,18 @@ function tableAdmin(program: 'postmap' | 'postalias'): Command {
   };
 }
 
+/** newaliases(1): postalias for each table in alias_database; -c config_dir as the other commands take it. */
 const newaliases: Command = async (argv, io) => {
-  const dir = configDirectory(undefined, io.env).dir;
-  const { config } = await context(dir);
+  let parsed;
+  try {
+    parsed = getopt(argv, 'c:v');
+  } catch (err) {
+    io.stderr.write(`newaliases: fatal: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { config } = await context(configDirectory(optValue(parsed, 'c'), io.env).dir);
   const registry = createTableRegistry({ log: commandLogger('newaliases', io) });
-  return newaliasesCommand(argv, io, {
+  return newaliasesCommand(parsed.args, io, {
     registry,
     defaultType: config.get('default_database_type') || 'lmdb',
     aliasDatabase: config.get('alias_database'),
