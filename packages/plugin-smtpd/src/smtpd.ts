@@ -68,6 +68,8 @@ import {
   TABLES,
   cleanupClient,
   rewriteClient,
+  shareTicketKeys,
+  tlsSessionCache,
   use,
   type CleanupService,
   type ConfigView,
@@ -178,6 +180,10 @@ export async function createSmtpd(
   server.on('tlsError', (err: Error | null, socket: Socket) => {
     log.warn(`TLS handshake failed for [${socket.remoteAddress}]: ${err?.message ?? 'connection closed'}`);
   });
+  // tlsmgr(8): one session ticket key for every smtpd process, renewed by tlsmgr
+  const stopTickets = tlsReady
+    ? await shareTicketKeys(tlsSessionCache(config, 'smtpd', log), (ticketKeys) => server.updateSecureContext({ ticketKeys }), log)
+    : () => undefined;
 
   return {
     accept(socket) {
@@ -191,6 +197,7 @@ export async function createSmtpd(
       return server.connections.size;
     },
     async stop(graceful) {
+      stopTickets();
       if (graceful) {
         while (server.connections.size > 0) await new Promise((r) => setTimeout(r, 50));
       }

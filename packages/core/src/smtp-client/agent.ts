@@ -9,6 +9,7 @@ import { TABLES } from '../contracts/table.js';
 import { use } from '../contracts/token.js';
 import { deliveryAgent, type DeliveryAgentInstance } from '../delivery/index.js';
 import { createSmtpClient, type ClientStats } from './deliver.js';
+import { sharedSessionCache } from './scache.js';
 
 export interface ClientAgentInstance extends DeliveryAgentInstance {
   /** Connections opened, messages sent, messages sent over a reused connection. */
@@ -22,6 +23,7 @@ export function clientAgent(ctx: ServiceContext, protocol: 'smtp' | 'lmtp'): Cli
     config: ctx.config,
     log: ctx.log,
     tables: use(c, TABLES),
+    cache: sharedSessionCache(ctx.config, ctx.log),
     ...(c.isRegistered(NAME_RESOLVER, true) && { resolver: use(c, NAME_RESOLVER) }),
   });
   const agent = deliveryAgent(ctx, client.deliver);

@@ -7,8 +7,11 @@
  * after smtp_connection_reuse_count_limit uses (0: no limit) or once it is
  * smtp_connection_reuse_time_limit old.
  *
- * SessionCache is the small interface a shared cache (a later scache
- * plugin) implements; InProcessSessionCache is the default.
+ * SessionCache is the small interface a shared cache implements;
+ * InProcessSessionCache is the default, SharedSessionCache (scache.ts) keeps
+ * the scache(8) service's books besides. The keys of put() are, in order,
+ * the destination label and the endpoint (server address) label; take()
+ * says which of the two it looks up (Postfix's find_dest / find_endp).
  */
 
 /** What a cache needs to know of a parked session. */
@@ -20,9 +23,12 @@ export interface CachedSession {
   quit(): void;
 }
 
+/** A destination ("smtp:example.com") or an endpoint ("smtp:192.0.2.1:25") label. */
+export type SessionCacheKind = 'dest' | 'endp';
+
 export interface SessionCache<S extends CachedSession> {
   /** Takes a parked session for `key` out of the cache. */
-  take(key: string): S | undefined;
+  take(key: string, kind?: SessionCacheKind): S | undefined;
   /** Parks `session` under its keys for at most `idleMs`. */
   put(keys: readonly string[], session: S, idleMs: number): void;
   /** Ends every parked session. */
@@ -33,12 +39,16 @@ export class InProcessSessionCache<S extends CachedSession> implements SessionCa
   private readonly byKey = new Map<string, Set<S>>();
   private readonly timers = new Map<S, { keys: readonly string[]; timer: NodeJS.Timeout }>();
 
-  take(key: string): S | undefined {
+  /** @param onEvict called for a session the cache ends itself (idle timeout, found unusable, closeAll). */
+  constructor(private readonly onEvict?: (session: S) => void) {}
+
+  take(key: string, _kind?: SessionCacheKind): S | undefined {
     const set = this.byKey.get(key);
     if (!set) return undefined;
     for (const s of set) {
       this.remove(s);
       if (s.usable) return s;
+      this.onEvict?.(s);
       s.quit();
     }
     return undefined;
@@ -47,6 +57,7 @@ export class InProcessSessionCache<S extends CachedSession> implements SessionCa
   put(keys: readonly string[], session: S, idleMs: number): void {
     const timer = setTimeout(() => {
       this.remove(session);
+      this.onEvict?.(session);
       session.quit();
     }, idleMs);
     timer.unref();
@@ -73,6 +84,7 @@ export class InProcessSessionCache<S extends CachedSession> implements SessionCa
   closeAll(): void {
     for (const s of [...this.timers.keys()]) {
       this.remove(s);
+      this.onEvict?.(s);
       s.quit();
     }
   }

@@ -33,6 +33,7 @@ import { saidText, softDsn, type SmtpReply } from './reply.js';
 import { chooseMechanism, saslCredentials } from './sasl.js';
 import { ClientSession, SessionError, type SessionOptions } from './session.js';
 import { tlsConnectOptions, tlsPolicy, tlsSummary, tlsTrust, type TlsPolicy, type TlsSettings } from './tls.js';
+import { saveTlsSession, tlsClientSessionId, tlsSessionCache, type TlsSessionCache } from './tls-cache.js';
 
 /** A recipient result with conn_use (logged by the skeleton when it supports it). */
 export type ClientRecipientResult = RecipientResult & { readonly connUse?: number };
@@ -55,6 +56,8 @@ export interface SmtpClientOptions {
   readonly resolver?: NameResolver;
   /** Default: an InProcessSessionCache. */
   readonly cache?: SessionCache<ClientSession>;
+  /** TLS session resumption (tlsmgr). Default: tlsSessionCache(config, protocol). */
+  readonly tlsCache?: TlsSessionCache;
 }
 
 export interface SmtpClient {
@@ -77,6 +80,7 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
   const { protocol, config, log, tables } = options;
   const cache = options.cache ?? new InProcessSessionCache<ClientSession>();
   const stats = { connections: 0, transactions: 0, reused: 0 };
+  const tlsCache = options.tlsCache ?? tlsSessionCache(config, protocol, log);
   let resolver = options.resolver;
 
   const deliver: DeliverFunction = async (request, message, agent) => {
@@ -85,7 +89,7 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
       const maps = s.get('static_resolver_maps');
       resolver = maps ? staticResolver(tables.openList(maps), systemResolver()) : systemResolver();
     }
-    return runDelivery({ s, config, log, tables, resolver, cache, stats, protocol }, request, message, agent);
+    return runDelivery({ s, config, log, tables, resolver, cache, tlsCache, stats, protocol }, request, message, agent);
   };
   return {
     deliver,
@@ -101,6 +105,7 @@ interface Env {
   readonly tables: TableRegistry;
   readonly resolver: NameResolver;
   readonly cache: SessionCache<ClientSession>;
+  readonly tlsCache: TlsSessionCache;
   readonly stats: { connections: number; transactions: number; reused: number };
   readonly protocol: ClientProtocol;
 }
@@ -211,8 +216,8 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
       const final = (lastDest && si === servers.length - 1) || (sessionLimit > 0 && sessions + 1 >= sessionLimit && lastDest);
       const cacheKey = `${env.protocol}:${dest.text}`;
       const addrKey = `${env.protocol}:${server.path ?? `${server.address}:${server.port}`}`;
-      let session = si === 0 ? env.cache.take(cacheKey) : undefined;
-      session ??= env.cache.take(addrKey);
+      let session = si === 0 ? env.cache.take(cacheKey, 'dest') : undefined;
+      session ??= env.cache.take(addrKey, 'endp');
       const reused = !!session;
       if (!session) {
         const opened = await openSession(env, dest, server, policy, agent.signal);
@@ -401,9 +406,11 @@ async function openSession(
   };
   const nexthop = dest.kind === 'inet' ? dest.host : server.host;
   const withTls = policy.level !== 'none';
+  const tlsId = tlsClientSessionId(server);
+  const resume = withTls ? await env.tlsCache.get(tlsId) : undefined;
   let tlsOptions;
   try {
-    tlsOptions = withTls ? tlsConnectOptions({ policy, settings: tlsSettings(env), hostname: server.host, nexthop }) : undefined;
+    tlsOptions = withTls ? tlsConnectOptions({ policy, settings: tlsSettings(env), hostname: server.host, nexthop, ...(resume && { session: resume }) }) : undefined;
   } catch (err) {
     log.warn(`TLS client initialization failed: ${(err as Error).message}`);
     return { failure: { status: 'deferred', dsn: '4.7.5', reason: 'TLS is required, but our TLS engine is unavailable' } };
@@ -415,6 +422,7 @@ async function openSession(
     );
     const sock = session.tlsSocket;
     if (sock) log.info(tlsSummary(sock, tlsTrust(sock, policy.level), session.relay));
+    if (sock) saveTlsSession(env.tlsCache, tlsId, sock);
     return session;
   };
   try {

@@ -4,6 +4,8 @@ export * from './reply.js';
 export * from './tls.js';
 export * from './sasl.js';
 export * from './cache.js';
+export * from './scache.js';
+export * from './tls-cache.js';
 export * from './generic.js';
 export * from './mime8bit.js';
 export * from './params.js';

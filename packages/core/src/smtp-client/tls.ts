@@ -194,6 +194,8 @@ export interface TlsOptionsInput {
   readonly hostname: string;
   /** The next-hop domain (for nexthop matching). */
   readonly nexthop: string;
+  /** A cached session to resume (tlsmgr, smtp_tls_session_cache_database). */
+  readonly session?: Buffer;
 }
 
 /** tls.connect options for a policy; verify/secure fail the handshake on a bad chain or name. */
@@ -209,6 +211,7 @@ export function tlsConnectOptions(input: TlsOptionsInput): ConnectionOptions {
     opts.key = readFileSync(settings.keyFile || settings.certFile);
   }
   if (!/^[\d.:]+$/.test(hostname)) opts.servername = hostname;
+  if (input.session) opts.session = input.session;
   if (policy.level === 'verify' || policy.level === 'secure') {
     opts.rejectUnauthorized = true;
     opts.checkServerIdentity = (_host, cert) =>

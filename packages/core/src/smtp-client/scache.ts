@@ -1,0 +1,153 @@
+/**
+ * The client side of scache(8) (Postfix's scache_clnt.c), the shared
+ * connection cache service.
+ *
+ * Postfix's scache holds the open sessions themselves: an smtp process hands
+ * the socket over (descriptor passing) and any other smtp process may take it
+ * back. Postern does not hand sessions over: a cached SMTP session is a
+ * nodemailer connection with its protocol state (EHLO features, TLS state)
+ * inside the process that opened it, and a TLS session cannot move to another
+ * process at all. So the session stays parked in its smtp process
+ * (InProcessSessionCache) and scache keeps the shared books:
+ *
+ *   save  a session was parked under a destination and an endpoint label,
+ *         for at most connection_cache_ttl_limit (scache caps the time the
+ *         client asks for, smtp_connection_cache_time_limit);
+ *   find  a destination / endpoint lookup, with whether it found a session;
+ *         scache counts hits and misses as Postfix's scache does and also
+ *         how many misses had a session parked by another process (the
+ *         reuse a descriptor-passing cache would have added);
+ *   drop  a parked session ended (idle timeout, found dead, process exit).
+ *
+ * The calls are one-way and ordered on one connection; the smtp process does
+ * not wait for them. Without an scache service (no socket) the cache works
+ * locally, as Postfix's smtp does with its private per-process cache.
+ */
+import { existsSync } from 'node:fs';
+import type { ConfigView } from '../contracts/config.js';
+import type { Logger } from '../contracts/logger.js';
+import { SERVICE } from '../protocol/services.js';
+import { serviceClient, servicePath } from '../service/clients.js';
+import { InProcessSessionCache, type CachedSession, type SessionCache, type SessionCacheKind } from './cache.js';
+
+/** scache request names (scache.h SCACHE_REQ_*). */
+export const SCACHE_METHOD = {
+  SAVE: 'scache.save',
+  FIND: 'scache.find',
+  DROP: 'scache.drop',
+} as const;
+
+export interface ScacheSaveArgs {
+  /** Destination label, then endpoint label. */
+  readonly labels: readonly { readonly kind: SessionCacheKind; readonly label: string }[];
+  /** The parked session: "pid:serial". */
+  readonly owner: string;
+  /** Seconds the client wants the session kept. */
+  readonly ttl: number;
+}
+export interface ScacheSaveReply {
+  /** Seconds granted (at most connection_cache_ttl_limit). */
+  readonly ttl: number;
+}
+export interface ScacheFindArgs {
+  readonly kind: SessionCacheKind;
+  readonly label: string;
+  readonly pid: number;
+  /** The session the lookup found (and took), if any. */
+  readonly owner?: string;
+}
+export interface ScacheFindReply {
+  readonly hit: boolean;
+  /** Sessions under this label parked by other processes. */
+  readonly elsewhere: number;
+}
+export interface ScacheDropArgs {
+  readonly owner: string;
+}
+
+/** Where SharedSessionCache sends its books. */
+export interface ScacheLink {
+  save(args: ScacheSaveArgs): void;
+  find(args: ScacheFindArgs): void;
+  drop(args: ScacheDropArgs): void;
+}
+
+/** The link to the scache service of this configuration, or undefined when none runs. */
+export function scacheLink(config: ConfigView, log?: Logger): ScacheLink | undefined {
+  const path = servicePath(config, SERVICE.SCACHE);
+  if (!existsSync(path)) return undefined;
+  const timeout = (config.has('connection_cache_protocol_timeout') ? config.time('connection_cache_protocol_timeout') : 5) * 1000;
+  let warned = false;
+  const send = (method: string, args: unknown) => {
+    if (!existsSync(path)) return;
+    serviceClient(config, SERVICE.SCACHE)
+      .call(method, args, { timeout })
+      .catch((err: Error) => {
+        if (!warned) log?.warn(`problem talking to service ${SERVICE.SCACHE}: ${err.message}`);
+        warned = true;
+      });
+  };
+  return {
+    save: (a) => send(SCACHE_METHOD.SAVE, a),
+    find: (a) => send(SCACHE_METHOD.FIND, a),
+    drop: (a) => send(SCACHE_METHOD.DROP, a),
+  };
+}
+
+/**
+ * The session cache of an smtp/lmtp process with scache's books: sessions
+ * parked here, every park, lookup and end reported to scache.
+ */
+export class SharedSessionCache<S extends CachedSession> implements SessionCache<S> {
+  private readonly local: InProcessSessionCache<S>;
+  private readonly owners = new WeakMap<S, string>();
+  private serial = 0;
+
+  /**
+   * @param link where the books go (undefined: local only)
+   * @param ttlLimit connection_cache_ttl_limit in seconds (0: no cap)
+   */
+  constructor(
+    private readonly link: ScacheLink | undefined,
+    private readonly ttlLimit: number,
+    private readonly pid: number = process.pid,
+  ) {
+    this.local = new InProcessSessionCache<S>((s) => {
+      const owner = this.owners.get(s);
+      if (owner) this.link?.drop({ owner });
+    });
+  }
+
+  take(key: string, kind: SessionCacheKind = 'dest'): S | undefined {
+    const s = this.local.take(key, kind);
+    const owner = s && this.owners.get(s);
+    this.link?.find({ kind, label: key, pid: this.pid, ...(owner && { owner }) });
+    return s;
+  }
+
+  put(keys: readonly string[], session: S, idleMs: number): void {
+    const ms = this.ttlLimit > 0 ? Math.min(idleMs, this.ttlLimit * 1000) : idleMs;
+    const owner = `${this.pid}:${++this.serial}`;
+    this.owners.set(session, owner);
+    this.local.put(keys, session, ms);
+    this.link?.save({
+      labels: keys.map((label, i) => ({ kind: i === 0 ? 'dest' : 'endp', label })),
+      owner,
+      ttl: Math.ceil(idleMs / 1000),
+    });
+  }
+
+  closeAll(): void {
+    this.local.closeAll();
+  }
+
+  get size(): number {
+    return this.local.size;
+  }
+}
+
+/** The session cache an smtp/lmtp process uses: scache's books when the service runs. */
+export function sharedSessionCache<S extends CachedSession>(config: ConfigView, log?: Logger): SharedSessionCache<S> {
+  const limit = config.has('connection_cache_ttl_limit') ? config.time('connection_cache_ttl_limit') : 0;
+  return new SharedSessionCache<S>(scacheLink(config, log), limit);
+}

@@ -1,0 +1,160 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createTableRegistry, tlsSessionCache, type ConfigView } from '@postern/core';
+import { createSmtpdMain, SMTPD_PARAMETERS } from '@postern/plugin-smtpd';
+import { startServiceInProcess } from '@postern/core';
+import { createTlsManager, main as tlsmgrMain } from '../src/tlsmgr.js';
+import { cacheDatabasePath } from '../src/tlsmgr-store.js';
+import { CaptureLog, entry, forkSmtpd, makeCert, makeConfig, starttls, startUnixService, tempDir } from './tls-rig.js';
+
+const dirs: string[] = [];
+const dir = (tag: string) => {
+  const d = tempDir(tag);
+  dirs.push(d);
+  return d;
+};
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function smtpd(config: ConfigView, log = new CaptureLog()) {
+  return startServiceInProcess(createSmtpdMain({ cleanup: {} as never, rewrite: {} as never, tables: createTableRegistry() }), {
+    entry: entry('smtp', 'smtpd', 'inet'),
+    config,
+    log,
+    listen: { port: 0, host: '127.0.0.1' },
+  });
+}
+
+for (const db of ['', 'btree:smtp_scache']) {
+  test(`session cache keeps entries for the timeout, then forgets them (database "${db}")`, async () => {
+    const d = dir('tlsmgr-store');
+    let now = 1_000_000;
+    const config = makeConfig(d, { smtp_tls_session_cache_database: db, smtp_tls_session_cache_timeout: '60s', smtpd_tls_session_cache_timeout: '100s' });
+    const mgr = createTlsManager(config, () => now);
+    try {
+      await mgr.update({ type: 'smtp', id: 'mx[192.0.2.1]:25', session: Buffer.from('abc').toString('base64') });
+      assert.equal(mgr.lookup({ type: 'smtp', id: 'mx[192.0.2.1]:25' }).session, Buffer.from('abc').toString('base64'));
+      assert.deepEqual(mgr.lookup({ type: 'smtpd', id: 'mx[192.0.2.1]:25' }), {});
+      if (db) assert.ok(existsSync(cacheDatabasePath(db, join(d, 'data'))));
+      now += 59_000;
+      assert.ok(mgr.lookup({ type: 'smtp', id: 'mx[192.0.2.1]:25' }).session);
+      now += 2_000;
+      assert.deepEqual(mgr.lookup({ type: 'smtp', id: 'mx[192.0.2.1]:25' }), {});
+      assert.equal(await mgr.sweep(), 1);
+      // ticket keys: one key for the whole smtpd_tls_session_cache_timeout, then a new one
+      const k1 = mgr.ticketKey()!;
+      assert.equal(Buffer.from(k1.keys, 'base64').length, 48);
+      now += 99_000;
+      assert.equal(mgr.ticketKey()!.name, k1.name);
+      now += 2_000;
+      assert.notEqual(mgr.ticketKey()!.name, k1.name);
+    } finally {
+      await mgr.close();
+    }
+  });
+}
+
+test('smtpd_tls_session_cache_timeout = 0: no ticket key is served', async () => {
+  const mgr = createTlsManager(makeConfig(dir('tlsmgr-zero'), { smtpd_tls_session_cache_timeout: '0' }));
+  assert.equal(mgr.ticketKey(), null);
+  await mgr.close();
+});
+
+test('a second STARTTLS session to smtpd is resumed; without tlsmgr keys two smtpd contexts cannot resume each other', async () => {
+  const d = dir('tlsmgr-smtpd');
+  const { cert, key } = makeCert(d, 'mx.example.com');
+  const params = { smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert, smtpd_tls_key_file: key };
+  // no tlsmgr running: each smtpd has its own ticket key
+  const config = makeConfig(d, params, SMTPD_PARAMETERS);
+  const a = await smtpd(config);
+  const b = await smtpd(config);
+  try {
+    for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
+      const first = await starttls(a.port, undefined, v);
+      assert.equal(first.reused, false);
+      assert.equal((await starttls(a.port, first.session, v)).reused, true, `${v} same smtpd`);
+      assert.equal((await starttls(b.port, first.session, v)).reused, false, `${v} other smtpd, own key`);
+    }
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+test('with tlsmgr, a session from one smtpd process is resumed by another smtpd process', async () => {
+  const d = dir('tlsmgr-procs');
+  const { cert, key } = makeCert(d, 'mx.example.com');
+  const params = { queue_directory: d, data_directory: join(d, 'data'), smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert, smtpd_tls_key_file: key };
+  const config = makeConfig(d, params, SMTPD_PARAMETERS);
+  const log = new CaptureLog();
+  const mgr = await startUnixService(tlsmgrMain, config, log, 'tlsmgr');
+  const p1 = await forkSmtpd(params);
+  const p2 = await forkSmtpd(params);
+  try {
+    assert.notEqual(p1.child.pid, p2.child.pid);
+    for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
+      const first = await starttls(p1.port, undefined, v);
+      assert.equal(first.reused, false);
+      const second = await starttls(p2.port, first.session, v);
+      assert.equal(second.reused, true, `${v}: ticket of process 1 accepted by process 2`);
+      assert.equal((await starttls(p1.port, second.session, v)).reused, true, `${v}: and back`);
+    }
+    assert.deepEqual(log.lines.filter((l) => l.startsWith('warning')), []);
+  } finally {
+    p1.child.disconnect();
+    p2.child.disconnect();
+    await Promise.all([p1, p2].map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))));
+    await mgr.stop();
+  }
+});
+
+test('the client helper stores and finds sessions through tlsmgr, and keeps them locally without it', async () => {
+  const d = dir('tlsmgr-client');
+  const config = makeConfig(d, { smtp_tls_session_cache_timeout: '3600s' });
+  const local = tlsSessionCache(config, 'smtp');
+  assert.equal(local.shared, false);
+  await local.put('h[1.2.3.4]:25', Buffer.from('x'));
+  assert.deepEqual(await local.get('h[1.2.3.4]:25'), Buffer.from('x'));
+  assert.equal(await local.ticketKey(), undefined);
+  const mgr = await startUnixService(tlsmgrMain, config, new CaptureLog(), 'tlsmgr');
+  try {
+    const a = tlsSessionCache(config, 'smtp');
+    const b = tlsSessionCache(config, 'smtp');
+    assert.equal(a.shared, true);
+    await a.put('h[1.2.3.4]:25', Buffer.from('shared'));
+    assert.deepEqual(await b.get('h[1.2.3.4]:25'), Buffer.from('shared'));
+    await b.remove('h[1.2.3.4]:25');
+    assert.equal(await a.get('h[1.2.3.4]:25'), undefined);
+    const k = await tlsSessionCache(config, 'smtpd').ticketKey();
+    assert.equal(Buffer.from(k!.keys, 'base64').length, 48);
+  } finally {
+    await mgr.stop();
+  }
+});
+
+test('new smtpd processes read replaced certificate files (what postern reload relies on)', async () => {
+  const d = dir('tlsmgr-reload');
+  const one = makeCert(d, 'one.example');
+  const two = makeCert(d, 'two.example');
+  const cert = join(d, 'smtpd.crt');
+  const key = join(d, 'smtpd.key');
+  copyFileSync(one.cert, cert);
+  copyFileSync(one.key, key);
+  const params = { queue_directory: d, smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert, smtpd_tls_key_file: key };
+  const old = await forkSmtpd(params);
+  const before = await starttls(old.port);
+  copyFileSync(two.cert, cert);
+  copyFileSync(two.key, key);
+  const fresh = await forkSmtpd(params);
+  try {
+    const after = await starttls(fresh.port);
+    assert.notEqual(after.fingerprint, before.fingerprint);
+    // the process started before the change keeps the certificate it loaded
+    assert.equal((await starttls(old.port)).fingerprint, before.fingerprint);
+  } finally {
+    for (const p of [old, fresh]) p.child.disconnect();
+  }
+});
