@@ -7,12 +7,12 @@
  * bodies are walked part by part. disable_mime_output_conversion = yes turns
  * this off. The content is the queue's: LF line ends.
  */
+import { isAscii } from 'node:buffer';
 import { headerEnd } from './generic.js';
 
-/** True when the content has a byte above 127. */
+/** True when the content has a byte above 127 (a native scan: it runs over every message). */
 export function has8bit(data: Buffer): boolean {
-  for (const b of data) if (b > 127) return true;
-  return false;
+  return !isAscii(data);
 }
 
 /** Quoted-printable (RFC 2045) of LF-terminated text, lines at most 76 characters. */
