@@ -26,3 +26,4 @@ export * from './mailbox/index.js';
 export * from './delivery/index.js';
 export * from './smtp-client/index.js';
 export * from './mail/date.js';
+export * from './log/memory.js';

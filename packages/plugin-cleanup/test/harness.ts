@@ -28,31 +28,10 @@ import {
 import { container } from 'tsyringe';
 import { CLEANUP_PARAMETERS } from '../src/index.js';
 import { main } from '../src/cleanup.js';
+import { MemoryLogger as MemoryLog } from '@postern/core';
 
 /** A logger that keeps what it is given. */
-export class MemoryLog implements Logger {
-  readonly lines: string[] = [];
-  readonly verbose = false;
-  info(text: string): void {
-    this.lines.push(text);
-  }
-  warn(text: string): void {
-    this.lines.push(`warning: ${text}`);
-  }
-  error(text: string): void {
-    this.lines.push(`error: ${text}`);
-  }
-  fatal(text: string): void {
-    this.lines.push(`fatal: ${text}`);
-  }
-  panic(text: string): void {
-    this.lines.push(`panic: ${text}`);
-  }
-  debug(): void {}
-  child(): Logger {
-    return this;
-  }
-}
+export { MemoryLogger as MemoryLog } from '@postern/core';
 
 function entry(name: string, command: string): MasterEntry {
   return {

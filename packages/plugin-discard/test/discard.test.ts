@@ -32,30 +32,8 @@ import {
   type ServiceMain,
 } from '@postern/core';
 import { main as discardMain } from '../src/discard.js';
+import { MemoryLogger as TestLog } from '@postern/core';
 
-class TestLog implements Logger {
-  readonly lines: string[] = [];
-  readonly verbose = false;
-  info(t: string) {
-    this.lines.push(t);
-  }
-  warn(t: string) {
-    this.lines.push(`warning: ${t}`);
-  }
-  error(t: string) {
-    this.lines.push(`error: ${t}`);
-  }
-  fatal(t: string) {
-    this.lines.push(`fatal: ${t}`);
-  }
-  panic(t: string) {
-    this.lines.push(`panic: ${t}`);
-  }
-  debug() {}
-  child(): Logger {
-    return this;
-  }
-}
 
 const entry = (name: string, command = name): MasterEntry => ({
   name,

@@ -25,30 +25,9 @@ import {
   type NameResolver,
   type SmtpClient,
 } from '@postern/core';
+import { MemoryLogger as TestLog } from '@postern/core';
 
-export class TestLog implements Logger {
-  readonly lines: string[] = [];
-  readonly verbose = false;
-  info(t: string) {
-    this.lines.push(t);
-  }
-  warn(t: string) {
-    this.lines.push(`warning: ${t}`);
-  }
-  error(t: string) {
-    this.lines.push(`error: ${t}`);
-  }
-  fatal(t: string) {
-    this.lines.push(`fatal: ${t}`);
-  }
-  panic(t: string) {
-    this.lines.push(`panic: ${t}`);
-  }
-  debug() {}
-  child(): Logger {
-    return this;
-  }
-}
+export { MemoryLogger as TestLog } from '@postern/core';
 
 export interface Received {
   from: string;

@@ -17,30 +17,8 @@ import {
   type Logger,
 } from '@postern/core';
 import { createPickupScanner, pickupFile, postdrop, readMaildropRecord } from '../src/index.js';
+import { MemoryLogger as TestLog } from '@postern/core';
 
-class TestLog implements Logger {
-  readonly lines: string[] = [];
-  readonly verbose = false;
-  info(t: string) {
-    this.lines.push(t);
-  }
-  warn(t: string) {
-    this.lines.push(`warning: ${t}`);
-  }
-  error(t: string) {
-    this.lines.push(`error: ${t}`);
-  }
-  fatal(t: string) {
-    this.lines.push(`fatal: ${t}`);
-  }
-  panic(t: string) {
-    this.lines.push(`panic: ${t}`);
-  }
-  debug() {}
-  child() {
-    return this;
-  }
-}
 
 type Answer = CleanupResult['status'] | 'throw';
 

@@ -15,30 +15,8 @@ import {
   type Logger,
 } from '@postern/core';
 import { createQmqpd, netstring, QMQPD_PARAMETERS, type Qmqpd } from '../src/index.js';
+import { MemoryLogger as TestLog } from '@postern/core';
 
-class TestLog implements Logger {
-  readonly lines: string[] = [];
-  readonly verbose = false;
-  info(t: string) {
-    this.lines.push(t);
-  }
-  warn(t: string) {
-    this.lines.push(`warning: ${t}`);
-  }
-  error(t: string) {
-    this.lines.push(`error: ${t}`);
-  }
-  fatal(t: string) {
-    this.lines.push(`fatal: ${t}`);
-  }
-  panic(t: string) {
-    this.lines.push(`panic: ${t}`);
-  }
-  debug() {}
-  child() {
-    return this;
-  }
-}
 
 class FakeCleanup implements CleanupService {
   readonly got: { request: CleanupRequest; content: string }[] = [];

@@ -26,30 +26,8 @@ import {
 import { ScacheBooks } from '../src/scache-books.js';
 import { PARAMETERS } from '../src/scache-params.js';
 import { main as scacheMain } from '../src/scache.js';
+import { MemoryLogger as Log } from '@postern/core';
 
-class Log implements Logger {
-  readonly verbose = false;
-  readonly lines: string[] = [];
-  info(t: string) {
-    this.lines.push(t);
-  }
-  warn(t: string) {
-    this.lines.push(`warning: ${t}`);
-  }
-  error(t: string) {
-    this.lines.push(`error: ${t}`);
-  }
-  fatal(t: string) {
-    this.lines.push(`fatal: ${t}`);
-  }
-  panic(t: string) {
-    this.lines.push(`panic: ${t}`);
-  }
-  debug() {}
-  child(): Logger {
-    return this;
-  }
-}
 
 /** A minimal SMTP server that counts connections and messages. */
 async function sink(): Promise<{ port: number; connections: number; messages: number; server: Server }> {

@@ -22,30 +22,9 @@ import {
   type ServiceMain,
 } from '@postern/core';
 import { PARAMETERS } from '../src/tlsmgr-params.js';
+import { MemoryLogger as CaptureLog } from '@postern/core';
 
-export class CaptureLog implements Logger {
-  readonly verbose = false;
-  readonly lines: string[] = [];
-  info(t: string) {
-    this.lines.push(t);
-  }
-  warn(t: string) {
-    this.lines.push(`warning: ${t}`);
-  }
-  error(t: string) {
-    this.lines.push(`error: ${t}`);
-  }
-  fatal(t: string) {
-    this.lines.push(`fatal: ${t}`);
-  }
-  panic(t: string) {
-    this.lines.push(`panic: ${t}`);
-  }
-  debug() {}
-  child(): Logger {
-    return this;
-  }
-}
+export { MemoryLogger as CaptureLog } from '@postern/core';
 
 export function makeCert(dir: string, cn: string): { cert: string; key: string } {
   const cert = join(dir, `${cn}.crt`);

@@ -3,31 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createConfigView, ParameterRegistry, type ConfigView, type Logger } from '@postern/core';
 import { TRIVIAL_REWRITE_PARAMETERS } from '../src/index.js';
+import { MemoryLogger as MemoryLog } from '@postern/core';
 
 /** A logger that keeps what it is given. */
-export class MemoryLog implements Logger {
-  readonly lines: string[] = [];
-  readonly verbose = false;
-  info(text: string): void {
-    this.lines.push(text);
-  }
-  warn(text: string): void {
-    this.lines.push(`warning: ${text}`);
-  }
-  error(text: string): void {
-    this.lines.push(`error: ${text}`);
-  }
-  fatal(text: string): void {
-    this.lines.push(`fatal: ${text}`);
-  }
-  panic(text: string): void {
-    this.lines.push(`panic: ${text}`);
-  }
-  debug(): void {}
-  child(): Logger {
-    return this;
-  }
-}
+export { MemoryLogger as MemoryLog } from '@postern/core';
 
 export const BASE: Readonly<Record<string, string>> = {
   myhostname: 'mail.example.com',
