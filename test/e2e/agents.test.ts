@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { freePort } from '../lib/instance.js';
 import { LineClient } from '../lib/line-client.js';
-import { parseMbox } from '../lib/mbox.js';
+import { parseMbox, parseMboxSettled } from '../lib/mbox.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
 
 async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
@@ -123,7 +123,7 @@ describe('delivery agents through the real server', () => {
     assert.match(readFileSync(join(work, 'ok@pipe.example'), 'utf8'), /^Return-Path: <root@localhost>$/m, 'flag R adds Return-Path');
     // the bounce for fail@ reaches the sender (root) as a DSN
     await waitFor('the bounce notice', () =>
-      existsSync(join(sys.mailDir, 'root')) && parseMbox(sys.mbox('root')).some((m) => /fail@pipe\.example/.test(m.text) && /Undelivered Mail/.test(m.headers.get('subject')?.[0] ?? '')),
+      existsSync(join(sys.mailDir, 'root')) && parseMboxSettled(sys.mbox('root')).some((m) => /fail@pipe\.example/.test(m.text) && /Undelivered Mail/.test(m.headers.get('subject')?.[0] ?? '')),
     );
   });
 
@@ -132,7 +132,7 @@ describe('delivery agents through the real server', () => {
     const r = await sys.inst.postern(['newaliases']);
     assert.equal(r.code, 0, r.stderr);
     const id = await send(sys, 'someone@example.org', ['newname@localhost'], 'Subject: via new alias\n\nx\n');
-    await sys.inst.waitForLog(new RegExp(`${id}: to=<newname@localhost>, relay=local, .*status=sent`));
+    await sys.inst.waitForLog(new RegExp(`${id}: to=<root@mail\\.example\\.test>, orig_to=<newname@localhost>, relay=local, .*status=sent`));
     assert.ok(parseMbox(sys.mbox('root')).some((m) => m.headers.get('subject')?.[0] === 'via new alias'));
   });
 

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { simpleParser } from 'mailparser';
-import { parseMbox } from '../lib/mbox.js';
+import { parseMboxSettled } from '../lib/mbox.js';
 import { childrenOf } from '../lib/instance.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
 
@@ -29,8 +29,9 @@ function maildirMessageIds(dir: string): string[] {
   return readdirSync(fresh).map((f) => /^Message-ID: (.*)$/im.exec(readFileSync(join(fresh, f), 'utf8'))?.[1] ?? '');
 }
 
+/** The messages in root's mbox; none while local(8) is still writing one. */
 function rootMessages(sys: MailSystem) {
-  return existsSync(join(sys.mailDir, 'root')) ? parseMbox(sys.mbox('root')) : [];
+  return existsSync(join(sys.mailDir, 'root')) ? parseMboxSettled(sys.mbox('root')) : [];
 }
 
 describe('bounces', () => {

@@ -34,3 +34,12 @@ export function parseMbox(data: string): MboxMessage[] {
   });
   return out;
 }
+
+/** parseMbox, or no messages while a delivery is still being written (the last message is incomplete). */
+export function parseMboxSettled(data: string): MboxMessage[] {
+  try {
+    return parseMbox(data);
+  } catch {
+    return [];
+  }
+}

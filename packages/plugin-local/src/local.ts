@@ -135,7 +135,17 @@ export function aggregate(index: number, leaves: readonly LeafResult[]): Recipie
   const pick = leaves.find((l) => l.status === 'deferred') ?? leaves.find((l) => l.status === 'bounced');
   if (pick) return { index, status: pick.status, dsn: pick.dsn, reason: pick.reason, relay: 'local' };
   const reasons = [...new Set(leaves.map((l) => l.reason))];
-  return { index, status: 'sent', dsn: '2.0.0', reason: reasons.join('; '), relay: 'local', ...(leaves.length > 1 && { action: 'expanded' as const }) };
+  const only = leaves.length === 1 ? leaves[0]!.address : undefined;
+  return {
+    index,
+    status: 'sent',
+    dsn: '2.0.0',
+    reason: reasons.join('; '),
+    relay: 'local',
+    ...(leaves.length > 1 && { action: 'expanded' as const }),
+    // one final address (an alias to one user): logged as to=, the alias as orig_to=
+    ...(only !== undefined && { address: only }),
+  };
 }
 
 /** local(8)'s delivery function (plug into core's deliveryAgent). */

@@ -50,6 +50,12 @@ export interface RecipientResult {
   readonly remoteMta?: string;
   /** How many deliveries the connection used has carried, this one included (conn_use= in the log). */
   readonly connUse?: number;
+  /**
+   * The address the message was finally delivered to, when local expansion
+   * (an alias, .forward) changed it: logged as to=, with the request's
+   * recipient as orig_to=, as Postfix's local(8) logs.
+   */
+  readonly address?: string;
 }
 
 /** A delivery agent's whole answer, as it goes back to qmgr. */

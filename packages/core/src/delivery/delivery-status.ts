@@ -68,8 +68,10 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
       formatDeliveryLine(
         {
           queueId: report.queueId,
-          recipient: recipient.address,
-          ...(recipient.original !== undefined && { original: recipient.original }),
+          recipient: r.address ?? recipient.address,
+          ...(r.address !== undefined
+            ? { original: recipient.original ?? recipient.address }
+            : recipient.original !== undefined && { original: recipient.original }),
           relay,
           ...(r.connUse !== undefined && { connUse: r.connUse }),
           times: { ...report.times, done: time },
