@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import semver from 'semver';
 import type { MasterEntry } from '../contracts/service.js';
-import { posternError } from '../errors.js';
+import { describeError, posternError, PosternError } from '../errors.js';
 import { COMMAND_PACKAGES, CONTRACT_PACKAGES, CORE_CONTRACTS } from '../protocol/packages.js';
 import { definePlugin, type PluginDefinition } from './manifest.js';
 
@@ -178,15 +178,22 @@ export async function discoverPlugins(extraDirs: readonly string[] = []): Promis
  */
 export function resolveServices(entries: readonly MasterEntry[], set: PluginSet): Map<MasterEntry, InstalledPlugin> {
   const out = new Map<MasterEntry, InstalledPlugin>();
+  const missing: Error[] = [];
   for (const e of entries) {
     const provider = set.commands.get(e.command);
     if (!provider) {
       const pkg = COMMAND_PACKAGES[e.command] ?? `a package providing "${e.command}"`;
       const failed = set.broken.find((b) => b.name === COMMAND_PACKAGES[e.command]);
-      if (failed) throw failed.error;
-      throw posternError('POSTERN_ERR_PLUGIN_MISSING', e.name, e.type, e.command, pkg, pkg);
+      missing.push(failed ? failed.error : posternError('POSTERN_ERR_PLUGIN_MISSING', e.name, e.type, e.command, pkg, pkg));
+      continue;
     }
     out.set(e, provider);
+  }
+  // every missing package at once, so one `postern check` tells the whole story
+  if (missing.length === 1) throw missing[0]!;
+  if (missing.length > 1) {
+    const text = missing.map((m) => describeError(m)).join('\n');
+    throw new PosternError('POSTERN_ERR_PLUGIN_MISSING', text);
   }
   const provided = new Set<string>(CORE_CONTRACTS);
   for (const p of set.plugins) for (const c of p.definition.provides ?? []) provided.add(c);
