@@ -20,11 +20,13 @@ describe('master supervisor', () => {
   let inst: Instance;
   let echoPort: number;
   let capPort: number;
+  let idlePort: number;
   let masterPid: number;
 
   before(async () => {
     echoPort = await freePort();
     capPort = await freePort();
+    idlePort = await freePort();
     inst = new Instance({
       main: { daemon_directory: PLUGINS, testsvc_greeting: 'hello one', service_throttle_time: '2s' },
       master: [
@@ -32,6 +34,8 @@ describe('master supervisor', () => {
         `127.0.0.1:${echoPort} inet n - n - - echo`,
         `127.0.0.1:${capPort}  inet n - n - 2 echo`,
         '  -o testsvc_greeting=capped',
+        `127.0.0.1:${idlePort} inet n - n - - echo`,
+        '  -o max_idle=1s',
         'ticker unix n n n 1 1 ticker',
         '#disabled unix - - n - - nosuchcommand',
         '',
@@ -130,6 +134,18 @@ describe('master supervisor', () => {
     assert.equal(await old.ask('pid'), oldPid);
     old.close();
     fresh.close();
+  });
+
+  test('an idle process leaves after max_idle and the next client gets a new one', async () => {
+    const c = await LineClient.open(idlePort);
+    const pid = Number((await c.next()).split(' ').pop());
+    c.close();
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && childrenOf(masterPid).includes(pid)) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!childrenOf(masterPid).includes(pid), 'the idle process has exited');
+    const d = await LineClient.open(idlePort);
+    assert.notEqual(Number((await d.next()).split(' ').pop()), pid);
+    d.close();
   });
 
   test('status reports the running master', async () => {
