@@ -7,7 +7,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { posternError, PosternError, type ErrorCode } from '../errors.js';
-import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, writeFrame, type Frame, type WireError } from './frame.js';
+import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, writeDataFrame, writeFrame, type Frame, type WireError } from './frame.js';
 
 export interface CallOptions {
   /** Bytes to stream with the call. */
@@ -122,7 +122,7 @@ export class IpcClient {
     const send = async (chunk: Buffer) => {
       for (let off = 0; off < chunk.length; off += DATA_CHUNK) {
         if (!this.pending.has(id) || socket.destroyed) return false;
-        if (!writeFrame(socket, encodeFrame(FRAME.DATA, id, chunk.subarray(off, off + DATA_CHUNK)))) {
+        if (!writeDataFrame(socket, id, chunk.subarray(off, off + DATA_CHUNK))) {
           await new Promise<void>((resolve) => {
             const done = () => (socket.off('drain', done), socket.off('close', done), resolve());
             socket.on('drain', done);

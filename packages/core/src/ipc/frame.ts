@@ -81,6 +81,19 @@ export interface WireError {
 }
 
 /**
+ * Writes a DATA frame without copying its payload: header and payload go out
+ * as two buffers of one writev(2) (see writeFrame).
+ */
+export function writeDataFrame(socket: import('node:net').Socket, id: number, payload: Buffer): boolean {
+  const head = Buffer.allocUnsafe(FRAME_HEADER);
+  head.writeUInt32BE(5 + payload.length, 0);
+  head.writeUInt8(FRAME.DATA, 4);
+  head.writeUInt32BE(id, 5);
+  writeFrame(socket, head);
+  return writeFrame(socket, payload);
+}
+
+/**
  * Writes a frame, coalescing every frame written in the same tick into one
  * write(2): a call is CALL + DATA + END, a reply EVENT + REPLY.
  */

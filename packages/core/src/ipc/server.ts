@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { isPosternError } from '../errors.js';
 import type { Logger } from '../contracts/logger.js';
 import { ChunkQueue } from './queue.js';
-import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, writeFrame, type Frame, type WireError } from './frame.js';
+import { DATA_CHUNK, encodeJson, FRAME, FrameDecoder, writeDataFrame, writeFrame, type Frame, type WireError } from './frame.js';
 
 const BODY_HIGH_WATER = 1024 * 1024;
 
@@ -142,13 +142,18 @@ export class IpcConnection {
 
   private async sendData(id: number, data: Buffer): Promise<void> {
     for (let off = 0; off < data.length; off += DATA_CHUNK) {
-      await this.write(encodeFrame(FRAME.DATA, id, data.subarray(off, off + DATA_CHUNK)));
+      if (this.closed) return;
+      if (!writeDataFrame(this.socket, id, data.subarray(off, off + DATA_CHUNK))) await this.drained();
     }
   }
 
   private write(frame: Buffer): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (writeFrame(this.socket, frame)) return Promise.resolve();
+    return this.drained();
+  }
+
+  private drained(): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         this.socket.off('drain', done);

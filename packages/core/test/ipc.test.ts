@@ -1,0 +1,159 @@
+/**
+ * Postern's IPC over real unix sockets: framing, calls, streamed bodies both
+ * ways, interim events, timeouts, and coded errors when the peer is gone.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  encodeFrame,
+  FRAME,
+  FRAME_MAX,
+  FrameDecoder,
+  IpcClient,
+  IpcServer,
+  isPosternError,
+  sendTrigger,
+  TriggerClient,
+  type Handlers,
+} from '@postern/core';
+
+async function serve(handlers: Handlers, onSocket?: (s: Socket) => void): Promise<{ path: string; server: Server; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-ipc-'));
+  const path = join(dir, 'svc');
+  const ipc = new IpcServer('test', handlers);
+  const server = createServer((s) => (onSocket ? onSocket(s) : ipc.accept(s)));
+  await new Promise<void>((r) => server.listen(path, r));
+  return {
+    path,
+    server,
+    close: () => new Promise((r) => server.close(() => (rmSync(dir, { recursive: true, force: true }), r()))),
+  };
+}
+
+test('frames split across reads are put back together; an oversized frame is refused', () => {
+  const frames: { kind: number; id: number; payload: string }[] = [];
+  const dec = new FrameDecoder('peer');
+  const bytes = Buffer.concat([encodeFrame(FRAME.CALL, 7, '{"m":"x"}'), encodeFrame(FRAME.DATA, 7, Buffer.from('abc')), encodeFrame(FRAME.END, 7)]);
+  for (let i = 0; i < bytes.length; i += 3) dec.push(bytes.subarray(i, i + 3), (f) => frames.push({ kind: f.kind, id: f.id, payload: f.payload.toString() }));
+  assert.deepEqual(frames, [
+    { kind: FRAME.CALL, id: 7, payload: '{"m":"x"}' },
+    { kind: FRAME.DATA, id: 7, payload: 'abc' },
+    { kind: FRAME.END, id: 7, payload: '' },
+  ]);
+  const huge = Buffer.alloc(9);
+  huge.writeUInt32BE(FRAME_MAX + 1, 0);
+  assert.throws(() => new FrameDecoder('peer').push(huge, () => undefined), (e) => isPosternError(e, 'POSTERN_ERR_IPC_FRAME_SIZE'));
+});
+
+test('calls are multiplexed; bodies stream both ways; events arrive before the reply', async () => {
+  const svc = await serve({
+    add: (a: { x: number; y: number }) => a.x + a.y,
+    count: async (_a, call) => {
+      let n = 0;
+      for await (const chunk of call.body) n += chunk.length;
+      return n;
+    },
+    echo: async (_a, call) => {
+      await call.emit({ stage: 'started' });
+      for await (const chunk of call.body) await call.send(chunk);
+      return 'done';
+    },
+  });
+  const client = new IpcClient('test', svc.path);
+  try {
+    const big = Buffer.alloc(1024 * 1024 + 17, 0x61);
+    const [sum, count] = await Promise.all([client.call('add', { x: 2, y: 3 }), client.call('count', undefined, { body: big })]);
+    assert.equal(sum, 5);
+    assert.equal(count, big.length);
+    const events: unknown[] = [];
+    const echoed: Buffer[] = [];
+    async function* body() {
+      yield Buffer.from('hello ');
+      yield Buffer.from('world');
+    }
+    const r = await client.call('echo', undefined, { body: body(), onEvent: (e) => events.push(e), onData: (d) => echoed.push(d) });
+    assert.equal(r, 'done');
+    assert.deepEqual(events, [{ stage: 'started' }]);
+    assert.equal(Buffer.concat(echoed).toString(), 'hello world');
+    await assert.rejects(client.call('nosuch'), /unknown method "nosuch"/);
+  } finally {
+    client.close();
+    await svc.close();
+  }
+});
+
+test('a call with no answer times out with a coded error; the connection stays usable', async () => {
+  const svc = await serve({ never: () => new Promise(() => undefined), ping: () => 'pong' });
+  const client = new IpcClient('test', svc.path, { timeout: 200 });
+  try {
+    await assert.rejects(client.call('never'), (e) => isPosternError(e, 'POSTERN_ERR_IPC_TIMEOUT') && /no reply to never/.test(e.message));
+    assert.equal(await client.call('ping'), 'pong');
+  } finally {
+    client.close();
+    await svc.close();
+  }
+});
+
+test('a peer that goes away fails the calls in flight; a missing service fails to connect', async () => {
+  const svc = await serve({}, (s) => s.once('data', () => s.destroy()));
+  const client = new IpcClient('test', svc.path);
+  try {
+    await assert.rejects(client.call('anything'), (e) => isPosternError(e, 'POSTERN_ERR_IPC_PEER_GONE') && /closed the connection with 1 request/.test(e.message));
+  } finally {
+    client.close();
+    await svc.close();
+  }
+  const nobody = new IpcClient('cleanup', join(tmpdir(), 'postern-no-such-socket'));
+  await assert.rejects(nobody.call('submit'), (e) => isPosternError(e, 'POSTERN_ERR_IPC_CONNECT') && /cleanup service/.test(e.message));
+});
+
+test('a body producer that fails cancels the call on the server', async () => {
+  let aborted = false;
+  const svc = await serve({
+    slow: async (_a, call) => {
+      // the cancellation may arrive before the handler runs: the signal is then already aborted
+      if (call.signal.aborted) aborted = true;
+      call.signal.addEventListener('abort', () => (aborted = true));
+      try {
+        for await (const _ of call.body);
+      } catch {
+        /* cancelled */
+      }
+      return 'unreachable';
+    },
+  });
+  const client = new IpcClient('test', svc.path);
+  try {
+    async function* failing() {
+      yield Buffer.from('partial');
+      throw new Error('client went away mid-DATA');
+    }
+    await assert.rejects(client.call('slow', undefined, { body: failing() }), /client went away/);
+    for (let i = 0; i < 50 && !aborted; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(aborted, 'the server saw the cancellation');
+  } finally {
+    client.close();
+    await svc.close();
+  }
+});
+
+test('triggers: single bytes to a trigger service, coalesced while a write is pending', async () => {
+  const got: string[] = [];
+  const svc = await serve({}, (s) => s.on('data', (d) => got.push(d.toString())));
+  try {
+    await sendTrigger('qmgr', svc.path, 'W');
+    const t = new TriggerClient('qmgr', svc.path);
+    t.trigger('I');
+    t.trigger('I');
+    t.trigger('D');
+    for (let i = 0; i < 100 && got.join('').length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    t.close();
+    assert.equal(got.join(''), 'WID');
+  } finally {
+    await svc.close();
+  }
+});
