@@ -32,8 +32,8 @@ export interface InstalledPlugin {
 
 export interface PluginSet {
   readonly plugins: readonly InstalledPlugin[];
-  /** Packages that look like plugins but could not be loaded, with the reason. */
-  readonly broken: readonly { readonly name: string; readonly error: Error }[];
+  /** Packages that look like plugins but could not be loaded, with the reason (and the commands they declare, when known). */
+  readonly broken: readonly { readonly name: string; readonly error: Error; readonly commands: readonly string[] }[];
   /** command -> provider */
   readonly commands: ReadonlyMap<string, InstalledPlugin>;
   readonly searchDirs: readonly string[];
@@ -129,10 +129,12 @@ export async function loadPlugin(dir: string): Promise<InstalledPlugin> {
   if (!mod.plugin) throw posternError('POSTERN_ERR_PLUGIN_INVALID', pkg.name, `${entry} does not export "plugin"`);
   const definition = definePlugin(mod.plugin);
   if (definition.name !== pkg.name) {
-    throw posternError('POSTERN_ERR_PLUGIN_INVALID', pkg.name, `it declares the name ${definition.name}`);
+    const err = posternError('POSTERN_ERR_PLUGIN_INVALID', pkg.name, `it declares the name ${definition.name}`);
+    throw Object.assign(err, { commands: Object.keys(definition.commands) });
   }
   if (!semver.satisfies(CORE_VERSION, definition.core, { includePrerelease: true })) {
-    throw posternError('POSTERN_ERR_PLUGIN_CORE_VERSION', definition.name, definition.version, definition.core, CORE_VERSION, definition.name);
+    const err = posternError('POSTERN_ERR_PLUGIN_CORE_VERSION', definition.name, definition.version, definition.core, CORE_VERSION, definition.name);
+    throw Object.assign(err, { commands: Object.keys(definition.commands) });
   }
   return { name: pkg.name, version: pkg.version, dir, entry, definition };
 }
@@ -146,7 +148,7 @@ export async function discoverPlugins(extraDirs: readonly string[] = []): Promis
   const searchDirs = pluginSearchDirs(extraDirs);
   const seen = new Set<string>();
   const plugins: InstalledPlugin[] = [];
-  const broken: { name: string; error: Error }[] = [];
+  const broken: { name: string; error: Error; commands: readonly string[] }[] = [];
   for (const dir of searchDirs) {
     for (const candidate of candidates(dir)) {
       const name = candidate.slice(dir.length + 1).split('\\').join('/');
@@ -156,7 +158,7 @@ export async function discoverPlugins(extraDirs: readonly string[] = []): Promis
       try {
         plugins.push(await loadPlugin(candidate));
       } catch (err) {
-        broken.push({ name, error: err as Error });
+        broken.push({ name, error: err as Error, commands: (err as { commands?: string[] }).commands ?? [] });
       }
     }
   }
@@ -183,7 +185,7 @@ export function resolveServices(entries: readonly MasterEntry[], set: PluginSet)
     const provider = set.commands.get(e.command);
     if (!provider) {
       const pkg = COMMAND_PACKAGES[e.command] ?? `a package providing "${e.command}"`;
-      const failed = set.broken.find((b) => b.name === COMMAND_PACKAGES[e.command]);
+      const failed = set.broken.find((b) => b.commands.includes(e.command) || b.name === COMMAND_PACKAGES[e.command]);
       missing.push(failed ? failed.error : posternError('POSTERN_ERR_PLUGIN_MISSING', e.name, e.type, e.command, pkg, pkg));
       continue;
     }
