@@ -53,6 +53,7 @@ export const ERRORS = {
   POSTERN_ERR_SERVICE_NAME: { message: '%s: unknown service name or port: %s', hint: 'use a number, host:port, or a name from /etc/services' },
   POSTERN_ERR_USAGE: { message: '%s' },
   POSTERN_ERR_BOUNCE_NOTICE: { message: '%s: %s notification not queued: %s', hint: 'is the cleanup service running? the notice is retried' },
+  POSTERN_ERR_PROXYMAP_SERVICE: { message: 'service name must be one of %s or %s' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

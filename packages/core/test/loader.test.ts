@@ -68,10 +68,10 @@ test('each failure is a coded error that says what to install or fix', async () 
       text: new RegExp(`postern-plugin-old@1\\.2\\.3 needs @postern/core \\^9\\.0\\.0, but core is ${CORE_VERSION.replace(/\./g, '\\.')}`),
     },
     {
-      fixtures: [{ name: 'postern-plugin-needy', commands: ['needy'], uses: ['verify'] }],
+      fixtures: [{ name: 'postern-plugin-needy', commands: ['needy'], uses: ['nosuchcontract'] }],
       master: 'needy unix - - n - - needy\n',
       code: 'POSTERN_ERR_PLUGIN_DEPENDENCY',
-      text: /postern-plugin-needy uses verify, which no installed plugin provides.*@postern\/plugin-verify/,
+      text: /postern-plugin-needy uses nosuchcontract, which no installed plugin provides.*a plugin providing "nosuchcontract"/,
     },
     {
       fixtures: [{ name: 'postern-plugin-liar', declaredName: 'someone-else', commands: ['liar'] }],

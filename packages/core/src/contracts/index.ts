@@ -13,3 +13,5 @@ export * from './smtpd-hooks.js';
 export * from './showq.js';
 export * from './flush.js';
 export * from './resolver.js';
+export * from './anvil.js';
+export * from './verify.js';

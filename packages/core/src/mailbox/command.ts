@@ -150,13 +150,16 @@ export function runCommand(opts: CommandOptions): Promise<CommandOutcome> {
     child.stderr!.on('data', keep);
     child.once('error', (err) => finish({ kind: 'error', output: '', error: err.message }));
     child.once('exit', (code, signal) => {
-      // Give the pipes a moment to drain what the command wrote before exiting.
-      setImmediate(() => {
+      const done = () => {
         const text = printable(output.toString('utf8'));
         if (timedOut) finish({ kind: 'timeout', output: text });
         else if (signal) finish({ kind: 'signal', signal, output: text });
         else finish({ kind: 'exit', code: code ?? 0, output: text });
-      });
+      };
+      // the output is complete when the pipes close ('close'); a command that
+      // left a child holding them open gets a second, not forever
+      const late = setTimeout(done, 1000);
+      child.once('close', () => (clearTimeout(late), done()));
     });
     child.stdin!.on('error', () => undefined);
     void (async () => {

@@ -126,7 +126,15 @@ export async function startServiceInProcess(
     if (options.listen.path) server.listen(options.listen.path, resolve);
     else server.listen(options.listen.port ?? 0, options.listen.host ?? '127.0.0.1', resolve);
   });
-  const instance = await main(host.ctx);
+  let instance: ServiceInstance | void;
+  try {
+    instance = await main(host.ctx);
+  } catch (err) {
+    // a service that fails to start leaves nothing listening behind
+    host.finish('start failed');
+    server.close();
+    throw err;
+  }
   const addr = server.address();
   return {
     host,
