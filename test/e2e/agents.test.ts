@@ -83,6 +83,7 @@ describe('delivery agents through the real server', () => {
         mypipe_destination_recipient_limit: '1',
         minimal_backoff_time: '300s',
         smtp_connect_timeout: '2s',
+        smtpd_client_connection_count_limit: '2',
       },
       before: (inst) => {
         inst.writeMaster(`${readFileSync(join(inst.configDir, 'master.cf'), 'utf8')}mypipe unix - n n - - pipe flags=R user=nobody argv=/bin/sh ${join(inst.configDir, 'deliver.sh')} \${recipient}\n`);
@@ -134,6 +135,23 @@ describe('delivery agents through the real server', () => {
     const id = await send(sys, 'someone@example.org', ['newname@localhost'], 'Subject: via new alias\n\nx\n');
     await sys.inst.waitForLog(new RegExp(`${id}: to=<root@mail\\.example\\.test>, orig_to=<newname@localhost>, relay=local, .*status=sent`));
     assert.ok(parseMbox(sys.mbox('root')).some((m) => m.headers.get('subject')?.[0] === 'via new alias'));
+  });
+
+  test('a client over smtpd_client_connection_count_limit is turned away (anvil)', async () => {
+    // 127.0.0.2 is outside mynetworks, so smtpd_client_event_limit_exceptions does not exempt it
+    const open: LineClient[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await LineClient.open(sys.smtpPort, '127.0.0.1', '127.0.0.2');
+        open.push(c);
+        const greeting = await c.next();
+        if (i < 2) assert.match(greeting, /^220 /);
+        else assert.equal(greeting, '421 4.7.0 mail.example.test Error: too many connections from 127.0.0.2');
+      }
+      await sys.inst.waitForLog(/warning: Connection concurrency limit exceeded: 3 from 127\.0\.0\.2 for service 127\.0\.0\.1:\d+/);
+    } finally {
+      for (const c of open) c.close();
+    }
   });
 
   test('ETRN flushes the deferred mail of one destination', async () => {

@@ -24,9 +24,9 @@ export class LineClient {
     this.closed = new Promise((r) => socket.once('close', () => r()));
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<LineClient> {
+  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => resolve(new LineClient(s)));
+      const s = connect({ port, host, localAddress }, () => resolve(new LineClient(s)));
       s.once('error', reject);
     });
   }

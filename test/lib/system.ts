@@ -36,6 +36,7 @@ smtp      unix - - n - -   smtp
 relay     unix - - n - -   smtp
 showq     unix n - n - -   showq
 flush     unix n - n 1000? 0 flush
+anvil     unix - - n - 1   anvil
 ${extra}`;
 }
 

@@ -19,7 +19,7 @@ import type {
   SmtpdHookRegistry,
   TableRegistry,
 } from '@postern/core';
-import { etrnReply, flushClient, isFlushSite } from '@postern/core';
+import { anvilLimitReply, etrnReply, flushClient, isFlushSite, type AnvilService } from '@postern/core';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import { normalizeAddress } from './smtpd-peer.js';
@@ -40,6 +40,10 @@ export interface SmtpdShared {
   readonly hooks: SmtpdHookRegistry;
   readonly mynetworks: NetworkMatcher;
   readonly bareNewlineExclusions: NetworkMatcher;
+  /** anvil(8), for the connection count and rate limits (an unreachable anvil means no limits). */
+  readonly anvil?: AnvilService;
+  /** smtpd_client_event_limit_exceptions. */
+  readonly eventLimitExceptions: NetworkMatcher;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
   readonly tlsReady: boolean;
   /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
@@ -118,6 +122,7 @@ export class SmtpdSession implements CommandSink {
     s.name = await this.peerName(s.address);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
+    if (await this.overConnectionLimits()) return;
     this.check = new SmtpdCheck(
       {
         config: this.c,
@@ -184,8 +189,33 @@ export class SmtpdSession implements CommandSink {
 
   private abortData = false;
 
+  /** smtpd_client_connection_count_limit and _rate_limit, counted by anvil(8) as Postfix's smtpd does. */
+  private async overConnectionLimits(): Promise<boolean> {
+    const { anvil } = this.shared;
+    const s = this.state;
+    const countLimit = this.c.int('smtpd_client_connection_count_limit');
+    const rateLimit = this.c.int('smtpd_client_connection_rate_limit');
+    if (!anvil || (countLimit <= 0 && rateLimit <= 0)) return false;
+    if (await this.shared.eventLimitExceptions.match(s.address, s.name)) return false;
+    const service = this.c.get('service_name');
+    const r = await anvil.connect(service, s.address);
+    this.anvilCounted = true;
+    const over =
+      anvilLimitReply('count', r.count, countLimit, s.address, service, this.myhostname) ??
+      anvilLimitReply('rate', r.rate, rateLimit, s.address, service, this.myhostname);
+    if (!over) return false;
+    this.log.warn(over.warning);
+    this.reply(over.reply);
+    this.quitting = true;
+    this.conn.close();
+    return true;
+  }
+
+  private anvilCounted = false;
+
   closed(): void {
     const s = this.state;
+    if (this.anvilCounted) void this.shared.anvil?.disconnect(this.c.get('service_name'), s.address);
     if (this.saslExchange !== undefined) void this.shared.sasl?.abort(this.saslExchange);
     if (this.inData) countCommand(s, 'data', false);
     if (!this.quitting) this.log.info(`lost connection after ${this.whereText()} from ${s.namaddr}`);

@@ -66,6 +66,7 @@ import {
   CLEANUP,
   REWRITE,
   TABLES,
+  anvilClient,
   cleanupClient,
   rewriteClient,
   shareTicketKeys,
@@ -82,6 +83,7 @@ import {
   type TableRegistry,
   SASL_SERVER,
   SMTPD_HOOKS,
+  type AnvilService,
 } from '@postern/core';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
@@ -98,6 +100,8 @@ export interface SmtpdOptions {
   readonly tables?: TableRegistry;
   readonly sasl?: SaslServer;
   readonly hooks?: SmtpdHookRegistry;
+  /** anvil(8) (default: the anvil service's client). */
+  readonly anvil?: AnvilService;
   /** How smtpd_error_sleep_time sleeps (default: a timer). */
   readonly sleep?: (ms: number) => Promise<void>;
   /** How postern_smtpd_plugins are imported (default: import()). */
@@ -159,6 +163,8 @@ export async function createSmtpd(
       config.isSet('smtpd_forbid_bare_newline_exclusions') ? config.list('smtpd_forbid_bare_newline_exclusions') : mynetworksList(config),
       tables,
     ),
+    anvil: options.anvil ?? anvilClient(config),
+    eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
     tlsReady,
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
