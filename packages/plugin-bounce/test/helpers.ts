@@ -34,6 +34,7 @@ import {
   type QueueStore,
   type QueuedMessage,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { BOUNCE_PARAMETERS } from '../src/bounce-params.js';
 import { main } from '../src/bounce.js';
 
@@ -94,24 +95,7 @@ export class RecordingCleanup implements CleanupService {
   }
 }
 
-function entry(name: string, command: string): MasterEntry {
-  return {
-    name,
-    type: 'unix',
-    private: name !== SERVICE.CLEANUP,
-    unprivileged: true,
-    chroot: false,
-    wakeup: 0,
-    wakeupIfUsed: false,
-    maxproc: 0,
-    command,
-    args: [],
-    overrides: {},
-    flags: [],
-    file: 'master.cf',
-    line: 1,
-  };
-}
+const entry = (name: string, command: string): MasterEntry => masterEntry({ name, private: name !== SERVICE.CLEANUP, command });
 
 export interface Harness {
   readonly dir: string;

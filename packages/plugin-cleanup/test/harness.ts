@@ -25,6 +25,7 @@ import {
   type RewriteService,
   type ServiceMain,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { container } from 'tsyringe';
 import { CLEANUP_PARAMETERS } from '../src/index.js';
 import { main } from '../src/cleanup.js';
@@ -33,24 +34,7 @@ import { MemoryLogger as MemoryLog } from '@postern/core';
 /** A logger that keeps what it is given. */
 export { MemoryLogger as MemoryLog } from '@postern/core';
 
-function entry(name: string, command: string): MasterEntry {
-  return {
-    name,
-    type: 'unix',
-    private: false,
-    unprivileged: true,
-    chroot: false,
-    wakeup: 0,
-    wakeupIfUsed: false,
-    maxproc: 0,
-    command,
-    args: [],
-    overrides: {},
-    flags: [],
-    file: 'master.cf',
-    line: 1,
-  };
-}
+const entry = (name: string, command: string): MasterEntry => masterEntry({ name, private: false, command });
 
 /**
  * A small trivial-rewrite stand-in served over the real IPC socket

@@ -31,26 +31,12 @@ import {
   type RecipientResult,
   type ServiceMain,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { main as discardMain } from '../src/discard.js';
 import { MemoryLogger as TestLog } from '@postern/core';
 
 
-const entry = (name: string, command = name): MasterEntry => ({
-  name,
-  type: 'unix',
-  private: true,
-  unprivileged: true,
-  chroot: false,
-  wakeup: 0,
-  wakeupIfUsed: false,
-  maxproc: 0,
-  command,
-  args: [],
-  overrides: {},
-  flags: [],
-  file: 'master.cf',
-  line: 1,
-});
+const entry = (name: string, command = name): MasterEntry => masterEntry({ name, command });
 
 interface Rig {
   config: ConfigView;

@@ -22,6 +22,7 @@ import {
   type Logger,
   type MasterEntry,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { main, splitDsn } from '../src/error.js';
 
 const lines: string[] = [];
@@ -36,22 +37,7 @@ const log: Logger = {
   child: () => log,
 };
 
-const entry = (name: string): MasterEntry => ({
-  name,
-  type: 'unix',
-  private: true,
-  unprivileged: true,
-  chroot: false,
-  wakeup: 0,
-  wakeupIfUsed: false,
-  maxproc: 0,
-  command: 'error',
-  args: [],
-  overrides: {},
-  flags: [],
-  file: 'master.cf',
-  line: 1,
-});
+const entry = (name: string): MasterEntry => masterEntry({ name, command: 'error' });
 
 test('splitDsn: a leading RFC 3463 status, else the default', () => {
   const cases: [string, string, { dsn: string; text: string }][] = [

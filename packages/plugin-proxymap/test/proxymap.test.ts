@@ -26,6 +26,7 @@ import {
   type Logger,
   type MasterEntry,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { main } from '../src/proxymap.js';
 import { PARAMETERS } from '../src/proxymap-params.js';
 import { approvedTables } from '../src/proxymap.js';
@@ -43,10 +44,7 @@ const log: Logger = {
   child: () => log,
 };
 
-const entry = (name: string, maxproc: number): MasterEntry => ({
-  name, type: 'unix', private: true, unprivileged: true, chroot: false, wakeup: 0, wakeupIfUsed: false,
-  maxproc, command: 'proxymap', args: [], overrides: {}, flags: [], file: 'master.cf', line: 1,
-});
+const entry = (name: string, maxproc: number): MasterEntry => masterEntry({ name, maxproc, command: 'proxymap' });
 
 test('approvedTables keeps proxy: words only, braces intact', () => {
   const cases: [string, string[]][] = [

@@ -26,15 +26,13 @@ import {
   type DeliveryLogRecord,
   type MasterEntry,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { container as rootContainer } from 'tsyringe';
 import { main as smtpMain } from '../src/smtp.js';
 import { plugin } from '../src/index.js';
 import { local, smtpError, TestLog, testResolver, testServer } from './rig.js';
 
-const entry = (name: string, command = name): MasterEntry => ({
-  name, type: 'unix', private: true, unprivileged: true, chroot: false, wakeup: 0, wakeupIfUsed: false,
-  maxproc: 0, command, args: [], overrides: {}, flags: [], file: 'master.cf', line: 1,
-});
+const entry = (name: string, command = name): MasterEntry => masterEntry({ name, command });
 
 test('plugin manifest: command smtp, Postfix defaults for the parameters', () => {
   assert.ok(plugin.commands.smtp);

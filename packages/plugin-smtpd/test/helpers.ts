@@ -26,6 +26,7 @@ import {
   type SaslServer,
   type TableRegistry,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { SMTPD_PARAMETERS } from '../src/smtpd-params.js';
 import { createSmtpdMain, type SmtpdOptions } from '../src/smtpd.js';
 
@@ -131,22 +132,7 @@ export class TestRewrite implements RewriteService {
   }
 }
 
-const entry = (name: string, overrides: Record<string, string> = {}): MasterEntry => ({
-  name,
-  type: 'inet',
-  private: false,
-  unprivileged: true,
-  chroot: false,
-  wakeup: 0,
-  wakeupIfUsed: false,
-  maxproc: 0,
-  command: 'smtpd',
-  args: [],
-  overrides,
-  flags: [],
-  file: 'master.cf',
-  line: 1,
-});
+const entry = (name: string, overrides: Record<string, string> = {}): MasterEntry => masterEntry({ name, type: 'inet', private: false, command: 'smtpd', overrides });
 
 export interface Rig {
   readonly port: number;

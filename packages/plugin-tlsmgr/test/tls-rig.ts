@@ -21,6 +21,7 @@ import {
   type MasterEntry,
   type ServiceMain,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { PARAMETERS } from '../src/tlsmgr-params.js';
 import { MemoryLogger as CaptureLog } from '@postern/core';
 
@@ -53,22 +54,7 @@ export function makeConfig(dir: string, params: Record<string, string>, extra: r
   });
 }
 
-export const entry = (name: string, command: string, type: 'unix' | 'inet'): MasterEntry => ({
-  name,
-  type,
-  private: type === 'unix',
-  unprivileged: true,
-  chroot: false,
-  wakeup: 0,
-  wakeupIfUsed: false,
-  maxproc: 0,
-  command,
-  args: [],
-  overrides: {},
-  flags: [],
-  file: 'master.cf',
-  line: 1,
-});
+export const entry = (name: string, command: string, type: 'unix' | 'inet'): MasterEntry => masterEntry({ name, type, private: type === 'unix', command });
 
 /** Runs a unix service on its real socket path (queue_directory/private/NAME). */
 export async function startUnixService(main: ServiceMain, config: ConfigView, log: Logger, service: string, command = service) {

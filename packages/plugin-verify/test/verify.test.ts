@@ -29,6 +29,7 @@ import {
   type Logger,
   type MasterEntry,
 } from '@postern/core';
+import { masterEntry } from '@postern/core';
 import { AddressVerifier, IN_PROGRESS, main, verifierFromConfig, verifySender } from '../src/verify.js';
 import { MemoryVerifyStore, parseEntry } from '../src/verify-cache.js';
 import { PARAMETERS } from '../src/verify-params.js';
@@ -45,10 +46,7 @@ const log: Logger = {
   child: () => log,
 };
 
-const entry = (name: string, command: string): MasterEntry => ({
-  name, type: 'unix', private: name !== SERVICE.CLEANUP, unprivileged: true, chroot: false, wakeup: 0, wakeupIfUsed: false,
-  maxproc: 1, command, args: [], overrides: {}, flags: [], file: 'master.cf', line: 1,
-});
+const entry = (name: string, command: string): MasterEntry => masterEntry({ name, private: name !== SERVICE.CLEANUP, maxproc: 1, command });
 
 const DAY = 86400;
 const T0 = 1_700_000_000;

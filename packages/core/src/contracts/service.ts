@@ -32,6 +32,29 @@ export interface MasterEntry {
   readonly line: number;
 }
 
+/**
+ * A master.cf entry made in code (a service run in-process by a test or an
+ * embedder): a private, unprivileged unix service with no wakeup and no
+ * process limit unless `fields` says otherwise.
+ */
+export function masterEntry(fields: Pick<MasterEntry, 'name' | 'command'> & Partial<MasterEntry>): MasterEntry {
+  return {
+    type: 'unix',
+    private: true,
+    unprivileged: true,
+    chroot: false,
+    wakeup: 0,
+    wakeupIfUsed: false,
+    maxproc: 0,
+    args: [],
+    overrides: {},
+    flags: [],
+    file: 'master.cf',
+    line: 0,
+    ...fields,
+  };
+}
+
 /** `service/type`: the key that names an entry (postconf -M smtp/inet). */
 export function entryKey(entry: Pick<MasterEntry, 'name' | 'type'>): string {
   return `${entry.name}/${entry.type}`;
