@@ -4,13 +4,33 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { childrenOf, FIXTURES, freePort, Instance } from '../lib/instance.js';
 import { LineClient } from '../lib/line-client.js';
 
 const PLUGINS = join(FIXTURES, 'plugins');
+
+/** Connections to local `port` that process `pid` has accepted (from /proc/net/tcp and its fds). */
+function acceptedBy(pid: number, port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set(
+    readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[1]?.endsWith(`:${hex}`) && f[3] === '01')
+      .map((f) => f[9]),
+  );
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? '');
+    } catch {
+      return false;
+    }
+  }).length;
+}
 
 function pidsOf(greetings: string[]): Set<number> {
   return new Set(greetings.map((g) => Number(g.split(' ').pop())));
@@ -59,6 +79,25 @@ describe('master supervisor', () => {
     assert.ok(childrenOf(masterPid).includes(pid), 'the service process is a child of master');
     assert.equal(await c.ask('pid'), String(pid));
     c.close();
+  });
+
+  test('while a process holds the socket, master leaves accepting to it (master_avail_listen)', async () => {
+    const c = await LineClient.open(echoPort);
+    const pid = Number((await c.next()).split(' ').pop());
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // the process cannot accept now: the client waits in the listen queue, not in master
+      const waiting = LineClient.open(echoPort);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(acceptedBy(masterPid, echoPort), 0, 'master accepted a connection a service process could take');
+      process.kill(pid, 'SIGCONT');
+      const d = await waiting;
+      assert.equal(Number((await d.next()).split(' ').pop()), pid);
+      d.close();
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      c.close();
+    }
   });
 
   test('wakeup timers trigger the service', async () => {

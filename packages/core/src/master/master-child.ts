@@ -11,7 +11,7 @@
  */
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
-import type { Server, Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { ServiceInstance } from '../contracts/service.js';
 import type { PluginDefinition } from '../plugin/manifest.js';
@@ -23,7 +23,7 @@ import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master
 
 const LOAD_INTERVAL = 1000;
 
-function tell(msg: ToMaster, handle?: Socket): void {
+function tell(msg: ToMaster, handle?: unknown): void {
   if (process.connected) process.send!(msg, handle as never);
 }
 
@@ -111,12 +111,16 @@ async function childMain(): Promise<void> {
   process.on('message', (msg: ToChild, handle: unknown) => {
     switch (msg.t) {
       case 'listen': {
-        const server = handle as Server | undefined;
-        if (!server) return;
+        if (!handle) return;
         if (leaving) {
-          server.close();
+          (handle as { close(): void }).close();
           return;
         }
+        const server = createServer();
+        server.listen(handle as never, () => {
+          // master keeps a descriptor of the socket it does not watch (see master-listen)
+          if (msg.lend) tell({ t: 'lent', index: msg.index }, (server as unknown as { _handle: unknown })._handle);
+        });
         servers.push(server);
         server.on('connection', (socket: Socket) => host.connection(socket));
         server.on('error', (err) => log.warn(`accept: ${err.message}`));

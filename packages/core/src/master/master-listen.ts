@@ -7,6 +7,12 @@
  * are served as unix stream sockets at the same path (documented). pass
  * services have no socket of their own: other services hand them connections
  * through master.
+ *
+ * Like Postfix's master (master_avail.c), master watches an inet socket only
+ * while no service process holds it: once a process listens on it, the
+ * process accepts and master keeps a spare descriptor it does not watch, so
+ * it neither competes for connections nor lets the socket close. (A unix
+ * socket stays watched: closing master's server would unlink its path.)
  */
 import { createServer, Socket, type Server } from 'node:net';
 import { chmodSync, chownSync, constants as fsc, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
@@ -21,9 +27,69 @@ import { parseInetService } from '../config/index.js';
 export interface Endpoint {
   /** What the log and `postern status` call it: "127.0.0.1:2525", "private/cleanup". */
   readonly label: string;
-  /** The listening servers master hands to service processes (none for fifo and pass). */
-  readonly servers: readonly Server[];
+  /** The listening sockets master hands to service processes (none for fifo and pass). */
+  readonly sockets: readonly SharedSocket[];
   close(): Promise<void>;
+}
+
+/** A libuv TCP or Pipe handle, as Node passes it between processes ("net.Native"). */
+export interface SocketHandle {
+  close(): void;
+}
+
+/**
+ * One listening socket shared by master and the service processes. Either
+ * master watches it (a Server that accepts, for on-demand start) or master
+ * holds a spare descriptor of it that nothing watches.
+ */
+export class SharedSocket {
+  private spare: SocketHandle | undefined;
+  private closed = false;
+
+  constructor(
+    private server: Server | undefined,
+    private readonly newServer: () => Server,
+    /** inet: master may stop watching. */
+    private readonly canRest: boolean,
+  ) {}
+
+  /** The handle to give a service process. */
+  get handle(): SocketHandle | undefined {
+    return (this.server as unknown as { _handle?: SocketHandle } | undefined)?._handle ?? this.spare;
+  }
+
+  /** True when master has no spare yet: the next process should lend one back. */
+  get wantsSpare(): boolean {
+    return this.canRest && !this.spare && !this.closed;
+  }
+
+  /** A descriptor of this socket that a service process lent back. */
+  keepSpare(handle: SocketHandle): void {
+    if (this.spare || this.closed) handle.close();
+    else this.spare = handle;
+  }
+
+  /** watch(true): master accepts (no process holds the socket); watch(false): it leaves accepting to them. */
+  watch(on: boolean): void {
+    if (this.closed) return;
+    if (on && !this.server && this.spare) {
+      const server = this.newServer();
+      server.listen(this.spare as never);
+      this.server = server;
+      this.spare = undefined;
+    } else if (!on && this.server && this.spare) {
+      this.server.close();
+      this.server = undefined;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.server?.close();
+    this.spare?.close();
+    this.server = undefined;
+    this.spare = undefined;
+  }
 }
 
 export interface EndpointEvents {
@@ -104,6 +170,16 @@ export async function openEndpoint(
     extra?.();
     for (const s of servers) s.close();
   };
+  const shared = (servers: Server[], inet: boolean, extra?: () => void): Pick<Endpoint, 'sockets' | 'close'> => {
+    const sockets = servers.map((s) => new SharedSocket(s, newServer, inet));
+    return {
+      sockets,
+      close: async () => {
+        extra?.();
+        for (const s of sockets) s.close();
+      },
+    };
+  };
 
   switch (entry.type) {
     case 'inet': {
@@ -121,7 +197,7 @@ export async function openEndpoint(
         throw err;
       }
       const label = hosts.map((h) => (h.includes(':') ? `[${h}]:${svc.port}` : `${h}:${svc.port}`)).join(',');
-      return { label, servers, close: closeAll(servers) };
+      return { label, ...shared(servers, true) };
     }
     case 'unix':
     case 'unix-dgram': {
@@ -133,7 +209,7 @@ export async function openEndpoint(
       // public sockets are for local users (sendmail, postqueue); private ones for the mail system
       chmodSync(path, entry.private ? 0o600 : 0o666);
       if (owner) chownSync(path, owner.uid, owner.gid);
-      return { label: `${cls}/${entry.name}`, servers: [s], close: closeAll([s], () => rmSync(path, { force: true })) };
+      return { label: `${cls}/${entry.name}`, ...shared([s], false, () => rmSync(path, { force: true })) };
     }
     case 'fifo': {
       const cls = entry.private ? MAIL_CLASS.PRIVATE : MAIL_CLASS.PUBLIC;
@@ -149,7 +225,7 @@ export async function openEndpoint(
       reader.on('error', () => undefined);
       return {
         label: `${cls}/${entry.name}`,
-        servers: [],
+        sockets: [],
         close: async () => {
           reader.destroy();
           rmSync(path, { force: true });
@@ -157,6 +233,6 @@ export async function openEndpoint(
       };
     }
     case 'pass':
-      return { label: `pass/${entry.name}`, servers: [], close: async () => undefined };
+      return { label: `pass/${entry.name}`, sockets: [], close: async () => undefined };
   }
 }

@@ -22,13 +22,16 @@ export interface ChildSpec {
 export const CHILD_ENV = 'POSTERN_SERVICE';
 
 export type ToChild =
-  | { readonly t: 'listen' }
+  /** Listen on socket `index` of the service; `lend`: send a descriptor of it back. */
+  | { readonly t: 'listen'; readonly index: number; readonly lend: boolean }
   | { readonly t: 'conn' }
   | { readonly t: 'trigger'; readonly data: string }
   | { readonly t: 'stop'; readonly graceful: boolean };
 
 export type ToMaster =
   | { readonly t: 'ready' }
+  /** A descriptor of listening socket `index`, for master to hold (with the handle). */
+  | { readonly t: 'lent'; readonly index: number }
   /** Load report: connections held and event-loop utilisation over the last interval (0..1). */
   | { readonly t: 'load'; readonly clients: number; readonly elu: number }
   /** The process is leaving of its own accord (max_idle, max_use, asked to stop). */

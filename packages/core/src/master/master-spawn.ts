@@ -5,18 +5,19 @@
  * wakeup triggers; restarts with back-off when a process dies; retirement on
  * reload and stop.
  *
- * Service processes hold the listening sockets too and accept directly, so
- * master only sees a connection when no process was quicker to take it. A
- * process reports its load; master starts another one only when every running
- * one is saturated (event loop busy), never more than maxproc.
+ * Service processes hold the listening sockets and accept directly; master
+ * watches a socket only while no process holds it (master_avail_listen), so
+ * it accepts a connection only to start a process for it. A process reports
+ * its load; master starts another one only when every running one is
+ * saturated (event loop busy), never more than maxproc.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Logger } from '../contracts/logger.js';
 import type { MasterEntry } from '../contracts/service.js';
-import type { Endpoint } from './master-listen.js';
+import type { Endpoint, SocketHandle } from './master-listen.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
 
 /** A process counts as saturated above this event-loop utilisation. */
@@ -35,6 +36,8 @@ interface Proc {
   leaving: boolean;
   clients: number;
   elu: number;
+  /** Listening on the service's sockets (told to, not yet leaving). */
+  listening: boolean;
   killTimer?: NodeJS.Timeout;
 }
 
@@ -171,7 +174,7 @@ export class MasterService {
     if (ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0)) this.spawn();
   }
 
-  private send(p: Proc, msg: ToChild, handle?: Socket | Server): void {
+  private send(p: Proc, msg: ToChild, handle?: Socket | SocketHandle): void {
     try {
       if (handle) p.child.send(msg, handle as never);
       else p.child.send(msg);
@@ -197,7 +200,7 @@ export class MasterService {
       this.throttle();
       return;
     }
-    const p: Proc = { child, pid: child.pid ?? 0, started: Date.now(), ready: false, retiring: false, leaving: false, clients: 0, elu: 0 };
+    const p: Proc = { child, pid: child.pid ?? 0, started: Date.now(), ready: false, retiring: false, leaving: false, clients: 0, elu: 0, listening: false };
     this.procs.add(p);
     child.on('message', (msg: ToMaster, handle?: unknown) => this.onMessage(p, msg, handle));
     child.on('error', (err) => log.warn(`process ${this.opts.daemonPath} pid ${p.pid}: ${err.message}`));
@@ -209,8 +212,16 @@ export class MasterService {
       case 'ready':
         p.ready = true;
         this.spawning--;
-        for (const server of this.opts.endpoint.servers) this.send(p, { t: 'listen' }, server);
+        this.opts.endpoint.sockets.forEach((sock, index) => {
+          const handle = sock.handle;
+          if (handle) this.send(p, { t: 'listen', index, lend: sock.wantsSpare }, handle);
+        });
+        p.listening = this.opts.endpoint.sockets.length > 0;
         this.dispatch();
+        return;
+      case 'lent':
+        if (handle) this.opts.endpoint.sockets[msg.index]?.keepSpare(handle as SocketHandle);
+        this.watchSockets();
         return;
       case 'load':
         p.clients = msg.clients;
@@ -220,6 +231,8 @@ export class MasterService {
         return;
       case 'bye':
         p.leaving = true;
+        p.listening = false;
+        this.watchSockets();
         // a process that served max_use clients is replaced before it has gone
         if (msg.reason === 'max_use' && this.available().length === 0 && this.spawning === 0 && this.canSpawn()) this.spawn();
         this.dispatch();
@@ -233,8 +246,15 @@ export class MasterService {
     }
   }
 
+  /** master accepts on the sockets only while no process listens on them. */
+  private watchSockets(): void {
+    const held = [...this.procs].some((p) => p.listening && !p.leaving && !p.retiring);
+    for (const sock of this.opts.endpoint.sockets) sock.watch(!held);
+  }
+
   private onExit(p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
     this.procs.delete(p);
+    this.watchSockets();
     if (p.killTimer) clearTimeout(p.killTimer);
     if (!p.ready) this.spawning--;
     const expected = p.leaving || p.retiring || this.stopped;
@@ -273,6 +293,7 @@ export class MasterService {
       this.send(p, { t: 'stop', graceful: true });
       this.armKill(p, STOP_DEADLINE * 6);
     }
+    this.watchSockets();
   }
 
   /** No new processes, no more wakeups: the first step of stopping. */
