@@ -9,10 +9,14 @@
  * watches a socket only while no process holds it (master_avail_listen), so
  * it accepts a connection only to start a process for it. A process reports
  * its load; master starts another one only when every running one is
- * saturated (event loop busy), never more than maxproc.
+ * saturated (event loop busy) and a CPU core is free to run it, never more
+ * than maxproc. (On a machine whose cores are all busy, a process's event
+ * loop looks saturated because it waits for the CPU: another process would
+ * only add to the contention.)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Logger } from '../contracts/logger.js';
@@ -22,6 +26,8 @@ import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master
 
 /** A process counts as saturated above this event-loop utilisation. */
 export const SATURATED_ELU = 0.8;
+/** Another process is started only while the machine has this much idle CPU (cores). */
+export const SPARE_CORES = 0.3;
 /** How long a stopping process may take before it is killed (ms). */
 export const STOP_DEADLINE = 10_000;
 /** A process that stays up this long resets the crash back-off (ms). */
@@ -67,6 +73,29 @@ export interface SpawnOptions {
   readonly onPass?: (service: string, socket: Socket) => void;
 }
 
+/** Idle CPU of the whole machine over the last second, in cores (from os.cpus()); 0 until measured. */
+const idleCores = (() => {
+  const idleMs = () => cpus().reduce((n, c) => n + c.times.idle, 0);
+  let at = 0;
+  let idle = 0;
+  let value = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const sample = () => {
+    const now = Date.now();
+    const i = idleMs();
+    if (at) value = (i - idle) / Math.max(1, now - at);
+    at = now;
+    idle = i;
+  };
+  return (): number => {
+    if (!timer) {
+      sample();
+      timer = setInterval(sample, 1000).unref();
+    }
+    return value;
+  };
+})();
+
 const CHILD_MAIN = fileURLToPath(new URL('./master-child.js', import.meta.url));
 
 export class MasterService {
@@ -82,6 +111,7 @@ export class MasterService {
   private spawning = 0;
 
   constructor(private opts: SpawnOptions) {
+    idleCores(); // start measuring
     this.armWakeup();
   }
 
@@ -171,7 +201,7 @@ export class MasterService {
   private considerMore(): void {
     const ready = this.available();
     if (ready.length === 0 || this.spawning > 0 || !this.canSpawn()) return;
-    if (ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0)) this.spawn();
+    if (ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0) && idleCores() >= SPARE_CORES) this.spawn();
   }
 
   private send(p: Proc, msg: ToChild, handle?: Socket | SocketHandle): void {
