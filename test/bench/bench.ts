@@ -12,7 +12,8 @@
  * up (127.0.0.1:2525, relaying to a sink on 127.0.0.1:2600), the same runs are
  * made against it, alternating, and the ratio Postern/Postfix is printed.
  *
- *   npm run bench -- [--messages N] [--size S] [--sessions C] [--runs R] [--no-postfix]
+ *   npm run bench -- [--messages N] [--size S] [--sessions C] [--runs R] [--no-postfix] [--cpu]
+ * --cpu also prints Postern's CPU milliseconds per message, by service.
  * Durability is the same for both: 250 only after the queue write is on disk.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -30,10 +31,11 @@ interface Options {
   sessions: number;
   runs: number;
   postfix: boolean;
+  cpu: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 5000, size: 2048, sessions: 20, runs: 1, postfix: true };
+  const o: Options = { messages: 5000, size: 2048, sessions: 20, runs: 1, postfix: true, cpu: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -42,6 +44,7 @@ function parseArgs(argv: string[]): Options {
       case '--sessions': o.sessions = Number(v); i++; break;
       case '--runs': o.runs = Number(v); i++; break;
       case '--no-postfix': o.postfix = false; break;
+      case '--cpu': o.cpu = true; break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
   }
@@ -51,29 +54,71 @@ function parseArgs(argv: string[]): Options {
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Sum of RSS (KiB) of `pid` and all its descendants. */
-function treeRss(pid: number): number {
+interface ProcInfo {
+  readonly pid: number;
+  readonly rssKiB: number;
+  /** utime + stime, in clock ticks (1/100 s). */
+  readonly ticks: number;
+  /** The command a Postern service process runs, or "master". */
+  readonly name: string;
+}
+
+/** `pid` and all its descendants, from /proc. */
+function procTree(pid: number): ProcInfo[] {
   const kids = new Map<number, number[]>();
-  const rss = new Map<number, number>();
+  const info = new Map<number, ProcInfo>();
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ppid = Number(f[1]);
-      rss.set(Number(e), Number(f[21]) * 4);
+      const args = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      // service processes are titled "postern/smtpd -n ... -t inet"; master keeps its command line
+      const name = /^postern\/(\S+)/.exec(args.join(' '))?.[1] ?? 'master';
+      info.set(Number(e), { pid: Number(e), rssKiB: Number(f[21]) * 4, ticks: Number(f[11]) + Number(f[12]), name });
       kids.set(ppid, [...(kids.get(ppid) ?? []), Number(e)]);
     } catch {
       /* gone */
     }
   }
-  let total = 0;
+  const out: ProcInfo[] = [];
   const walk = (p: number) => {
-    total += rss.get(p) ?? 0;
+    const i = info.get(p);
+    if (i) out.push(i);
     for (const k of kids.get(p) ?? []) walk(k);
   };
   walk(pid);
-  return total;
+  return out;
+}
+
+/** Sum of RSS (KiB) of `pid` and all its descendants. */
+function treeRss(pid: number): number {
+  return procTree(pid).reduce((n, p) => n + p.rssKiB, 0);
+}
+
+/**
+ * CPU used by each service of a process tree between construction and
+ * report(): sampled, so processes that exit in between keep what was last seen.
+ */
+class CpuMeter {
+  private readonly first = new Map<number, number>();
+  private readonly last = new Map<number, ProcInfo>();
+  constructor(private readonly pid: number) {
+    for (const p of procTree(pid)) this.first.set(p.pid, p.ticks);
+  }
+  sample(): void {
+    for (const p of procTree(this.pid)) this.last.set(p.pid, p);
+  }
+  /** Milliseconds of CPU per message, by service. */
+  report(messages: number): string {
+    this.sample();
+    const by = new Map<string, number>();
+    for (const p of this.last.values()) by.set(p.name, (by.get(p.name) ?? 0) + (p.ticks - (this.first.get(p.pid) ?? 0)) * 10);
+    const total = [...by.values()].reduce((a, b) => a + b, 0);
+    const parts = [...by].sort((a, b) => b[1] - a[1]).map(([n, ms]) => `${n} ${(ms / messages).toFixed(2)}`);
+    return `CPU ms/msg: total ${(total / messages).toFixed(2)} = ${parts.join(', ')}`;
+  }
 }
 
 /** RSS (KiB) of every running Postfix program (Debian installs them in /usr/lib/postfix/sbin). */
@@ -129,10 +174,13 @@ interface RunResult {
 }
 
 /** One measured run against `port`, relaying to a fresh sink on `sinkPort`. */
-async function measure(port: number, sinkPort: number, o: Options, rssOf: () => number): Promise<RunResult> {
+async function measure(port: number, sinkPort: number, o: Options, rssOf: () => number, cpu?: CpuMeter): Promise<RunResult> {
   const sink = await startSink(sinkPort);
   let peak = 0;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssOf())), 100);
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf());
+    cpu?.sample();
+  }, 100);
   const t0 = process.hrtime.bigint();
   let accepted: number;
   if (has('smtp-source')) {
@@ -147,6 +195,7 @@ async function measure(port: number, sinkPort: number, o: Options, rssOf: () => 
   while (sink.count() < accepted && Date.now() < deadline) await sleep(20);
   const e2eS = Number(process.hrtime.bigint() - t0) / 1e9;
   const delivered = sink.count();
+  if (cpu) console.log(cpu.report(delivered));
   // latency: a probe run with the Node generator (a tenth of the messages)
   const probe = await runLoad(port, Math.max(200, Math.floor(o.messages / 10)), o.sessions, o.size);
   while (sink.count() < delivered + probe.sent && Date.now() < deadline) await sleep(20);
@@ -245,7 +294,8 @@ async function main(): Promise<void> {
   const results: { postern: RunResult[]; postfix: RunResult[] } = { postern: [], postfix: [] };
   try {
     for (let run = 1; run <= o.runs; run++) {
-      const p = await measure(postern.port, sinkPort, o, () => treeRss(masterPid(postern.dir)));
+      const pid = masterPid(postern.dir);
+      const p = await measure(postern.port, sinkPort, o, () => treeRss(pid), o.cpu ? new CpuMeter(pid) : undefined);
       results.postern.push(p);
       console.log(`run ${run} postern: ${fmt(p)}`);
       if (postfixUp) {
