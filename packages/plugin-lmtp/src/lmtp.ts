@@ -16,8 +16,8 @@
  *   deferred (4XX) on its own reply. Sessions are reset and kept for the
  *   next request to the same destination (conn_use=N in the delivery line).
  *
- *   The protocol engine is nodemailer's SMTPConnection in LMTP mode; the
- *   rest is the shared client of @postern/core (smtp-client/).
+ *   The protocol engine and the rest are the shared client of
+ *   @postern/core (smtp-client/), in LMTP mode.
  *
  * PROTOCOL
  *   The DELIVER method of Postern's IPC on queue_directory/private/<service>

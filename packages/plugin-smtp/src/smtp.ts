@@ -21,8 +21,8 @@
  *   request to the same destination (the connection cache); the delivery
  *   line shows conn_use=N for reused sessions.
  *
- *   The protocol engine is nodemailer's SMTPConnection; the rest is the
- *   shared SMTP/LMTP client of @postern/core (smtp-client/): next-hop parsing,
+ *   The protocol engine and the rest are the shared SMTP/LMTP client of
+ *   @postern/core (smtp-client/): the session (with PIPELINING), next-hop parsing,
  *   the resolver (NAME_RESOLVER, else DNS), TLS policy, SASL, generic maps,
  *   the 8BITMIME downgrade and the connection cache. Tests and benchmarks
  *   register a NAME_RESOLVER in the service's container, or set

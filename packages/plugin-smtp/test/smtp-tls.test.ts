@@ -73,15 +73,21 @@ test('TLS may: a failing handshake is retried in plaintext', async () => {
 });
 
 const auth = (user: string) => ({
-  onAuth(a: { username?: string; password?: string; method: string }, _s: unknown, cb: (err: Error | null, res?: { user: string }) => void) {
-    if (a.username === 'alice' && a.password === 's3cret') cb(null, { user: `${a.username}/${a.method}` });
+  onAuth(
+    a: { username?: string; password?: string; method: string; validatePassword?: (p: string) => boolean },
+    _s: unknown,
+    cb: (err: Error | null, res?: { user: string }) => void,
+  ) {
+    // CRAM-MD5 sends no password, only a digest of it and the challenge
+    const ok = a.method === 'CRAM-MD5' ? a.validatePassword?.('s3cret') === true : a.password === 's3cret';
+    if (a.username === 'alice' && ok) cb(null, { user: `${a.username}/${a.method}` });
     else cb(Object.assign(new Error('5.7.8 Error: authentication failed'), { responseCode: 535 }));
   },
   authOptional: false,
   user,
 });
 
-for (const method of ['PLAIN', 'LOGIN']) {
+for (const method of ['PLAIN', 'LOGIN', 'CRAM-MD5']) {
   test(`SASL ${method} over TLS with smtp_sasl_password_maps keyed by [host]:port`, async () => {
     const srv = await tlsServer({ ...auth('alice'), authMethods: [method] });
     const client = testClient(

@@ -85,11 +85,25 @@ export interface ClientSettings {
   readonly time: (suffix: string) => number;
   readonly int: (suffix: string) => number;
   readonly bool: (suffix: string) => boolean;
-  readonly list: (suffix: string) => string[];
+  readonly list: (suffix: string) => readonly string[];
 }
 
-/** Reads `<protocol>_<suffix>`, falling back to the Postfix default when no package declares it. */
+const settingsCache = new WeakMap<ConfigView, Map<ClientProtocol, ClientSettings>>();
+
+/**
+ * Reads `<protocol>_<suffix>`, falling back to the Postfix default when no
+ * package declares it. A configuration view does not change, so each value
+ * is worked out once per view.
+ */
 export function clientSettings(config: ConfigView, protocol: ClientProtocol): ClientSettings {
+  let byProtocol = settingsCache.get(config);
+  if (!byProtocol) settingsCache.set(config, (byProtocol = new Map()));
+  let settings = byProtocol.get(protocol);
+  if (!settings) byProtocol.set(protocol, (settings = readSettings(config, protocol)));
+  return settings;
+}
+
+function readSettings(config: ConfigView, protocol: ClientProtocol): ClientSettings {
   const defaults = new Map(clientParameters(protocol).map((p) => [p.name, p.default]));
   const name = (s: string) => `${protocol}_${s}`;
   const known = (s: string) => config.has(name(s));
@@ -101,12 +115,19 @@ export function clientSettings(config: ConfigView, protocol: ClientProtocol): Cl
     const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m?.[2] ?? ''] ?? 1;
     return m ? Number(m[1]) * unit : 0;
   };
+  const memo = <T>(read: (s: string) => T): ((s: string) => T) => {
+    const seen = new Map<string, T>();
+    return (s) => {
+      if (!seen.has(s)) seen.set(s, read(s));
+      return seen.get(s)!;
+    };
+  };
   return {
     protocol,
-    get: raw,
-    time,
-    int: (s) => (known(s) ? config.int(name(s)) : Number(raw(s)) || 0),
-    bool: (s) => (known(s) ? config.bool(name(s)) : /^(yes|true|1)$/i.test(raw(s))),
-    list: (s) => (known(s) ? config.list(name(s)) : raw(s).split(/[\s,]+/).filter(Boolean)),
+    get: memo(raw),
+    time: memo(time),
+    int: memo((s) => (known(s) ? config.int(name(s)) : Number(raw(s)) || 0)),
+    bool: memo((s) => (known(s) ? config.bool(name(s)) : /^(yes|true|1)$/i.test(raw(s)))),
+    list: memo((s) => (known(s) ? config.list(name(s)) : raw(s).split(/[\s,]+/).filter(Boolean))),
   };
 }

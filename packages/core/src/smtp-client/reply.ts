@@ -20,7 +20,7 @@ export interface SmtpReply {
 /** The Postfix default for line_length_limit: replies are cut there. */
 export const REPLY_LENGTH_LIMIT = 2048;
 
-/** Parses a reply as nodemailer hands it over (lines joined with "\n"). */
+/** Parses a reply (its lines joined with "\n"). */
 export function parseReply(raw: string, limit = REPLY_LENGTH_LIMIT): SmtpReply {
   const text = raw
     .replace(/\r/g, '')

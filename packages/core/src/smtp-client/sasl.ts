@@ -14,7 +14,7 @@
 import type { LookupTable } from '../contracts/table.js';
 import { mapsFind } from '../mail/addr-find.js';
 
-/** Mechanisms the client can run (nodemailer's), best first. */
+/** Mechanisms the client can run (session.ts), best first. */
 export const CLIENT_MECHANISMS = ['CRAM-MD5', 'PLAIN', 'LOGIN'] as const;
 const PLAINTEXT = new Set(['PLAIN', 'LOGIN']);
 const ANONYMOUS = new Set(['ANONYMOUS']);

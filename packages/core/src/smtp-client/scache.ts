@@ -4,9 +4,9 @@
  *
  * Postfix's scache holds the open sessions themselves: an smtp process hands
  * the socket over (descriptor passing) and any other smtp process may take it
- * back. Postern does not hand sessions over: a cached SMTP session is a
- * nodemailer connection with its protocol state (EHLO features, TLS state)
- * inside the process that opened it, and a TLS session cannot move to another
+ * back. Postern does not hand sessions over: a Node.js process can pass a
+ * descriptor only to its parent or child, so a hand-over would go through
+ * master's IPC channel twice, and a TLS session cannot move to another
  * process at all. So the session stays parked in its smtp process
  * (InProcessSessionCache) and scache keeps the shared books:
  *

@@ -1,26 +1,29 @@
 /**
- * One SMTP or LMTP client session (Postfix's SMTP_SESSION with smtp_proto.c),
- * on nodemailer's SMTPConnection. nodemailer speaks the protocol (greeting,
- * EHLO/LHLO with HELO fallback, STARTTLS, AUTH, PIPELINING, SIZE, 8BITMIME,
- * DSN RET/ENVID, CRLF and dot-stuffing of the content, one reply per
- * recipient in LMTP mode); this module adds what Postfix needs besides:
+ * One SMTP or LMTP client session (Postfix's SMTP_SESSION with smtp_proto.c
+ * and smtp_chat.c), speaking the protocol on the socket itself:
  *
- *   - the socket is opened here (smtp_connect_timeout, smtp_bind_address,
- *     UNIX-domain sockets) and handed over as an open connection;
- *   - every command and reply is followed (nodemailer's transaction log), so
- *     each reply is known with the command it answers, per recipient, and a
+ *   - the greeting, EHLO/LHLO (HELO when EHLO is refused), STARTTLS with a
+ *     second EHLO, AUTH PLAIN, LOGIN and CRAM-MD5;
+ *   - one mail transaction at a time: MAIL FROM with SIZE, BODY=8BITMIME,
+ *     SMTPUTF8, RET and ENVID; RCPT TO with NOTIFY and ORCPT per recipient;
+ *     with PIPELINING (RFC 2920) MAIL, RCPT and DATA go out in one write, as
+ *     Postfix sends them; the content is written CRLF-terminated and
+ *     dot-stuffed in one write with the final dot;
+ *   - every reply is read in order and kept with the command it answers, per
+ *     recipient (LMTP: one reply per accepted recipient after DATA), so a
  *     failure names the state Postfix names ("while sending RCPT TO");
  *   - per-command time limits (smtp_helo_timeout, smtp_mail_timeout,
  *     smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout,
- *     smtp_data_done_timeout, smtp_rset_timeout, smtp_quit_timeout);
- *   - per-recipient DSN NOTIFY and ORCPT (nodemailer has one per envelope),
- *     and SMTPUTF8 on MAIL FROM whenever the message needs it.
+ *     smtp_data_done_timeout, smtp_rset_timeout, smtp_quit_timeout), reply
+ *     lines cut at line_length_limit and a bound on a whole reply.
+ *
+ * The socket is opened here too (smtp_connect_timeout, smtp_bind_address,
+ * UNIX-domain sockets).
  */
+import { createHmac } from 'node:crypto';
 import { createConnection, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
-import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import { commandState, parseReply, stateText as stateTextOf, type SessionState, type SmtpReply } from './reply.js';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { parseReply, stateText as stateTextOf, type SessionState, type SmtpReply } from './reply.js';
 
 export interface SessionTimeouts {
   /** Seconds; 0 = no limit. */
@@ -109,25 +112,47 @@ export function xtext(text: string): string {
   return out;
 }
 
-/** The nodemailer internals this module relies on (all in SMTPConnection's source). */
-interface ConnInternals {
-  _socket: Socket | TLSSocket | false | null;
-  _supportedExtensions: string[];
-  _supportedAuth: string[];
-  _maxAllowedSize: number;
-  _plaintextEhlo?: string | false;
-  _sendCommand(str: string, logStr?: string): void;
-  _envelope?: { accepted?: string[] } | false;
-  secure: boolean;
-}
-
-interface Pending {
+/** Lines of a reply received so far; the reply is complete at a line without "-" after the code. */
+interface Waiter {
   readonly state: SessionState;
-  /** Recipient position for RCPT TO and LMTP end-of-data replies. */
-  readonly rcpt?: number;
+  resolve(reply: SmtpReply): void;
+  reject(err: SessionError): void;
 }
 
-const baseSendCommand = (SMTPConnection.prototype as unknown as ConnInternals)._sendCommand;
+const CRLF = Buffer.from('\r\n');
+const DOT_CRLF = Buffer.from('.\r\n');
+
+/**
+ * The content as it goes on the wire after DATA: every line ends in CRLF,
+ * a line that starts with "." gets another one (RFC 5321 4.5.2), and the
+ * final "." line follows.
+ */
+export function smtpData(body: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let start = 0;
+  let lineStart = 0;
+  while (lineStart < body.length) {
+    const nl = body.indexOf(10, lineStart);
+    const end = nl < 0 ? body.length : nl;
+    if (body[lineStart] === 0x2e) {
+      parts.push(body.subarray(start, lineStart), DOT_CRLF.subarray(0, 1));
+      start = lineStart;
+    }
+    if (nl < 0) {
+      parts.push(body.subarray(start), CRLF);
+      start = body.length;
+      break;
+    }
+    if (nl === 0 || body[nl - 1] !== 13) {
+      parts.push(body.subarray(start, nl), CRLF);
+      start = nl + 1;
+    }
+    lineStart = nl + 1;
+  }
+  if (start < body.length) parts.push(body.subarray(start));
+  parts.push(DOT_CRLF);
+  return Buffer.concat(parts);
+}
 
 let sessionIds = 0;
 
@@ -141,195 +166,320 @@ export class ClientSession {
   /** Transactions completed on this session (conn_use). */
   uses = 0;
   lastUsed = Date.now();
-  private readonly conn: SMTPConnection & ConnInternals;
-  private readonly pending: Pending[] = [{ state: 'greeting' }];
-  private rcptSeq = 0;
-  private rcptParams: string[] = [];
-  private rcptReplies: ({ reply: SmtpReply; state: SessionState } | undefined)[] = [];
-  private wantSmtputf8 = false;
+  private socket: Socket | TLSSocket;
+  private secureSocket: TLSSocket | undefined;
+  private ext: string[] = [];
+  private auth: string[] = [];
+  private maxSize = 0;
+  /** Replies awaited, oldest first; replies that arrive with none waiting are kept for the next. */
+  private readonly waiters: Waiter[] = [];
+  private readonly early: SmtpReply[] = [];
+  private partial: Buffer[] = [];
+  private partialSize = 0;
+  private replyLines: string[] = [];
+  private replySize = 0;
   private lastState: SessionState = 'greeting';
-  private lastReply: SmtpReply | undefined;
+  /** A transaction was started and not ended by the end-of-data reply: RSET before the next. */
+  private inTransaction = false;
   private closed = false;
-  private failure: Error | undefined;
+  private failure: SessionError | undefined;
+  private readonly onData = (chunk: Buffer) => this.receive(chunk);
+  private readonly onTimeout = () => this.fail('timeout');
+  private readonly onClose = () => this.fail('lost');
+  private readonly onError = () => undefined;
 
   private constructor(private readonly opts: SessionOptions, socket: Socket) {
     const ep = opts.endpoint;
     this.peer = `${ep.host}[${ep.path ?? ep.address}]`;
     this.relay = ep.path ? this.peer : `${this.peer}:${ep.port}`;
-    const t = opts.timeouts;
-    const ms = (s: number) => (s > 0 ? s * 1000 : 0x7fffffff);
-    const self = this;
-    const tls = opts.tls;
-    this.conn = new SMTPConnection({
-      connection: socket,
-      lmtp: opts.lmtp,
-      name: opts.heloName,
-      host: ep.address ?? ep.host,
-      ...(ep.port !== undefined && { port: ep.port }),
-      greetingTimeout: ms(t.helo),
-      connectionTimeout: Math.min(0x7fffffff, ms(t.helo) + ms(t.starttls)),
-      socketTimeout: ms(t.helo),
-      socketCloseTimeout: 0,
-      maxResponseSize: opts.maxReplySize ?? 1024 * 1024,
-      ignoreTLS: !tls,
-      requireTLS: tls?.required ?? false,
-      ...(tls && { tls: tls.options }),
-      transactionLog: true,
-      logger: {
-        level() {},
-        trace() {},
-        info() {},
-        warn() {},
-        error() {},
-        fatal() {},
-        debug(data: unknown, ...args: unknown[]) {
-          if ((data as { tnx?: string })?.tnx === 'server') self.onReply(String(args.length > 1 ? args[1] : args[0] ?? ''));
-        },
-      } as never,
-    }) as SMTPConnection & ConnInternals;
-    this.conn._sendCommand = function (this: ConnInternals, str: string, logStr?: string) {
-      self.onCommand(this, str);
-      let line = str;
-      if (line.startsWith('MAIL FROM:') && self.wantSmtputf8 && this._supportedExtensions.includes('SMTPUTF8') && !/ SMTPUTF8\b/.test(line)) {
-        line += ' SMTPUTF8';
-      }
-      if (line.startsWith('RCPT TO:')) {
-        const extra = self.rcptParams[self.rcptSeq - 1];
-        if (extra && this._supportedExtensions.includes('DSN')) line += extra;
-      }
-      baseSendCommand.call(this, line, logStr);
-    };
-    this.conn.on('error', (err: Error) => {
-      this.failure ??= err;
-      this.closed = true;
-    });
-    this.conn.on('end', () => void (this.closed = true));
+    this.socket = socket;
+    this.attach(socket);
   }
 
   /** Opens the socket, waits for the greeting, EHLO/LHLO and STARTTLS as the options say. */
   static async open(opts: SessionOptions, signal?: AbortSignal): Promise<ClientSession> {
     const socket = await connectSocket(opts, signal);
     const session = new ClientSession(opts, socket);
-    await new Promise<void>((resolve, reject) => {
-      // nodemailer reports most setup failures as 'error' events, some through the callback.
-      const onError = (err: Error) => reject(session.translate(err));
-      session.conn.once('error', onError);
-      const onAbort = () => {
-        session.close();
-        reject(new SessionError('lost', session.lastState, `lost connection with ${session.peer} while ${stateTextOf(session.lastState)} (delivery cancelled)`));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      session.conn.connect((err) => {
-        session.conn.off('error', onError);
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(session.translate(err));
-        else resolve();
-      });
-    });
+    const onAbort = () => session.fail('lost', ' (delivery cancelled)');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await session.handshake();
+    } catch (err) {
+      session.close();
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
     return session;
   }
 
-  private timeoutFor(state: SessionState): number {
-    const t = this.opts.timeouts;
-    const map: Partial<Record<SessionState, number>> = {
-      ehlo: t.helo,
-      helo: t.helo,
-      lhlo: t.helo,
-      auth: t.helo,
-      starttls: t.starttls,
-      mail: t.mail,
-      rcpt: t.rcpt,
-      data: t.dataInit,
-      body: t.dataXfer,
-      dot: t.dataDone,
-      rset: t.rset,
-      quit: t.quit,
-    };
-    return map[state] ?? t.helo;
+  private attach(socket: Socket): void {
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('timeout', this.onTimeout);
+    socket.on('close', this.onClose);
+    socket.on('error', this.onError);
   }
 
-  private setTimer(state: SessionState): void {
-    const s = this.conn._socket;
-    const secs = this.timeoutFor(state);
-    if (s) s.setTimeout(secs > 0 ? secs * 1000 : 0);
+  private detach(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('timeout', this.onTimeout);
+    socket.off('close', this.onClose);
   }
 
-  private onCommand(conn: ConnInternals, str: string): void {
-    const state = commandState(str) ?? 'auth';
-    if (state === 'rcpt') this.pending.push({ state, rcpt: this.rcptSeq++ });
-    else this.pending.push({ state });
-    this.lastState = state;
-    if (conn._socket) this.setTimer(state);
-  }
-
-  private onReply(raw: string): void {
-    const p = this.pending.shift();
-    const reply = parseReply(raw, this.opts.replyLimit);
-    this.lastReply = reply;
-    if (!p) return;
-    // RCPT TO: refusals decide now; acceptances wait for the end of DATA (LMTP: a reply each).
-    if (p.rcpt !== undefined && (p.state === 'dot' || reply.code < 200 || reply.code >= 300)) {
-      this.rcptReplies[p.rcpt] = { reply, state: p.state };
+  private async handshake(): Promise<void> {
+    const greeting = await this.expect('greeting');
+    if (greeting.code < 200 || greeting.code >= 300) throw new SessionError('reply', 'greeting', greeting.text, greeting);
+    await this.hello();
+    const tls = this.opts.tls;
+    if (!tls) return;
+    if (!this.ext.includes('STARTTLS')) {
+      if (tls.required) throw new SessionError('tls-required', 'starttls', `TLS is required, but was not offered by host ${this.peer}`);
+      return;
     }
-    this.lastState = this.pending[0]?.state ?? p.state;
+    const reply = await this.command('STARTTLS', 'starttls');
+    if (reply.code !== 220) {
+      if (!tls.required) return;
+      throw new SessionError('reply', 'starttls', `host ${this.peer} said: ${reply.text} (in reply to STARTTLS command)`, reply);
+    }
+    await this.startTls(tls.options);
+    await this.hello();
+  }
+
+  /** EHLO (LHLO), or HELO when the server refuses EHLO; records the extensions. */
+  private async hello(): Promise<void> {
+    const { lmtp, heloName } = this.opts;
+    const reply = await this.command(`${lmtp ? 'LHLO' : 'EHLO'} ${heloName}`, lmtp ? 'lhlo' : 'ehlo');
+    if (reply.code >= 200 && reply.code < 300) {
+      this.extensions_(reply.lines);
+      return;
+    }
+    if (lmtp || reply.code === 421) throw new SessionError('reply', lmtp ? 'lhlo' : 'ehlo', reply.text, reply);
+    const helo = await this.command(`HELO ${heloName}`, 'helo');
+    if (helo.code < 200 || helo.code >= 300) throw new SessionError('reply', 'helo', helo.text, helo);
+    this.extensions_([]);
+  }
+
+  private extensions_(lines: readonly string[]): void {
+    this.ext = [];
+    this.auth = [];
+    this.maxSize = 0;
+    for (const line of lines.slice(1)) {
+      const words = line.slice(4).trim().split(/[\s=]+/);
+      const keyword = (words[0] ?? '').toUpperCase();
+      if (!keyword) continue;
+      this.ext.push(keyword);
+      if (keyword === 'SIZE') this.maxSize = Number(words[1]) || 0;
+      if (keyword === 'AUTH') this.auth.push(...words.slice(1).map((w) => w.toUpperCase()));
+    }
+  }
+
+  private startTls(options: ConnectionOptions): Promise<void> {
+    const plain = this.socket;
+    this.detach(plain);
+    return new Promise<void>((resolve, reject) => {
+      const secure = tlsConnect({ ...options, socket: plain });
+      const failed = (err: NodeJS.ErrnoException) => {
+        secure.destroy();
+        plain.destroy();
+        this.closed = true;
+        const text = `${err.code ?? ''} ${err.message}`;
+        const certificate = /CERT|SIGNATURE|ISSUER|ALTNAME|certificate|self.signed|verify|name mismatch/i.test(text);
+        reject(new SessionError('tls', 'starttls', certificate ? 'Server certificate not verified' : 'Cannot start TLS: handshake failure'));
+      };
+      const timedOut = () => failed(Object.assign(new Error('handshake timed out'), { code: 'ETIMEDOUT' }));
+      secure.once('error', failed);
+      secure.setTimeout(this.seconds('starttls') * 1000);
+      secure.once('timeout', timedOut);
+      secure.once('secureConnect', () => {
+        secure.off('error', failed);
+        secure.off('timeout', timedOut);
+        this.socket = secure;
+        this.secureSocket = secure;
+        this.attach(secure);
+        resolve();
+      });
+    });
+  }
+
+  private seconds(state: SessionState): number {
+    const t = this.opts.timeouts;
+    switch (state) {
+      case 'starttls':
+        return t.starttls;
+      case 'mail':
+        return t.mail;
+      case 'rcpt':
+        return t.rcpt;
+      case 'data':
+        return t.dataInit;
+      case 'body':
+        return t.dataXfer;
+      case 'dot':
+        return t.dataDone;
+      case 'rset':
+        return t.rset;
+      case 'quit':
+        return t.quit;
+      default:
+        return t.helo;
+    }
+  }
+
+  /** The time limit of the oldest reply awaited (or of `state` while sending). */
+  private arm(state: SessionState): void {
+    this.lastState = state;
+    this.socket.setTimeout(this.seconds(state) * 1000);
+  }
+
+  private receive(chunk: Buffer): void {
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, from);
+      if (nl < 0) {
+        const rest = chunk.subarray(from);
+        this.partial.push(rest);
+        this.partialSize += rest.length;
+        if (this.replySize + this.partialSize > (this.opts.maxReplySize ?? 1024 * 1024)) this.fail('protocol');
+        return;
+      }
+      let line = chunk.subarray(from, nl);
+      if (this.partial.length) {
+        line = Buffer.concat([...this.partial, line]);
+        this.partial = [];
+        this.partialSize = 0;
+      }
+      from = nl + 1;
+      this.line(line.toString('utf8').replace(/\r$/, ''));
+      if (this.closed && this.failure) return;
+    }
+  }
+
+  private line(text: string): void {
+    this.replySize += text.length;
+    if (this.replySize > (this.opts.maxReplySize ?? 1024 * 1024)) {
+      this.fail('protocol');
+      return;
+    }
+    const limit = this.opts.replyLimit;
+    this.replyLines.push(text.length > limit ? text.slice(0, limit) : text);
+    if (/^\d{3}-/.test(text)) return;
+    const lines = this.replyLines;
+    this.replyLines = [];
+    this.replySize = 0;
+    const reply = Object.assign(parseReply(lines.join('\n'), limit), { lines });
+    const waiter = this.waiters.shift();
+    if (!waiter) {
+      this.early.push(reply);
+      return;
+    }
+    const next = this.waiters[0];
+    if (next) this.arm(next.state);
+    else this.socket.setTimeout(0);
+    waiter.resolve(reply);
+  }
+
+  /**
+   * Waits for the next reply, answering a command sent in `state`. A failed
+   * session rejects every reply awaited; those the caller never gets to
+   * await (after an earlier one failed) must not count as unhandled.
+   */
+  private expect(state: SessionState): Promise<SmtpReply & { lines: string[] }> {
+    const ready = this.early.shift();
+    const promise: Promise<SmtpReply & { lines: string[] }> = this.failure
+      ? Promise.reject(this.failure)
+      : ready
+        ? Promise.resolve(ready as SmtpReply & { lines: string[] })
+        : new Promise((resolve, reject) => {
+            if (this.waiters.length === 0) this.arm(state);
+            this.waiters.push({ state, resolve: resolve as (r: SmtpReply) => void, reject });
+          });
+    promise.catch(() => undefined);
+    return promise;
+  }
+
+  private write(data: string | Buffer): void {
+    if (this.failure) return;
+    this.socket.write(data);
+  }
+
+  private command(line: string, state: SessionState): Promise<SmtpReply & { lines: string[] }> {
+    this.write(`${line}\r\n`);
+    return this.expect(state);
+  }
+
+  /** The session fails: every reply awaited fails with the reason, in Postfix's words. */
+  private fail(kind: 'timeout' | 'lost' | 'protocol', note = ''): void {
+    if (this.failure) return;
+    let state = this.waiters[0]?.state ?? this.lastState;
+    // the content was still being written when the connection went
+    if (state === 'dot' && this.socket.writableLength > 0) state = 'body';
+    const text =
+      kind === 'timeout'
+        ? `conversation with ${this.peer} timed out while ${stateTextOf(state)}`
+        : kind === 'protocol'
+          ? `lost connection with ${this.peer} while ${stateTextOf(state)} (server reply too long)`
+          : `lost connection with ${this.peer} while ${stateTextOf(state)}${note}`;
+    this.failure = new SessionError(kind === 'protocol' ? 'protocol' : kind, state, text);
+    this.closed = true;
+    this.socket.destroy();
+    for (const w of this.waiters.splice(0)) w.reject(this.failure);
   }
 
   /** EHLO keywords the server offered (upper case). */
   get extensions(): readonly string[] {
-    return this.conn._supportedExtensions;
+    return this.ext;
   }
 
-  /** SASL mechanisms offered that nodemailer can run. */
+  /** SASL mechanisms the server offered (upper case). */
   get authMechanisms(): readonly string[] {
-    return this.conn._supportedAuth;
+    return this.auth;
   }
 
   /** The server's SIZE limit (0: none announced). */
   get sizeLimit(): number {
-    return this.conn._maxAllowedSize || 0;
+    return this.maxSize;
   }
 
   get secure(): boolean {
-    return this.conn.secure;
+    return !!this.secureSocket;
   }
 
   /** The TLS socket once STARTTLS succeeded. */
   get tlsSocket(): TLSSocket | undefined {
-    return this.conn.secure && this.conn._socket ? (this.conn._socket as TLSSocket) : undefined;
+    return this.secureSocket;
   }
 
   /** True while the session can carry another transaction. */
   get usable(): boolean {
-    const s = this.conn._socket;
-    return !this.closed && !!s && !s.destroyed && s.writable;
+    return !this.closed && !this.socket.destroyed && this.socket.writable;
   }
 
-  private guarded: ((err: Error) => void) | undefined;
-
-  /** Fails a pending login or reset when the connection errors (nodemailer emits 'error' then). */
-  private guard(reject: (err: SessionError) => void): void {
-    this.guarded = (err: Error) => {
-      this.guarded = undefined;
-      reject(this.translate(err));
-    };
-    this.conn.once('error', this.guarded);
-  }
-
-  private unguard(): void {
-    if (this.guarded) this.conn.off('error', this.guarded);
-    this.guarded = undefined;
-  }
-
-  /** SASL AUTH with `mechanism`. */
+  /** SASL AUTH with `mechanism` (PLAIN, LOGIN or CRAM-MD5). */
   async login(user: string, pass: string, mechanism: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.guard(reject);
-      this.conn.login({ user, pass, method: mechanism }, (err) => {
-        this.unguard();
-        if (err) reject(this.translate(err));
-        else resolve();
-      });
-    });
+    const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+    const step = async (line: string, want: number) => {
+      const reply = await this.command(line, 'auth');
+      if (reply.code !== want) throw new SessionError('reply', 'auth', reply.text, reply);
+      return reply;
+    };
+    switch (mechanism.toUpperCase()) {
+      case 'PLAIN':
+        await step(`AUTH PLAIN ${b64(`\0${user}\0${pass}`)}`, 235);
+        return;
+      case 'LOGIN':
+        await step('AUTH LOGIN', 334);
+        await step(b64(user), 334);
+        await step(b64(pass), 235);
+        return;
+      case 'CRAM-MD5': {
+        const challenge = Buffer.from((await step('AUTH CRAM-MD5', 334)).text.slice(4).trim(), 'base64');
+        await step(b64(`${user} ${createHmac('md5', pass).update(challenge).digest('hex')}`), 235);
+        return;
+      }
+      default:
+        throw new SessionError('protocol', 'auth', `SASL mechanism ${mechanism} is not supported`);
+    }
   }
 
   /**
@@ -337,75 +487,89 @@ export class ClientSession {
    * a SessionError when the transaction as a whole fails (refused MAIL FROM
    * or DATA, a lost connection, a timeout).
    */
-  async send(envelope: SessionEnvelope, content: AsyncIterable<Buffer> | Buffer): Promise<TransactionOutcome> {
-    this.wantSmtputf8 = envelope.smtputf8 ?? false;
-    this.rcptSeq = 0;
-    this.rcptReplies = [];
-    this.rcptParams = envelope.recipients.map((r) => {
-      const params: string[] = [];
-      if (r.notify?.length) params.push(`NOTIFY=${r.notify.join(',')}`);
-      if (r.orcpt) params.push(`ORCPT=${xtext(r.orcpt)}`);
-      return params.length ? ` ${params.join(' ')}` : '';
+  async send(envelope: SessionEnvelope, content: Buffer): Promise<TransactionOutcome> {
+    const has = (k: string) => this.ext.includes(k);
+    this.inTransaction = true;
+    let mail = `MAIL FROM:<${envelope.sender}>`;
+    if (has('SIZE') && envelope.size) mail += ` SIZE=${envelope.size}`;
+    if (envelope.body8bit && has('8BITMIME')) mail += ' BODY=8BITMIME';
+    if (envelope.smtputf8 && has('SMTPUTF8')) mail += ' SMTPUTF8';
+    if (has('DSN')) {
+      if (envelope.ret) mail += ` RET=${envelope.ret}`;
+      if (envelope.envid) mail += ` ENVID=${xtext(envelope.envid)}`;
+    }
+    const rcpts = envelope.recipients.map((r) => {
+      let line = `RCPT TO:<${r.address}>`;
+      if (has('DSN')) {
+        if (r.notify?.length) line += ` NOTIFY=${r.notify.join(',')}`;
+        if (r.orcpt) line += ` ORCPT=${xtext(r.orcpt)}`;
+      }
+      return line;
     });
-    const self = this;
-    const count = envelope.recipients.length;
-    const body = Readable.from(
-      (async function* () {
-        self.lastState = 'body';
-        self.setTimer('body');
-        if (Buffer.isBuffer(content)) yield content;
-        else for await (const chunk of content) yield chunk;
-        // The end of DATA: one reply (SMTP) or one per accepted recipient (LMTP).
-        if (self.opts.lmtp) {
-          for (let i = 0; i < count; i++) if (!self.rcptReplies[i]) self.pending.push({ state: 'dot', rcpt: i });
-        } else self.pending.push({ state: 'dot' });
-        self.lastState = 'dot';
-        self.setTimer('dot');
-      })(),
-      { objectMode: false },
-    );
-    const dsn: { ret?: string; envid?: string } = {};
-    if (envelope.ret) dsn.ret = envelope.ret;
-    if (envelope.envid) dsn.envid = envelope.envid;
-    let final: string;
-    try {
-      final = await new Promise<string>((resolve, reject) => {
-        this.conn.send(
-          {
-            from: envelope.sender,
-            to: envelope.recipients.map((r) => r.address),
-            ...(envelope.size && { size: envelope.size }),
-            use8BitMime: envelope.body8bit ?? false,
-            ...((dsn.ret || dsn.envid) && { dsn }),
-          },
-          body,
-          (err, info) => (err ? reject(err) : resolve(info?.response ?? '')),
-        );
-      });
-    } catch (err) {
-      const e = err as Error & { command?: string; response?: string };
-      // All recipients refused: their own replies decide.
-      if (e.command === 'RCPT TO' && this.rcptReplies.filter(Boolean).length === count) return { replies: this.rcptReplies.map((r) => r!) };
-      throw this.translate(e);
+    const replies: ({ reply: SmtpReply; state: SessionState } | undefined)[] = [];
+    const accepted: number[] = [];
+    const noteRcpt = (i: number, reply: SmtpReply) => {
+      if (reply.code >= 200 && reply.code < 300) accepted.push(i);
+      else replies[i] = { reply, state: 'rcpt' };
+    };
+    let dataReply: SmtpReply;
+    if (has('PIPELINING')) {
+      // RFC 2920: the envelope and DATA in one write; the replies come back in order
+      this.write(`${mail}\r\n${rcpts.join('\r\n')}\r\nDATA\r\n`);
+      const mailReply = this.expect('mail');
+      const rcptReplies = rcpts.map(() => this.expect('rcpt'));
+      const data = this.expect('data');
+      const mr = await mailReply;
+      for (let i = 0; i < rcptReplies.length; i++) noteRcpt(i, await rcptReplies[i]!);
+      dataReply = await data;
+      if (dataReply.code === 354 && (mr.code < 200 || mr.code >= 300 || accepted.length === 0)) {
+        // the server took DATA without a valid envelope: send nothing
+        this.write(DOT_CRLF);
+        await this.expect('dot');
+        this.inTransaction = false;
+      }
+      if (mr.code < 200 || mr.code >= 300) throw new SessionError('reply', 'mail', mr.text, mr);
+      if (accepted.length === 0) return { replies: replies.map((r) => r!) };
+    } else {
+      const mr = await this.command(mail, 'mail');
+      if (mr.code < 200 || mr.code >= 300) throw new SessionError('reply', 'mail', mr.text, mr);
+      for (let i = 0; i < rcpts.length; i++) noteRcpt(i, await this.command(rcpts[i]!, 'rcpt'));
+      if (accepted.length === 0) return { replies: replies.map((r) => r!) };
+      dataReply = await this.command('DATA', 'data');
+    }
+    if (dataReply.code !== 354) throw new SessionError('reply', 'data', dataReply.text, dataReply);
+
+    this.lastState = 'body';
+    const flushed = this.socket.write(smtpData(content));
+    const finals = this.opts.lmtp ? accepted.map(() => this.expect('dot')) : [this.expect('dot')];
+    if (!flushed) {
+      // smtp_data_xfer_timeout while the content drains, then smtp_data_done_timeout
+      this.arm('body');
+      this.socket.once('drain', () => !this.failure && this.arm('dot'));
+    }
+    if (this.opts.lmtp) {
+      for (let k = 0; k < accepted.length; k++) replies[accepted[k]!] = { reply: await finals[k]!, state: 'dot' };
+      this.inTransaction = false;
+    } else {
+      const reply = await finals[0]!;
+      this.inTransaction = false;
+      if (reply.code < 200 || reply.code >= 300) throw new SessionError('reply', 'dot', reply.text, reply);
+      for (const i of accepted) replies[i] = { reply, state: 'dot' };
     }
     this.uses++;
     this.lastUsed = Date.now();
-    const finalReply = parseReply(final, this.opts.replyLimit);
-    return {
-      replies: envelope.recipients.map((_r, i) => this.rcptReplies[i] ?? { reply: finalReply, state: 'dot' as SessionState }),
-    };
+    return { replies: replies.map((r) => r!) };
   }
 
-  /** RSET, so the session can carry the next transaction. */
+  /**
+   * RSET, so the session can carry the next transaction; not needed after the
+   * reply to the end of data, which ends the transaction (RFC 5321 4.1.1.4).
+   */
   async reset(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.guard(reject);
-      this.conn.reset((err) => {
-        this.unguard();
-        if (err) reject(this.translate(err));
-        else resolve();
-      });
-    });
+    if (!this.inTransaction) return;
+    this.inTransaction = false;
+    const reply = await this.command('RSET', 'rset');
+    if (reply.code < 200 || reply.code >= 300) throw new SessionError('reply', 'rset', reply.text, reply);
   }
 
   /** QUIT and close (errors ignored: the work is done). */
@@ -413,77 +577,26 @@ export class ClientSession {
     if (this.closed) return;
     const usable = this.usable;
     this.closed = true;
-    try {
-      if (usable) this.conn.quit();
-    } catch {
-      /* the peer went away first */
-    }
-    setTimeout(() => this.conn.close(), Math.min(this.timeoutFor('quit') * 1000, 2000)).unref();
+    const socket = this.socket;
+    this.detach(socket);
+    if (usable) socket.end('QUIT\r\n');
+    setTimeout(() => socket.destroy(), Math.min(this.seconds('quit') * 1000, 2000)).unref();
   }
 
   /** Drops the connection at once. */
   close(): void {
     this.closed = true;
-    this.conn.close();
+    this.detach(this.socket);
+    this.socket.destroy();
+    for (const w of this.waiters.splice(0)) w.reject(new SessionError('lost', w.state, `lost connection with ${this.peer} while ${stateTextOf(w.state)}`));
   }
 
-  /** A nodemailer error as a SessionError in Postfix's terms. */
+  /** Any error of a transaction as a SessionError in Postfix's terms. */
   translate(err: unknown): SessionError {
     if (err instanceof SessionError) return err;
-    const e = (this.failure && this.failure !== err && !(err as { response?: string })?.response ? this.failure : err) as Error & {
-      code?: string;
-      originalCode?: string;
-      command?: string;
-      response?: string;
-    };
-    const state = this.lastState;
-    const response = e.response ?? '';
-    if (e.code === 'ETIMEDOUT') return new SessionError('timeout', state, `conversation with ${this.peer} timed out while ${stateTextOf(state)}`);
-    const inHandshake = state === 'starttls' && !response;
-    if (e.code === 'ETLS' || inHandshake) {
-      const plain = this.conn._plaintextEhlo;
-      if (response && plain !== undefined && plain !== false && !/[ -]STARTTLS\b/im.test(plain)) {
-        return new SessionError('tls-required', 'starttls', `TLS is required, but was not offered by host ${this.peer}`);
-      }
-      if (response) {
-        return new SessionError('reply', 'starttls', `host ${this.peer} said: ${parseReply(response, this.opts.replyLimit).text} (in reply to STARTTLS command)`, parseReply(response, this.opts.replyLimit));
-      }
-      const certErr = /CERT|SIGNATURE|ISSUER|ALTNAME/i.test(String(e.originalCode ?? '')) || /certificate|altname|self.signed|verify|issuer|name mismatch/i.test(e.message);
-      return new SessionError('tls', 'starttls', certErr ? `Server certificate not verified` : `Cannot start TLS: handshake failure`);
-    }
-    if (response) {
-      const reply = parseReply(response, this.opts.replyLimit);
-      const st = state === 'greeting' ? 'greeting' : replyState(e.command, state);
-      return new SessionError('reply', st, reply.text, reply);
-    }
-    if (/maximum allowed size/.test(e.message)) {
-      return new SessionError('protocol', state, `lost connection with ${this.peer} while ${stateTextOf(state)} (server reply too long)`);
-    }
-    return new SessionError('lost', state, `lost connection with ${this.peer} while ${stateTextOf(state)}`);
+    return this.failure ?? new SessionError('lost', this.lastState, `lost connection with ${this.peer} while ${stateTextOf(this.lastState)}`);
   }
 }
-
-function replyState(command: string | undefined, fallback: SessionState): SessionState {
-  switch (command) {
-    case 'MAIL FROM':
-      return 'mail';
-    case 'RCPT TO':
-      return 'rcpt';
-    case 'DATA':
-      return fallback === 'dot' || fallback === 'body' ? 'dot' : 'data';
-    case 'EHLO':
-      return 'ehlo';
-    case 'HELO':
-      return 'helo';
-    case 'LHLO':
-      return 'lhlo';
-    case 'RSET':
-      return 'rset';
-    default:
-      return command?.startsWith('AUTH') ? 'auth' : fallback;
-  }
-}
-
 
 const CONNECT_ERRORS: Readonly<Record<string, string>> = {
   ECONNREFUSED: 'Connection refused',
