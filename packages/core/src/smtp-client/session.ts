@@ -119,39 +119,55 @@ interface Waiter {
   reject(err: SessionError): void;
 }
 
-const CRLF = Buffer.from('\r\n');
 const DOT_CRLF = Buffer.from('.\r\n');
 
 /**
  * The content as it goes on the wire after DATA: every line ends in CRLF,
  * a line that starts with "." gets another one (RFC 5321 4.5.2), and the
- * final "." line follows.
+ * final "." line follows. One pass counts what is added, a second copies the
+ * runs between the additions into a buffer of the exact size.
  */
 export function smtpData(body: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let start = 0;
-  let lineStart = 0;
-  while (lineStart < body.length) {
-    const nl = body.indexOf(10, lineStart);
-    const end = nl < 0 ? body.length : nl;
-    if (body[lineStart] === 0x2e) {
-      parts.push(body.subarray(start, lineStart), DOT_CRLF.subarray(0, 1));
-      start = lineStart;
-    }
+  let extra = 0;
+  for (let at = 0; at < body.length; ) {
+    if (body[at] === 0x2e) extra++;
+    const nl = body.indexOf(10, at);
     if (nl < 0) {
-      parts.push(body.subarray(start), CRLF);
-      start = body.length;
+      extra += 2;
+      break;
+    }
+    if (nl === 0 || body[nl - 1] !== 13) extra++;
+    at = nl + 1;
+  }
+  const out = Buffer.allocUnsafe(body.length + extra + 3);
+  let n = 0;
+  let from = 0;
+  for (let at = 0; at < body.length; ) {
+    if (body[at] === 0x2e) {
+      n += body.copy(out, n, from, at);
+      out[n++] = 0x2e;
+      from = at;
+    }
+    const nl = body.indexOf(10, at);
+    if (nl < 0) {
+      n += body.copy(out, n, from);
+      out[n++] = 13;
+      out[n++] = 10;
+      from = body.length;
       break;
     }
     if (nl === 0 || body[nl - 1] !== 13) {
-      parts.push(body.subarray(start, nl), CRLF);
-      start = nl + 1;
+      n += body.copy(out, n, from, nl);
+      out[n++] = 13;
+      from = nl;
     }
-    lineStart = nl + 1;
+    at = nl + 1;
   }
-  if (start < body.length) parts.push(body.subarray(start));
-  parts.push(DOT_CRLF);
-  return Buffer.concat(parts);
+  n += body.copy(out, n, from);
+  out[n++] = 0x2e;
+  out[n++] = 13;
+  out[n++] = 10;
+  return out;
 }
 
 let sessionIds = 0;
