@@ -59,6 +59,35 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 const rejectsWith = (code: string) => (err: unknown) => isPosternError(err) && err.code === code;
 
+// The writer's first chunk starts small and grows: content must come back
+// byte for byte, in full 64 KiB chunks plus a shorter last one, however it was written.
+const WRITE_PATTERNS: { name: string; size: number; writes: number[] }[] = [
+  { name: 'empty', size: 0, writes: [] },
+  { name: 'one small write', size: 2300, writes: [2300] },
+  { name: 'many tiny writes', size: 20000, writes: [7] },
+  { name: 'writes crossing the growth steps', size: 70000, writes: [3000, 9000, 1] },
+  { name: 'one write of exactly a chunk', size: CHUNK_SIZE, writes: [CHUNK_SIZE] },
+  { name: 'one write larger than two chunks', size: 2 * CHUNK_SIZE + 5, writes: [2 * CHUNK_SIZE + 5] },
+  { name: 'a chunk and one byte, small writes', size: CHUNK_SIZE + 1, writes: [4096] },
+];
+for (const { name, size, writes } of WRITE_PATTERNS) {
+  test(`writer content round trip: ${name}`, async () => {
+    const content = randomBytes(size);
+    const writer = store.createWriter();
+    for (let at = 0, i = 0; at < content.length; i++) {
+      const n = writes[i % writes.length]!;
+      writer.write(content.subarray(at, at + n));
+      at += n;
+    }
+    const committed = await writer.commit(envelope(), QUEUE.INCOMING);
+    assert.equal(committed.size, size);
+    const chunks = await collect(store.readContent(writer.id));
+    assert.equal(chunks.length, Math.ceil(size / CHUNK_SIZE));
+    for (const c of chunks.slice(0, -1)) assert.equal(c.length, CHUNK_SIZE);
+    assert.ok(Buffer.concat(chunks).equals(content));
+  });
+}
+
 test('create, commit, get and readContent round trip with multi-chunk content', async () => {
   const content = randomBytes(3 * CHUNK_SIZE + 12345);
   const writer = store.createWriter();

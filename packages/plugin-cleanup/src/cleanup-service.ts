@@ -44,6 +44,17 @@ export interface CleanupOptions {
   readonly onQueued?: (queue: string, id: string) => void;
 }
 
+/** The parameters every message's CleanupMessage gets. */
+interface MessageParams {
+  readonly headerSizeLimit: number;
+  readonly bodyChecksSizeLimit: number;
+  readonly messageSizeLimit: number;
+  readonly dropHeaders: ReadonlySet<string>;
+  readonly myhostname: string;
+  readonly undisclosedHeader: string;
+  readonly fromFormat: string;
+}
+
 interface PendingRecipient {
   readonly address: string;
   readonly original: string;
@@ -57,6 +68,10 @@ export class Cleanup implements CleanupService {
   private readonly own: Set<string>;
   private readonly mynetworks: BlockList;
   private readonly rewriteClientTables: LookupTable[];
+  /** local_header_rewrite_clients, lower-cased. */
+  private readonly rewriteClients: string[];
+  private fixed: MessageParams | undefined;
+  private alwaysAddMissing: boolean | undefined;
 
   constructor(private readonly opts: CleanupOptions) {
     const { config, tables } = opts;
@@ -69,6 +84,7 @@ export class Cleanup implements CleanupService {
     };
     this.own = ownAddresses(config);
     this.mynetworks = networks(config.list('mynetworks'));
+    this.rewriteClients = config.list('local_header_rewrite_clients').map((i) => i.toLowerCase());
     this.rewriteClientTables = config
       .list('local_header_rewrite_clients')
       .filter((i) => /^[a-z0-9_-]+:/i.test(i) && !i.toLowerCase().startsWith('check_address_map'))
@@ -108,6 +124,7 @@ export class Cleanup implements CleanupService {
         bcc: [],
       };
       const headerContext = await this.headerContext(request);
+      const fixed = (this.fixed ??= this.messageParams());
       const message = new CleanupMessage(
         {
           log,
@@ -115,14 +132,14 @@ export class Cleanup implements CleanupService {
           checks: flags.noHeaderBodyChecks ? undefined : this.checks,
           headerContext,
           mapHeaders: mapping,
-          addMissing: headerContext !== undefined || config.bool('always_add_missing_headers'),
-          headerSizeLimit: config.size('header_size_limit'),
-          bodyChecksSizeLimit: config.size('body_checks_size_limit'),
-          messageSizeLimit: config.size('message_size_limit'),
-          dropHeaders: new Set(config.list('message_drop_headers').map((h) => h.toLowerCase())),
-          myhostname: config.get('myhostname'),
-          undisclosedHeader: config.get('undisclosed_recipients_header'),
-          fromFormat: config.get('header_from_format'),
+          addMissing: headerContext !== undefined || (this.alwaysAddMissing ??= config.bool('always_add_missing_headers')),
+          headerSizeLimit: fixed.headerSizeLimit,
+          bodyChecksSizeLimit: fixed.bodyChecksSizeLimit,
+          messageSizeLimit: fixed.messageSizeLimit,
+          dropHeaders: fixed.dropHeaders,
+          myhostname: fixed.myhostname,
+          undisclosedHeader: fixed.undisclosedHeader,
+          fromFormat: fixed.fromFormat,
           sender,
           fullName: request.submitter?.fullName,
           arrivalTime,
@@ -232,6 +249,25 @@ export class Cleanup implements CleanupService {
     }
   }
 
+  /**
+   * The per-message parameters of CleanupMessage. A config view never
+   * changes, so they are read once, on the first message (not in the
+   * constructor: a bad value fails each message, as it always did, instead
+   * of the service start).
+   */
+  private messageParams(): MessageParams {
+    const { config } = this.opts;
+    return {
+      headerSizeLimit: config.size('header_size_limit'),
+      bodyChecksSizeLimit: config.size('body_checks_size_limit'),
+      messageSizeLimit: config.size('message_size_limit'),
+      dropHeaders: new Set(config.list('message_drop_headers').map((h) => h.toLowerCase())),
+      myhostname: config.get('myhostname'),
+      undisclosedHeader: config.get('undisclosed_recipients_header'),
+      fromFormat: config.get('header_from_format'),
+    };
+  }
+
   /** An envelope recipient: rewritten (local context), then canonical-mapped. */
   private async recipient(id: string, address: string, mapping: boolean): Promise<string> {
     const empty = address === '' ? this.opts.config.get('empty_address_recipient') || 'MAILER-DAEMON' : address;
@@ -248,8 +284,7 @@ export class Cleanup implements CleanupService {
     const addr = request.client?.address;
     if (!addr || !isIP(addr)) return 'local';
     const ip = addr.toLowerCase().startsWith('::ffff:') && isIP(addr.slice(7)) === 4 ? addr.slice(7) : addr;
-    for (const item of this.opts.config.list('local_header_rewrite_clients')) {
-      const rule = item.toLowerCase();
+    for (const rule of this.rewriteClients) {
       if (rule === 'permit_inet_interfaces' && this.own.has(ip)) return 'local';
       if (rule === 'permit_mynetworks' && this.mynetworks.check(ip, isIP(ip) === 6 ? 'ipv6' : 'ipv4')) return 'local';
       if (rule === 'permit_sasl_authenticated' && request.sasl?.username) return 'local';

@@ -130,8 +130,10 @@ export class QmgrScan {
           const budget = new Budget(limit, this.active.recipientRoom());
           if (which === 'incoming') {
             const gen = this.incomingGen;
-            const n = await this.feed(await this.takeIncoming(limit, budget), false);
-            if (n === 0 && gen === this.incomingGen) this.incomingWanted = false;
+            const { batch, exhausted } = await this.takeIncoming(limit, budget);
+            const n = await this.feed(batch, false);
+            // Nothing left behind and no trigger since the scan began: no need to look again.
+            if ((n === 0 || exhausted) && gen === this.incomingGen) this.incomingWanted = false;
           } else {
             const pass = this.deferredPass!;
             const n = await this.feed(await this.takeDeferred(pass, limit, budget), pass.dueBy === undefined);
@@ -150,14 +152,21 @@ export class QmgrScan {
     }
   }
 
-  private async takeIncoming(limit: number, budget: Budget): Promise<QueuedMessage[]> {
-    const out: QueuedMessage[] = [];
+  /** A batch from the incoming queue; `exhausted` when the scan saw the whole queue and took all of it. */
+  private async takeIncoming(limit: number, budget: Budget): Promise<{ batch: QueuedMessage[]; exhausted: boolean }> {
+    const batch: QueuedMessage[] = [];
+    let seen = 0;
+    let full = false;
     for await (const m of this.env.store.scan(QUEUE.INCOMING, { limit })) {
+      seen++;
       if (this.active.has(m.id)) continue;
-      if (!budget.take(m)) break;
-      out.push(m);
+      if (!budget.take(m)) {
+        full = true;
+        break;
+      }
+      batch.push(m);
     }
-    return out;
+    return { batch, exhausted: !full && seen < limit };
   }
 
   private async takeDeferred(pass: DeferredPass, limit: number, budget: Budget): Promise<QueuedMessage[]> {

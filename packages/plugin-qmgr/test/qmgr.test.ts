@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DELIVERY_LOG, QUEUE, SERVICE, sendTrigger, TRIGGER } from '@postern/core';
+import { DELIVERY_LOG, QUEUE, SERVICE, sendTrigger, TRIGGER, type QueueStore } from '@postern/core';
 import { Harness, until } from './harness.js';
 
 const rcpt = (address: string, extra: object = {}) => ({ address, ...extra });
@@ -43,6 +43,39 @@ test('incoming -> delivered -> removed, with Postfix log lines', () =>
     assert.doesNotMatch(lines.find((l) => l.includes('to=<b@'))!, /orig_to/);
     assert.equal(await h.store.get(m.id), undefined);
     assert.deepEqual(h.notices, []);
+  }));
+
+test('mail committed while qmgr scans is picked up, and a trigger costs at most one incoming scan', () =>
+  withHarness({}, async (h) => {
+    await h.drained('start-up scans done');
+    const store = h.store as QueueStore & { scan: QueueStore['scan'] };
+    const scan = store.scan.bind(store);
+    let scans = 0;
+    store.scan = (queue, options) => {
+      if (queue === QUEUE.INCOMING) scans++;
+      return scan(queue, options);
+    };
+    const ids = new Set<string>();
+    let triggers = 0;
+    for (let i = 0; i < 40; i++) {
+      const batch = await Promise.all(Array.from({ length: 1 + (i % 3) }, (_, j) => h.submit({ recipients: [rcpt(`u${i}.${j}@fast.example`)] })));
+      for (const m of batch) ids.add(m.id);
+      h.qmgr!.trigger(TRIGGER.SCAN_INCOMING);
+      triggers++;
+      if (i % 4 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await h.drained();
+    assert.ok(scans <= triggers, `${scans} incoming scans for ${triggers} triggers`);
+    // One at a time, on an idle qmgr: the scan that finds the message is the only one.
+    scans = 0;
+    for (let i = 0; i < 10; i++) {
+      ids.add((await h.submit({ recipients: [rcpt(`one${i}@fast.example`)] })).id);
+      h.qmgr!.trigger(TRIGGER.SCAN_INCOMING);
+      await h.drained();
+    }
+    assert.equal(scans, 10);
+    const delivered = h.agents[SERVICE.SMTP]!.requests.map((r) => r.queueId);
+    assert.deepEqual([...delivered].sort(), [...ids].sort());
   }));
 
 test('recipients are grouped by transport and nexthop and split at the recipient limit', () =>

@@ -3,7 +3,8 @@
  * envelope, into a queue in one durable LMDB transaction (Postfix's cleanup
  * writing and then renaming its queue file, in one step).
  *
- * Content is copied once, into 64 KiB chunks, as it arrives; nothing is
+ * Content is copied into 64 KiB chunks as it arrives (the first one starts
+ * small and grows, so small mail does not cost 64 KiB); nothing is
  * written to the database before commit, so an aborted or crashed writer
  * leaves nothing behind. Past the size limit the writer keeps counting bytes
  * but drops them, and commit() rejects with POSTERN_ERR_QUEUE_TOO_LARGE (the
@@ -15,6 +16,9 @@ import { QUEUE, isQueueName } from '../protocol/queues.js';
 import type { QueueName } from '../protocol/queues.js';
 import { CHUNK_SIZE, indexKey, plain, writeFailure } from './queue-lmdb.js';
 import type { QueueDbs, StoredMessage } from './queue-lmdb.js';
+
+/** Initial size of a message's first content chunk (it grows up to CHUNK_SIZE). */
+const FIRST_SIZE = 8 * 1024;
 
 type WriterState = 'open' | 'committing' | 'committed' | 'aborted';
 
@@ -53,8 +57,18 @@ export class LmdbQueueWriter implements QueueWriter {
     let offset = 0;
     while (offset < chunk.length) {
       if (!this.#current) {
-        this.#current = Buffer.allocUnsafe(CHUNK_SIZE);
+        // Most mail is far smaller than a chunk: start small unless the message
+        // has already filled a chunk (a 64 KiB buffer per message costs the GC).
+        const want = chunk.length - offset;
+        const size = this.#chunks.length > 0 ? CHUNK_SIZE : Math.min(CHUNK_SIZE, Math.max(FIRST_SIZE, want));
+        this.#current = Buffer.allocUnsafe(size);
         this.#fill = 0;
+      } else if (this.#fill === this.#current.length) {
+        // Grow the first chunk (doubling, so each byte is copied at most once more on average).
+        const want = chunk.length - offset;
+        const bigger = Buffer.allocUnsafe(Math.min(CHUNK_SIZE, Math.max(this.#current.length * 2, this.#fill + want)));
+        this.#current.copy(bigger, 0, 0, this.#fill);
+        this.#current = bigger;
       }
       const n = chunk.copy(this.#current, this.#fill, offset);
       this.#fill += n;
