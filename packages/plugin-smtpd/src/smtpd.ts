@@ -172,6 +172,8 @@ export async function createSmtpd(
   const server = new PosternSMTPServer(
     {
       logger: false,
+      // smtp-server would call os.hostname() for every connection otherwise
+      name: config.get('myhostname'),
       disableReverseLookup: true,
       socketTimeout: Math.max(1, config.time('smtpd_timeout')) * 1000,
       closeTimeout: 1000,
