@@ -28,7 +28,7 @@ import type {
   RewriteService,
   TableRegistry,
 } from '@postern/core';
-import { QUEUE } from '@postern/core';
+import { isLongQueueId, QUEUE } from '@postern/core';
 import type { ActState } from './cleanup-act.js';
 import { AddressMapper, MappingError } from './cleanup-addr.js';
 import { CleanupMessage, type MessageChecks } from './cleanup-message.js';
@@ -94,15 +94,17 @@ export class Cleanup implements CleanupService {
   async submit(request: CleanupRequest, content: AsyncIterable<Buffer>, onQueueId?: (queueId: string) => void): Promise<CleanupResult> {
     const { config, log } = this.opts;
     let writer: QueueWriter;
+    const proposed = request.queueId && isLongQueueId(request.queueId) ? request.queueId : undefined;
+    if (request.queueId && !proposed) log.warn(`${request.origin}: ignoring malformed queue ID "${request.queueId.slice(0, 40)}"`);
     try {
-      writer = this.opts.store.createWriter();
+      writer = this.opts.store.createWriter(proposed ? { queueId: proposed } : undefined);
     } catch (err) {
       await drain(content);
       log.warn(`queue file create error: ${errText(err)}`);
       return writeError('');
     }
     const id = writer.id;
-    onQueueId?.(id);
+    if (id !== request.queueId) onQueueId?.(id);
     const flags = request.flags ?? {};
     const mapping = !flags.noAddressMappings;
     const arrivalTime = request.arrivalTime ?? Date.now();

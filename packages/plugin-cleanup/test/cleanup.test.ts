@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plugin } from '../src/index.js';
+import { isLongQueueId, newQueueId } from '@postern/core';
 import { REMOTE_CLIENT, TRUSTED_CLIENT, withCleanup } from './harness.js';
 
 const MSG = 'Subject: hello\r\nTo: rcpt@example.org\r\n\r\nline one\r\nline two\r\n';
@@ -59,6 +60,25 @@ test('remote SMTP client: headers left alone, existing Message-ID logged', async
     const r2 = await h.submit({ client: REMOTE_CLIENT }, 'Subject: none\n\nbody\n');
     assert.equal(await h.content(r2.queueId), 'Subject: none\n\nbody\n');
     assert.ok(h.log.lines.includes(`${r2.queueId}: message-id=<>`));
+  });
+});
+
+test('a queue ID the client made is used and not reported back; a malformed one is ignored with a warning', async () => {
+  await withCleanup({}, {}, async (h) => {
+    const mine = newQueueId();
+    const reported: string[] = [];
+    const r = await h.submit({ queueId: mine, client: REMOTE_CLIENT }, 'Subject: s\n\nbody\n', (id) => reported.push(id));
+    assert.deepEqual([r.status, r.queueId, reported], ['queued', mine, []]);
+    assert.equal(await h.content(mine), 'Subject: s\n\nbody\n');
+    const bad = await h.submit({ queueId: '../../etc', client: REMOTE_CLIENT }, 'Subject: s\n\nbody\n', (id) => reported.push(id));
+    assert.equal(bad.status, 'queued');
+    assert.deepEqual(reported, [bad.queueId]);
+    assert.ok(isLongQueueId(bad.queueId));
+    assert.ok(h.log.lines.includes('warning: smtpd: ignoring malformed queue ID "../../etc"'), h.log.lines.join('\n'));
+    // the same ID twice: the second commit fails, nothing is overwritten
+    const again = await h.submit({ queueId: mine, client: REMOTE_CLIENT }, 'Subject: other\n\nbody\n');
+    assert.equal(again.status, 'tempfail');
+    assert.equal(await h.content(mine), 'Subject: s\n\nbody\n');
   });
 });
 

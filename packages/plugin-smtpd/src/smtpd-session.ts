@@ -19,7 +19,7 @@ import type {
   SmtpdHookRegistry,
   TableRegistry,
 } from '@postern/core';
-import { anvilLimitReply, etrnReply, flushClient, isFlushSite, type AnvilService } from '@postern/core';
+import { anvilLimitReply, etrnReply, flushClient, isFlushSite, newQueueId, type AnvilService } from '@postern/core';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import { normalizeAddress } from './smtpd-peer.js';
@@ -658,7 +658,10 @@ export class SmtpdSession implements CommandSink {
       this.reply('250 2.0.0 Ok: discarded');
       return true;
     }
+    // the queue ID is made here, so the content (its Received: header names the ID) goes out at once
+    const proposedId = newQueueId();
     const request: CleanupRequest = {
+      queueId: proposedId,
       sender: s.sender ?? '',
       recipients: s.recipients.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
       dsnRet: s.dsnRet,
@@ -681,6 +684,7 @@ export class SmtpdSession implements CommandSink {
     };
     let result: Awaited<ReturnType<CleanupService['submit']>> | undefined;
     let failure: Error | undefined;
+    onQueueId(proposedId);
     try {
       result = await this.shared.cleanup.submit(request, content(), onQueueId);
     } catch (err) {

@@ -94,10 +94,11 @@ export class RecordingCleanup implements CleanupService {
   next = 1;
   answer: ((req: CleanupRequest) => Omit<CleanupResult, 'queueId'>) | undefined;
   async submit(request: CleanupRequest, content: AsyncIterable<Buffer>, onQueueId?: (id: string) => void): Promise<CleanupResult> {
-    const queueId = `4ABC${String(this.next++).padStart(3, '0')}`;
+    // like cleanup: the client's queue ID when it made one (smtpd does), else one of ours
+    const queueId = request.queueId ?? `4ABC${String(this.next++).padStart(3, '0')}`;
     const rec: { request: CleanupRequest; queueId: string; outcome?: 'done' | 'aborted' } = { request, queueId };
     this.started.push(rec);
-    onQueueId?.(queueId);
+    if (queueId !== request.queueId) onQueueId?.(queueId);
     const chunks: Buffer[] = [];
     try {
       for await (const c of content) chunks.push(c);

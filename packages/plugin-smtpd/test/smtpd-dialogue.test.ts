@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { isLongQueueId } from '@postern/core';
 import { RawClient, startRig } from './helpers.js';
 
 test('main dialogue: greeting, EHLO, MAIL, RCPT, DATA, QUIT; content and logs', async () => {
@@ -15,13 +16,17 @@ test('main dialogue: greeting, EHLO, MAIL, RCPT, DATA, QUIT; content and logs', 
     assert.equal(await c.cmd('RCPT TO:<bob@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.com'), '250 2.1.5 Ok');
     assert.equal(await c.cmd('DATA'), '354 End data with <CR><LF>.<CR><LF>');
     c.send('Subject: hi\r\n\r\nhello\r\n..dot\r\n.\r\n');
-    assert.equal(await c.reply(), '250 2.0.0 Ok: queued as 4ABC001');
+    const queued = await c.reply();
     assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
     await c.waitClose();
     await rig.log.waitFor(/^disconnect from/);
 
     assert.equal(rig.cleanup.submitted.length, 1);
-    const { request, content } = rig.cleanup.submitted[0]!;
+    const { request, content, queueId } = rig.cleanup.submitted[0]!;
+    // smtpd makes the queue ID itself (a Postfix long ID), so the content goes out without waiting for cleanup
+    assert.ok(isLongQueueId(queueId), queueId);
+    assert.equal(request.queueId, queueId);
+    assert.equal(queued, `250 2.0.0 Ok: queued as ${queueId}`);
     assert.equal(request.sender, 'alice@client.example');
     assert.deepEqual(request.recipients, [{ address: 'bob@example.com', notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;bob@example.com' }]);
     assert.equal(request.bodyType, '8BITMIME');
@@ -29,13 +34,13 @@ test('main dialogue: greeting, EHLO, MAIL, RCPT, DATA, QUIT; content and logs', 
     assert.equal(request.client?.helo, 'client.example');
     const lines = content.split('\n');
     assert.equal(lines[0], 'Received: from client.example (unknown [127.0.0.1])');
-    assert.equal(lines[1], '\tby mx.example.com (Postern) with ESMTP id 4ABC001');
+    assert.equal(lines[1], `\tby mx.example.com (Postern) with ESMTP id ${queueId}`);
     assert.match(lines[2]!, /^\tfor <bob@example\.com>; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}/);
     assert.deepEqual(lines.slice(3), ['Subject: hi', '', 'hello', '.dot', '']);
 
     assert.deepEqual(rig.log.lines.filter((l) => !l.startsWith('warning')), [
       'connect from unknown[127.0.0.1]',
-      '4ABC001: client=unknown[127.0.0.1]',
+      `${queueId}: client=unknown[127.0.0.1]`,
       'disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5',
     ]);
   } finally {

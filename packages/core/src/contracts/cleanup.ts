@@ -24,6 +24,14 @@ export interface CleanupFlags {
 }
 
 export interface CleanupRequest {
+  /**
+   * The queue ID, when the client made one with newQueueId() (IDs are unique
+   * per process and time, so no other process makes the same). The client
+   * then knows it at once (smtpd's Received: header carries it) and sends the
+   * content without waiting for cleanup to name one; cleanup reports it only
+   * when it had to use another.
+   */
+  readonly queueId?: string;
   readonly sender: string;
   readonly recipients: readonly CleanupRecipient[];
   readonly dsnRet?: DsnRet;

@@ -136,7 +136,11 @@ export interface DeliveryLogRecord {
  * before it resolves and keep every operation atomic across processes.
  */
 export interface QueueStore {
-  createWriter(): QueueWriter;
+  /**
+   * A writer for a new message. `queueId`: an ID the caller made with
+   * newQueueId() (unique per process and time); commit fails if it exists.
+   */
+  createWriter(options?: { readonly queueId?: string }): QueueWriter;
   get(id: string): Promise<QueuedMessage | undefined>;
   /** The content, streamed in chunks. */
   readContent(id: string): AsyncIterable<Buffer>;

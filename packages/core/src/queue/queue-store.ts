@@ -38,6 +38,8 @@ export interface QueueStoreOptions {
 export interface WriterOptions {
   /** Overrides the store's messageSizeLimit for this message (0: no limit). */
   readonly sizeLimit?: number;
+  /** Use this queue ID (made with newQueueId()) instead of a new one. */
+  readonly queueId?: string;
 }
 
 export type CommitListener = (message: QueuedMessage) => void;
@@ -105,7 +107,9 @@ class LmdbStore implements LmdbQueueStore {
   createWriter(options?: WriterOptions): QueueWriter {
     this.#open();
     const limit = options?.sizeLimit ?? this.options.messageSizeLimit ?? 0;
-    return new LmdbQueueWriter(newQueueId(), this.dbs, limit, (message) => this.#emit(message));
+    const id = options?.queueId ?? newQueueId();
+    assertId(id);
+    return new LmdbQueueWriter(id, this.dbs, limit, (message) => this.#emit(message));
   }
 
   #emit(message: QueuedMessage): void {
