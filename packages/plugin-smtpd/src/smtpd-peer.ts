@@ -71,15 +71,34 @@ export function networkMatcher(patterns: readonly string[], tables?: TableRegist
       });
     }
   }
+  // Without tables the answer depends on the address and name alone: remember it
+  // (BlockList.check builds a SocketAddress per call; a client asks for every command).
+  const cache = patterns.some((raw) => /^!*[a-z0-9-]+:/i.test(raw) && !raw.replace(/^!+/, '').startsWith('/')) ? undefined : new Map<string, boolean>();
   return {
     patterns,
     async match(address, name) {
+      const key = `${address}\0${name ?? ''}`;
+      const known = cache?.get(key);
+      if (known !== undefined) return known;
       const addr = normalizeAddress(address);
-      for (const it of items) if (await it.test(addr, name)) return !it.negate;
-      return false;
+      let found = false;
+      for (const it of items) {
+        if (await it.test(addr, name)) {
+          found = !it.negate;
+          break;
+        }
+      }
+      if (cache) {
+        if (cache.size >= PEER_CACHE_LIMIT) cache.clear();
+        cache.set(key, found);
+      }
+      return found;
     },
   };
 }
+
+/** Answers a peer list remembers (they are cheap to recompute after a clear). */
+const PEER_CACHE_LIMIT = 4096;
 
 function v4Mask(bits: number): number {
   return bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;

@@ -222,6 +222,8 @@ export interface StreamConfig {
   readonly lineLimit: number;
 }
 
+let connectionIds = 0;
+
 /** An SMTPServer that does not listen: it serves sockets handed to {@link PosternSMTPServer.accept}. */
 export class PosternSMTPServer extends SMTPServer {
   constructor(
@@ -233,7 +235,8 @@ export class PosternSMTPServer extends SMTPServer {
   }
 
   override connect(socket: Socket | TLSSocket, socketOptions?: { id?: string; wrapped?: boolean } | null): void {
-    const conn = new PosternConnection(this, socket, socketOptions);
+    // a session id of our own: smtp-server would draw 10 random bytes per connection
+    const conn = new PosternConnection(this, socket, { ...socketOptions, id: socketOptions?.id ?? `${process.pid.toString(36)}.${(++connectionIds).toString(36)}` });
     conn.wrapped = !!socketOptions?.wrapped;
     conn.sink = this.makeSink(conn);
     this.connections.add(conn);
