@@ -49,6 +49,30 @@ test('frames split across reads are put back together; an oversized frame is ref
   assert.throws(() => new FrameDecoder('peer').push(huge, () => undefined), (e) => isPosternError(e, 'POSTERN_ERR_IPC_FRAME_SIZE'));
 });
 
+test('frames come out the same however the stream is cut, and a whole frame is not copied', () => {
+  const sizes = [0, 1, 3, 100, 70_000, 5, 200_000, 2];
+  const sent = sizes.map((n, i) => ({ kind: i % 2 ? FRAME.DATA : FRAME.EVENT, id: i + 1, payload: Buffer.alloc(n, 97 + i) }));
+  const bytes = Buffer.concat(sent.map((f) => encodeFrame(f.kind, f.id, f.payload)));
+  let seed = 11;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  for (const step of [1, 2, 4, 9, 4096, 65536, 0]) {
+    const got: { kind: number; id: number; payload: Buffer }[] = [];
+    const dec = new FrameDecoder('peer');
+    for (let i = 0; i < bytes.length; ) {
+      const n = step || 1 + random(80_000);
+      dec.push(bytes.subarray(i, i + n), (f) => got.push({ kind: f.kind, id: f.id, payload: Buffer.from(f.payload) }));
+      i += n;
+    }
+    assert.deepEqual(got, sent, `cut every ${step || 'random'} bytes`);
+  }
+  // one read holding whole frames: the payloads are views of that read
+  const one = Buffer.concat([encodeFrame(FRAME.DATA, 1, Buffer.from('hello')), encodeFrame(FRAME.DATA, 1, Buffer.from('world'))]);
+  const views: Buffer[] = [];
+  new FrameDecoder('peer').push(one, (f) => views.push(f.payload));
+  const inside = (v: Buffer) => v.buffer === one.buffer && v.byteOffset >= one.byteOffset && v.byteOffset + v.length <= one.byteOffset + one.length;
+  assert.deepEqual(views.map((v) => [v.toString(), inside(v)]), [['hello', true], ['world', true]]);
+});
+
 test('calls are multiplexed; bodies stream both ways; events arrive before the reply', async () => {
   const svc = await serve({
     add: (a: { x: number; y: number }) => a.x + a.y,

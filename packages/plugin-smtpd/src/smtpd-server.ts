@@ -14,6 +14,8 @@ import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
+const DOT = 0x2e;
+const LF_DOT = Buffer.from('\n.');
 
 /** What the Postfix layer (smtpd-session.ts) implements for one connection. */
 export interface CommandSink {
@@ -52,6 +54,65 @@ export class PosternStream extends SMTPStream {
     }
     if (chunk.length) this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     this.drain(next);
+  }
+
+  /**
+   * smtp-server's data-mode reader (smtp-stream.js) with its byte-by-byte
+   * scan replaced by indexOf: the same rules (the "\r\n.\r\n" end, escape
+   * dots, a message whose first line is "." or ".."), but every byte of every
+   * message no longer passes through JavaScript.
+   */
+  override _feedDataStream(input: Buffer, done: (err?: Error | null) => void): void {
+    const dataStream = this._dataStream!;
+    let chunk = input;
+    if (this._lastBytes && this._lastBytes.length) {
+      chunk = Buffer.concat([this._lastBytes, chunk], this._lastBytes.length + chunk.length);
+      this._lastBytes = false;
+    }
+    let len = chunk.length;
+    if (this._atDataStart && len >= 3 && chunk[0] === DOT && chunk[1] === CR && chunk[2] === LF) {
+      this._endDataMode(false, chunk.subarray(3), done);
+      return;
+    }
+    if (this._atDataStart && len >= 2 && chunk[0] === DOT && chunk[1] === DOT) {
+      chunk = chunk.subarray(1);
+      len--;
+      this._atDataStart = false;
+    }
+    // a dot that starts a line (after position 1), with two more bytes after it
+    for (let nl = chunk.indexOf(LF_DOT, 1); nl >= 0 && nl + 1 < len - 2; nl = chunk.indexOf(LF_DOT, nl + 1)) {
+      const dot = nl + 1;
+      if (chunk[dot - 2] === CR && chunk[dot + 1] === CR && chunk[dot + 2] === LF) {
+        const content = chunk.subarray(0, dot);
+        this._countDataBytes(content.length);
+        this._endDataMode(content, chunk.subarray(dot + 3), done);
+        return;
+      }
+      if (chunk[dot + 1] === DOT) {
+        const content = chunk.subarray(0, dot);
+        this._lastBytes = false;
+        this._countDataBytes(content.length);
+        if (dataStream.writable) dataStream.write(content);
+        const rest = chunk.subarray(dot + 1);
+        setImmediate(() => this._feedDataStream(rest, done));
+        return;
+      }
+    }
+    // keep the last four bytes: the end marker may straddle chunks
+    this._lastBytes = chunk.length < 4 ? chunk : chunk.subarray(chunk.length - 4);
+    if (this._lastBytes.length >= chunk.length) return done();
+    const content = chunk.subarray(0, chunk.length - this._lastBytes.length);
+    this._countDataBytes(content.length);
+    if (!dataStream.writable) return done();
+    if (dataStream.write(content) || dataStream.destroyed) return done();
+    // a stream the application destroys never drains, it only closes
+    const resume = () => {
+      dataStream.off('drain', resume);
+      dataStream.off('close', resume);
+      done();
+    };
+    dataStream.once('drain', resume);
+    dataStream.once('close', resume);
   }
 
   private hasBareLf(chunk: Buffer): boolean {

@@ -39,37 +39,72 @@ export function encodeJson(kind: FrameKind, id: number, value: unknown): Buffer 
   return encodeFrame(kind, id, JSON.stringify(value ?? null));
 }
 
-/** Splits a byte stream into frames; keeps partial input until the rest arrives. */
+/**
+ * Splits a byte stream into frames. A frame that arrives whole is handed on
+ * as a view of the chunk it came in; only a frame cut across reads is
+ * copied, once, when its last byte arrives.
+ */
 export class FrameDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Length of the frame being collected (its 4-byte prefix included), once known. */
+  private want = 0;
 
   constructor(private readonly peer: string) {}
 
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
-    let buf: Buffer;
-    if (this.pendingBytes === 0) buf = chunk;
-    else {
-      this.pending.push(chunk);
-      buf = Buffer.concat(this.pending, this.pendingBytes + chunk.length);
+    let off = 0;
+    if (this.pendingBytes > 0) {
+      if (this.want === 0) {
+        // not even the length yet: join the few bytes there are with the new chunk's start
+        const head = Buffer.concat([...this.pending, chunk.subarray(0, 4)]);
+        if (head.length < 4) {
+          this.pending = [head];
+          this.pendingBytes = head.length;
+          return;
+        }
+        this.want = 4 + this.length(head, 0);
+      }
+      const need = this.want - this.pendingBytes;
+      if (chunk.length < need) {
+        this.pending.push(chunk);
+        this.pendingBytes += chunk.length;
+        return;
+      }
+      this.pending.push(chunk.subarray(0, need));
+      const frame = Buffer.concat(this.pending, this.want);
       this.pending = [];
       this.pendingBytes = 0;
+      this.want = 0;
+      this.emit(frame, 0, onFrame);
+      off = need;
     }
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const len = buf.readUInt32BE(off);
-      if (len < 5 || len > FRAME_MAX) throw posternError('POSTERN_ERR_IPC_FRAME_SIZE', this.peer, len, FRAME_MAX);
-      if (buf.length - off < 4 + len) break;
-      const kind = buf.readUInt8(off + 4) as FrameKind;
-      const id = buf.readUInt32BE(off + 5);
-      onFrame({ kind, id, payload: buf.subarray(off + FRAME_HEADER, off + 4 + len) });
+    while (chunk.length - off >= 4) {
+      const len = this.length(chunk, off);
+      if (chunk.length - off < 4 + len) {
+        this.want = 4 + len;
+        break;
+      }
+      this.emit(chunk, off, onFrame);
       off += 4 + len;
     }
-    if (off < buf.length) {
-      const rest = buf.subarray(off);
-      this.pending.push(rest);
-      this.pendingBytes = rest.length;
+    if (off < chunk.length) {
+      this.pending.push(chunk.subarray(off));
+      this.pendingBytes = chunk.length - off;
     }
+  }
+
+  private length(buf: Buffer, off: number): number {
+    const len = buf.readUInt32BE(off);
+    if (len < 5 || len > FRAME_MAX) throw posternError('POSTERN_ERR_IPC_FRAME_SIZE', this.peer, len, FRAME_MAX);
+    return len;
+  }
+
+  private emit(buf: Buffer, off: number, onFrame: (frame: Frame) => void): void {
+    const len = buf.readUInt32BE(off);
+    const kind = buf.readUInt8(off + 4) as FrameKind;
+    const id = buf.readUInt32BE(off + 5);
+    onFrame({ kind, id, payload: buf.subarray(off + FRAME_HEADER, off + 4 + len) });
   }
 }
 
