@@ -147,7 +147,8 @@ export function testClient(maincf: string, resolver: NameResolver, protocol: Cli
   const config = createConfigView({
     registry,
     configDirectory: dir,
-    mainCf: parseMainCf(`myhostname = client.test\nmydestination =\n${maincf.replace(/\$DIR/g, dir)}\n`),
+    // queue_directory in the test's own directory: never the services of a Postfix or Postern installed here
+    mainCf: parseMainCf(`myhostname = client.test\nmydestination =\nqueue_directory = ${dir}\n${maincf.replace(/\$DIR/g, dir)}\n`),
   });
   const log = new TestLog();
   const client = createSmtpClient({ protocol, config, log, tables: createTableRegistry({}), resolver });

@@ -7,6 +7,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
+import type { TLSSocket } from 'node:tls';
 import { local, makePki, testClient, testResolver, testServer, writeFile, type TestServer } from './rig.js';
 
 const pki = makePki();
@@ -66,6 +67,31 @@ test('TLS may: a failing handshake is retried in plaintext', async () => {
     assert.equal(srv.received[0]!.secure, false);
     assert.equal(srv.connections, 2);
     assert.ok(client.log.lines.some((l) => /Cannot start TLS: handshake failure; retrying without TLS/.test(l)), client.log.lines.join('\n'));
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+test('TLS session resumption: the next connection to the server resumes the session the first one saved', async () => {
+  const resumed: boolean[] = [];
+  const srv = await tlsServer({
+    onSecure(socket: TLSSocket, _session: unknown, cb: () => void) {
+      resumed.push(socket.isSessionReused());
+      cb();
+    },
+  });
+  // smtp_tls_connection_reuse = no (the default): each delivery makes a new TLS connection
+  const client = testClient('smtp_tls_security_level = encrypt', resolverFor(srv));
+  try {
+    for (let i = 0; i < 3; i++) {
+      const { results } = await client.deliver({});
+      assert.equal(results[0]!.status, 'sent', JSON.stringify(results[0]));
+      // a TLS 1.3 ticket arrives after the handshake: give it a moment before the next delivery
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(srv.connections, 3);
+    assert.deepEqual(resumed, [false, true, true]);
   } finally {
     client.close();
     await srv.close();
