@@ -108,7 +108,8 @@ class CpuMeter {
     for (const p of procTree(pid)) this.first.set(p.pid, p.ticks);
   }
   sample(): void {
-    for (const p of procTree(this.pid)) this.last.set(p.pid, p);
+    // CPU time only grows: an exiting process (a zombie) reads as zero, keep what it had
+    for (const p of procTree(this.pid)) if (p.ticks >= (this.last.get(p.pid)?.ticks ?? 0)) this.last.set(p.pid, p);
   }
   /** Milliseconds of CPU per message, by service. */
   report(messages: number): string {
