@@ -10,7 +10,9 @@
  *   `cleanup` contract (CleanupService) on queue_directory/public/cleanup.
  *   For each message it:
  *
- *   - opens a queue file and reports the queue ID at once;
+ *   - opens a queue file and reports the queue ID at once (or takes the
+ *     long queue ID the client made, request.queueId: smtpd makes its own
+ *     so the content need not wait for cleanup's answer);
  *   - rewrites the envelope sender and recipients to user@domain form
  *     (trivial-rewrite, local context), applies canonical_maps,
  *     sender_canonical_maps, recipient_canonical_maps (per
@@ -39,7 +41,7 @@
  * PROTOCOL
  *   Postern IPC (core's serveCleanup): method `submit` with the request and
  *   the message content as the call's body; the queue ID is sent as an
- *   interim event; the answer is a CleanupResult (250 2.0.0 Ok: queued as
+ *   interim event, unless the client made it; the answer is a CleanupResult (250 2.0.0 Ok: queued as
  *   ID; 550/552/554 rejects; 451 4.3.0 Error: queue file write error).
  *
  * CONFIGURATION PARAMETERS
