@@ -205,7 +205,7 @@ class DeliveryAgent {
       async buffer() {
         const chunks: Buffer[] = [];
         for await (const chunk of store().readContent(request.queueId)) chunks.push(chunk);
-        return Buffer.concat(chunks);
+        return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       },
     };
   }

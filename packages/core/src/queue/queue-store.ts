@@ -146,13 +146,14 @@ class LmdbStore implements LmdbQueueStore {
     if (!stored) throw posternError('POSTERN_ERR_QUEUE_NOT_FOUND', id);
     let total = 0;
     for (let n = 0; n < stored.chunks; n++) {
-      const chunk = this.dbs.content.get([id, n]);
+      // getBinary copies the value out of the map once (get + Buffer.from copied it twice)
+      const chunk = this.dbs.content.getBinary([id, n]);
       if (chunk === undefined) {
         if (!this.dbs.messages.get(id)) throw posternError('POSTERN_ERR_QUEUE_NOT_FOUND', id);
         throw posternError('POSTERN_ERR_QUEUE_CORRUPT', id, `content chunk ${n} of ${stored.chunks} is missing`);
       }
       total += chunk.length;
-      yield Buffer.from(chunk);
+      yield chunk;
     }
     if (total !== stored.message.size) {
       throw posternError('POSTERN_ERR_QUEUE_CORRUPT', id, `content is ${total} bytes, expected ${stored.message.size}`);
