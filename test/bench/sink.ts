@@ -1,17 +1,24 @@
 /**
  * The benchmark's own SMTP sink (smtp-sink's job when Postfix's tools are
- * missing): accepts everything, discards it, counts messages.
+ * missing): accepts everything, discards it, counts messages and connections.
  */
 import { createServer, type Server } from 'node:net';
 
 export interface Sink {
   readonly count: () => number;
+  /** Connections accepted so far. */
+  readonly connections: () => number;
   close(): Promise<void>;
 }
 
 export async function startNodeSink(port: number): Promise<Sink> {
   let messages = 0;
+  let connections = 0;
+  const open = new Set<import('node:net').Socket>();
   const server: Server = createServer((s) => {
+    connections++;
+    open.add(s);
+    s.on('close', () => open.delete(s));
     let inData = false;
     let buf = '';
     s.write('220 sink.test ESMTP\r\n');
@@ -50,5 +57,13 @@ export async function startNodeSink(port: number): Promise<Sink> {
     });
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { count: () => messages, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    count: () => messages,
+    connections: () => connections,
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        for (const s of open) s.destroy();
+      }),
+  };
 }

@@ -48,7 +48,8 @@ describe('master supervisor', () => {
     capPort = await freePort();
     idlePort = await freePort();
     inst = new Instance({
-      main: { daemon_directory: PLUGINS, testsvc_greeting: 'hello one', service_throttle_time: '2s' },
+      // master_spawn_idle_cores = 0: a busy test machine must not keep master from scaling up
+      main: { daemon_directory: PLUGINS, testsvc_greeting: 'hello one', service_throttle_time: '2s', master_spawn_idle_cores: '0' },
       master: [
         '# service type private unpriv chroot wakeup maxproc command',
         `127.0.0.1:${echoPort} inet n - n - - echo`,

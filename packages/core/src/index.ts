@@ -14,6 +14,7 @@ export * from './protocol/packages.js';
 export * from './service/clients.js';
 export * from './service/serve.js';
 export * from './service/host.js';
+export * from './service/relay.js';
 export * from './log/logger.js';
 export * from './config/index.js';
 export * from './tables/index.js';

@@ -61,6 +61,7 @@ export class ScacheBooks {
 
   find(a: ScacheFindArgs): ScacheFindReply {
     this.expire();
+    if (a.want) return this.handOut(a);
     const hit = a.owner !== undefined && this.sessions.has(a.owner);
     if (a.owner) this.drop({ owner: a.owner });
     let elsewhere = 0;
@@ -78,6 +79,30 @@ export class ScacheBooks {
       if (elsewhere) c.endpElsewhere++;
     }
     return { hit, elsewhere };
+  }
+
+  /**
+   * A process missed locally and asks for a session another process parked
+   * under the label: scache names one (the asker fetches it from its process
+   * through master) and takes it off the books. The asker's lookup just
+   * counted as a miss becomes a hit.
+   */
+  private handOut(a: ScacheFindArgs): ScacheFindReply {
+    const owners = [...(this.byLabel[a.kind].get(a.label) ?? [])].filter((o) => this.sessions.get(o)?.pid !== a.pid);
+    const owner = owners[0];
+    if (!owner) return { hit: false, elsewhere: 0 };
+    this.drop({ owner });
+    const c = this.counters;
+    if (a.kind === 'dest') {
+      c.destHits++;
+      c.destMiss = Math.max(0, c.destMiss - 1);
+      c.destElsewhere = Math.max(0, c.destElsewhere - 1);
+    } else {
+      c.endpHits++;
+      c.endpMiss = Math.max(0, c.endpMiss - 1);
+      c.endpElsewhere = Math.max(0, c.endpElsewhere - 1);
+    }
+    return { hit: true, elsewhere: owners.length - 1, owner };
   }
 
   drop(a: ScacheDropArgs): void {

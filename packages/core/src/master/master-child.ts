@@ -18,6 +18,7 @@ import type { PluginDefinition } from '../plugin/manifest.js';
 import { flushLogs } from '../log/logger.js';
 import { closeServiceClients } from '../service/clients.js';
 import { createServiceHost } from '../service/host.js';
+import { dispatchRelay, setRelaySender } from '../service/relay.js';
 import { loadServiceRuntime } from './runtime.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
 
@@ -46,6 +47,12 @@ async function childMain(): Promise<void> {
   process.on('uncaughtException', (err) => fail('uncaught exception', err));
   process.on('unhandledRejection', (err) => fail('unhandled rejection', err));
 
+  // before the service starts, so it can relay from the first moment
+  setRelaySender((to, data, handle) => {
+    if (!process.connected) return false;
+    tell({ t: 'relay', to, data }, handle);
+    return true;
+  });
   const host = createServiceHost({ entry, config, log, container });
   const plugin = ((await import(pathToFileURL(spec.pluginEntry).href)) as { plugin: PluginDefinition }).plugin;
   const command = plugin.commands[entry.command];
@@ -136,6 +143,9 @@ async function childMain(): Promise<void> {
       }
       case 'trigger':
         host.trigger(Buffer.from(msg.data, 'latin1'));
+        return;
+      case 'relay':
+        dispatchRelay(msg.from, msg.data, handle);
         return;
       case 'stop':
         void leave(msg.graceful ? 'stop' : 'abort', msg.graceful);

@@ -26,6 +26,8 @@ export type ToChild =
   | { readonly t: 'listen'; readonly index: number; readonly lend: boolean }
   | { readonly t: 'conn' }
   | { readonly t: 'trigger'; readonly data: string }
+  /** A message (and maybe a socket) another service process relayed through master. */
+  | { readonly t: 'relay'; readonly from: number; readonly data: unknown }
   | { readonly t: 'stop'; readonly graceful: boolean };
 
 export type ToMaster =
@@ -36,6 +38,8 @@ export type ToMaster =
   | { readonly t: 'load'; readonly clients: number; readonly elu: number }
   /** The process is leaving of its own accord (max_idle, max_use, asked to stop). */
   | { readonly t: 'bye'; readonly reason: string }
+  /** Relay a message (and maybe a socket) to the service process `to` (service/relay.ts). */
+  | { readonly t: 'relay'; readonly to: number; readonly data: unknown }
   /** Hand a connection to a pass service (postscreen -> smtpd). */
   | { readonly t: 'pass'; readonly service: string }
   | { readonly t: 'fatal'; readonly text: string };

@@ -9,8 +9,8 @@
  * watches a socket only while no process holds it (master_avail_listen), so
  * it accepts a connection only to start a process for it. A process reports
  * its load; master starts another one only when every running one is
- * saturated (event loop busy) and a CPU core is free to run it, never more
- * than maxproc. (On a machine whose cores are all busy, a process's event
+ * saturated (event loop busy) and a CPU core is free to run it
+ * (master_spawn_idle_cores), never more than maxproc. (On a machine whose cores are all busy, a process's event
  * loop looks saturated because it waits for the CPU: another process would
  * only add to the contention.)
  */
@@ -26,8 +26,6 @@ import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master
 
 /** A process counts as saturated above this event-loop utilisation. */
 export const SATURATED_ELU = 0.8;
-/** Another process is started only while the machine has this much idle CPU (cores). */
-export const SPARE_CORES = 0.3;
 /** How long a stopping process may take before it is killed (ms). */
 export const STOP_DEADLINE = 10_000;
 /** A process that stays up this long resets the crash back-off (ms). */
@@ -64,6 +62,8 @@ export interface SpawnOptions {
   readonly maxproc: number;
   /** service_throttle_time, ms. */
   readonly throttleTime: number;
+  /** master_spawn_idle_cores: idle CPU needed to start another process. */
+  readonly spareCores: number;
   /** Where the program "lives", for log lines (Postfix logs the daemon's path). */
   readonly daemonPath: string;
   readonly log: Logger;
@@ -71,6 +71,8 @@ export interface SpawnOptions {
   readonly credentials?: { uid: number; gid: number };
   /** A process asked to hand a connection to a pass service. */
   readonly onPass?: (service: string, socket: Socket) => void;
+  /** A process relays a message (and maybe a socket) to the process `to`. */
+  readonly onRelay?: (from: number, to: number, data: unknown, handle: unknown) => void;
 }
 
 /** Idle CPU of the whole machine over the last second, in cores (from os.cpus()); 0 until measured. */
@@ -201,7 +203,7 @@ export class MasterService {
   private considerMore(): void {
     const ready = this.available();
     if (ready.length === 0 || this.spawning > 0 || !this.canSpawn()) return;
-    if (ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0) && idleCores() >= SPARE_CORES) this.spawn();
+    if (ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0) && (this.opts.spareCores <= 0 || idleCores() >= this.opts.spareCores)) this.spawn();
   }
 
   private send(p: Proc, msg: ToChild, handle?: Socket | SocketHandle): void {
@@ -270,10 +272,21 @@ export class MasterService {
       case 'pass':
         if (handle) this.opts.onPass?.(msg.service, handle as Socket);
         return;
+      case 'relay':
+        this.opts.onRelay?.(p.pid, msg.to, msg.data, handle);
+        return;
       case 'fatal':
         this.opts.log.fatal(msg.text);
         return;
     }
+  }
+
+  /** Gives process `pid` of this service a relayed message; false when it has no such process. */
+  relayTo(pid: number, from: number, data: unknown, handle: unknown): boolean {
+    const p = [...this.procs].find((x) => x.pid === pid && x.ready);
+    if (!p) return false;
+    this.send(p, { t: 'relay', from, data }, handle as Socket | undefined);
+    return true;
   }
 
   /** master accepts on the sockets only while no process listens on them. */

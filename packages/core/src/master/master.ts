@@ -137,10 +137,12 @@ export class Master {
       spec,
       maxproc: effectiveProcessLimit(entry, config),
       throttleTime: config.time('service_throttle_time') * 1000,
+      spareCores: Number(config.get('master_spawn_idle_cores')) || 0,
       daemonPath: daemonPath(provider.dir, entry.command),
       log: this.log,
       credentials: this.credentials(entry),
       onPass: (service, socket) => this.pass(service, socket),
+      onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
     };
   }
 
@@ -167,6 +169,12 @@ export class Master {
       this.log.warn(`pass request for unknown service ${service}/pass`);
       socket.destroy();
     }
+  }
+
+  /** One service process relays to another (service/relay.ts); a socket nobody takes is closed. */
+  private relay(from: number, to: number, data: unknown, handle: unknown): void {
+    for (const s of this.services.values()) if (s.relayTo(to, from, data, handle)) return;
+    (handle as { destroy?: () => void } | undefined)?.destroy?.();
   }
 
   /** SIGHUP: re-read main.cf and master.cf; sessions in progress finish in the old processes. */

@@ -14,6 +14,12 @@
  * says which of the two it looks up (Postfix's find_dest / find_endp).
  */
 
+/** A session given up by one process for another: its state and its socket. */
+export interface HandedSession {
+  readonly state: unknown;
+  readonly socket: import('node:net').Socket;
+}
+
 /** What a cache needs to know of a parked session. */
 export interface CachedSession {
   readonly createdAt: number;
@@ -21,6 +27,8 @@ export interface CachedSession {
   readonly usable: boolean;
   /** Ends the session (QUIT). */
   quit(): void;
+  /** Gives the session up for another process, when it can move (ClientSession.handOver). */
+  handOver?(): HandedSession | undefined;
 }
 
 /** A destination ("smtp:example.com") or an endpoint ("smtp:192.0.2.1:25") label. */
@@ -33,6 +41,8 @@ export interface SessionCache<S extends CachedSession> {
   put(keys: readonly string[], session: S, idleMs: number): void;
   /** Ends every parked session. */
   closeAll(): void;
+  /** After a miss: a session another process parked under `key`, handed over (scache). */
+  borrow?(key: string, kind: SessionCacheKind): Promise<HandedSession | undefined>;
 }
 
 export class InProcessSessionCache<S extends CachedSession> implements SessionCache<S> {
@@ -67,6 +77,11 @@ export class InProcessSessionCache<S extends CachedSession> implements SessionCa
       if (!set) this.byKey.set(k, (set = new Set()));
       set.add(session);
     }
+  }
+
+  /** Takes `session` out without ending it (it was handed to another process). */
+  withdraw(session: S): void {
+    this.remove(session);
   }
 
   private remove(session: S): void {

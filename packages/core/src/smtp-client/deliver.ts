@@ -31,7 +31,7 @@ import { parseDestination, servicePort, splitDestinations, type Destination } fr
 import { clientSettings, type ClientProtocol, type ClientSettings } from './params.js';
 import { saidText, softDsn, type SmtpReply } from './reply.js';
 import { chooseMechanism, saslCredentials } from './sasl.js';
-import { ClientSession, SessionError, type SessionOptions } from './session.js';
+import { ClientSession, SessionError, type SessionHandover, type SessionOptions } from './session.js';
 import { tlsConnectOptions, tlsPolicy, tlsSummary, tlsTrust, type TlsPolicy, type TlsSettings } from './tls.js';
 import { saveTlsSession, tlsClientSessionId, tlsSessionCache, type TlsSessionCache } from './tls-cache.js';
 
@@ -218,6 +218,11 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
       const addrKey = `${env.protocol}:${server.path ?? `${server.address}:${server.port}`}`;
       let session = si === 0 ? env.cache.take(cacheKey, 'dest') : undefined;
       session ??= env.cache.take(addrKey, 'endp');
+      if (!session && env.cache.borrow) {
+        // a session another smtp process parked, handed over through scache and master
+        const handed = await env.cache.borrow(si === 0 ? cacheKey : addrKey, si === 0 ? 'dest' : 'endp');
+        if (handed) session = ClientSession.adopt(sessionOptions(env, server), handed.state as SessionHandover, handed.socket);
+      }
       const reused = !!session;
       if (!session) {
         const opened = await openSession(env, dest, server, policy, agent.signal);
@@ -375,17 +380,12 @@ async function resetAndPark(env: Env, session: ClientSession, cacheKey: string, 
   env.cache.put([cacheKey, addrKey], session, Math.max(1, env.s.time('connection_cache_time_limit')) * 1000);
 }
 
-async function openSession(
-  env: Env,
-  dest: Destination,
-  server: { host: string; address?: string; port?: number; path?: string },
-  policy: TlsPolicy,
-  signal: AbortSignal,
-): Promise<{ session: ClientSession } | { failure: Outcome }> {
-  const { s, log } = env;
+/** The session options for `server` (without TLS). */
+function sessionOptions(env: Env, server: { host: string; address?: string; port?: number; path?: string }): Omit<SessionOptions, 'tls'> {
+  const { s } = env;
   const lmtp = env.protocol === 'lmtp';
   const bind = server.address && server.address.includes(':') ? s.get('bind_address6') : s.get('bind_address');
-  const base: Omit<SessionOptions, 'tls'> = {
+  return {
     lmtp,
     endpoint: server,
     heloName: s.get(lmtp ? 'lhlo_name' : 'helo_name'),
@@ -404,6 +404,17 @@ async function openSession(
     },
     replyLimit: env.config.has('line_length_limit') ? env.config.int('line_length_limit') : 2048,
   };
+}
+
+async function openSession(
+  env: Env,
+  dest: Destination,
+  server: { host: string; address?: string; port?: number; path?: string },
+  policy: TlsPolicy,
+  signal: AbortSignal,
+): Promise<{ session: ClientSession } | { failure: Outcome }> {
+  const { log } = env;
+  const base = sessionOptions(env, server);
   const nexthop = dest.kind === 'inet' ? dest.host : server.host;
   const withTls = policy.level !== 'none';
   const tlsId = tlsClientSessionId(server);

@@ -28,7 +28,9 @@ import type { ConfigView } from '../contracts/config.js';
 import type { Logger } from '../contracts/logger.js';
 import { SERVICE } from '../protocol/services.js';
 import { serviceClient, servicePath } from '../service/clients.js';
-import { InProcessSessionCache, type CachedSession, type SessionCache, type SessionCacheKind } from './cache.js';
+import type { Socket } from 'node:net';
+import { onRelay, relay, relayAvailable } from '../service/relay.js';
+import { InProcessSessionCache, type CachedSession, type HandedSession, type SessionCache, type SessionCacheKind } from './cache.js';
 
 /** scache request names (scache.h SCACHE_REQ_*). */
 export const SCACHE_METHOD = {
@@ -55,11 +57,15 @@ export interface ScacheFindArgs {
   readonly pid: number;
   /** The session the lookup found (and took), if any. */
   readonly owner?: string;
+  /** After a local miss: name a session another process parked under the label, and take it off the books. */
+  readonly want?: boolean;
 }
 export interface ScacheFindReply {
   readonly hit: boolean;
   /** Sessions under this label parked by other processes. */
   readonly elsewhere: number;
+  /** With `want`: the session to ask its process for ("pid:serial"). */
+  readonly owner?: string;
 }
 export interface ScacheDropArgs {
   readonly owner: string;
@@ -70,6 +76,8 @@ export interface ScacheLink {
   save(args: ScacheSaveArgs): void;
   find(args: ScacheFindArgs): void;
   drop(args: ScacheDropArgs): void;
+  /** A find with `want`, waiting for the answer (undefined when scache cannot be reached). */
+  want(args: ScacheFindArgs): Promise<ScacheFindReply | undefined>;
 }
 
 /** The link to the scache service of this configuration, or undefined when none runs. */
@@ -91,6 +99,14 @@ export function scacheLink(config: ConfigView, log?: Logger): ScacheLink | undef
     save: (a) => send(SCACHE_METHOD.SAVE, a),
     find: (a) => send(SCACHE_METHOD.FIND, a),
     drop: (a) => send(SCACHE_METHOD.DROP, a),
+    want: async (a) => {
+      if (!existsSync(path)) return undefined;
+      try {
+        return await serviceClient(config, SERVICE.SCACHE).call<ScacheFindReply>(SCACHE_METHOD.FIND, { ...a, want: true }, { timeout });
+      } catch {
+        return undefined;
+      }
+    },
   };
 }
 
@@ -98,9 +114,20 @@ export function scacheLink(config: ConfigView, log?: Logger): ScacheLink | undef
  * The session cache of an smtp/lmtp process with scache's books: sessions
  * parked here, every park, lookup and end reported to scache.
  */
+/** How long a process waits for another to hand a session over (ms). */
+const HANDOVER_WAIT = 1000;
+
+/** Relayed between smtp processes (service/relay.ts): ask for a parked session, and the answer. */
+type HandoverMessage =
+  | { readonly scache: 'want'; readonly owner: string }
+  | { readonly scache: 'given'; readonly owner: string; readonly state: unknown }
+  | { readonly scache: 'gone'; readonly owner: string };
+
 export class SharedSessionCache<S extends CachedSession> implements SessionCache<S> {
   private readonly local: InProcessSessionCache<S>;
   private readonly owners = new WeakMap<S, string>();
+  private readonly byOwner = new Map<string, S>();
+  private readonly waiting = new Map<string, (handed: HandedSession | undefined) => void>();
   private serial = 0;
 
   /**
@@ -114,21 +141,74 @@ export class SharedSessionCache<S extends CachedSession> implements SessionCache
   ) {
     this.local = new InProcessSessionCache<S>((s) => {
       const owner = this.owners.get(s);
-      if (owner) this.link?.drop({ owner });
+      if (owner) {
+        this.byOwner.delete(owner);
+        this.link?.drop({ owner });
+      }
     });
+    if (link && relayAvailable()) onRelay((from, data, handle) => this.relayed(from, data as HandoverMessage, handle));
   }
 
   take(key: string, kind: SessionCacheKind = 'dest'): S | undefined {
     const s = this.local.take(key, kind);
     const owner = s && this.owners.get(s);
+    if (owner) this.byOwner.delete(owner);
     this.link?.find({ kind, label: key, pid: this.pid, ...(owner && { owner }) });
     return s;
+  }
+
+  /**
+   * After a local miss: asks scache for a session another smtp process
+   * parked under `key`, then asks that process (through master) to hand it
+   * over. Undefined when there is none, it is gone, or no answer comes in time.
+   */
+  async borrow(key: string, kind: SessionCacheKind): Promise<HandedSession | undefined> {
+    if (!this.link || !relayAvailable()) return undefined;
+    const reply = await this.link.want({ kind, label: key, pid: this.pid });
+    const owner = reply?.owner;
+    const pid = owner ? Number(owner.split(':')[0]) : 0;
+    if (!owner || !pid || pid === this.pid) return undefined;
+    return new Promise<HandedSession | undefined>((resolve) => {
+      const timer = setTimeout(() => done(undefined), HANDOVER_WAIT);
+      const done = (handed: HandedSession | undefined) => {
+        clearTimeout(timer);
+        this.waiting.delete(owner);
+        resolve(handed);
+      };
+      this.waiting.set(owner, done);
+      if (!relay(pid, { scache: 'want', owner } satisfies HandoverMessage)) done(undefined);
+    });
+  }
+
+  private relayed(from: number, msg: HandoverMessage, handle: unknown): void {
+    if (!msg || typeof msg !== 'object' || !('scache' in msg)) return;
+    if (msg.scache === 'want') {
+      const s = this.byOwner.get(msg.owner);
+      const handed = s?.handOver?.();
+      if (!s || !handed) {
+        relay(from, { scache: 'gone', owner: msg.owner } satisfies HandoverMessage);
+        return;
+      }
+      this.byOwner.delete(msg.owner);
+      this.local.withdraw(s);
+      relay(from, { scache: 'given', owner: msg.owner, state: handed.state } satisfies HandoverMessage, handed.socket);
+      return;
+    }
+    const waiter = this.waiting.get(msg.owner);
+    const socket = handle as Socket | undefined;
+    if (msg.scache === 'given' && socket) {
+      if (waiter) waiter({ state: msg.state, socket });
+      else socket.destroy(); // asked too late: nobody waits for it any more
+      return;
+    }
+    waiter?.(undefined);
   }
 
   put(keys: readonly string[], session: S, idleMs: number): void {
     const ms = this.ttlLimit > 0 ? Math.min(idleMs, this.ttlLimit * 1000) : idleMs;
     const owner = `${this.pid}:${++this.serial}`;
     this.owners.set(session, owner);
+    this.byOwner.set(owner, session);
     this.local.put(keys, session, ms);
     this.link?.save({
       labels: keys.map((label, i) => ({ kind: i === 0 ? 'dest' : 'endp', label })),

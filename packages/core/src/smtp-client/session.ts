@@ -170,6 +170,16 @@ export function smtpData(body: Buffer): Buffer {
   return out;
 }
 
+/** What another process needs to carry on a plaintext session it is handed (with the socket). */
+export interface SessionHandover {
+  readonly endpoint: SessionEndpoint;
+  readonly extensions: readonly string[];
+  readonly auth: readonly string[];
+  readonly sizeLimit: number;
+  readonly uses: number;
+  readonly createdAt: number;
+}
+
 let sessionIds = 0;
 
 export class ClientSession {
@@ -178,7 +188,7 @@ export class ClientSession {
   readonly peer: string;
   /** "host[addr]:port" (relay= in the log). */
   readonly relay: string;
-  readonly createdAt = Date.now();
+  createdAt = Date.now();
   /** Transactions completed on this session (conn_use). */
   uses = 0;
   lastUsed = Date.now();
@@ -210,6 +220,46 @@ export class ClientSession {
     this.relay = ep.path ? this.peer : `${this.peer}:${ep.port}`;
     this.socket = socket;
     this.attach(socket);
+  }
+
+  /**
+   * A session another process handed over (scache): the socket is past EHLO
+   * and between transactions; its state comes with it.
+   */
+  static adopt(opts: SessionOptions, state: SessionHandover, socket: Socket): ClientSession {
+    const session = new ClientSession({ ...opts, endpoint: state.endpoint }, socket);
+    session.ext = [...state.extensions];
+    session.auth = [...state.auth];
+    session.maxSize = state.sizeLimit;
+    session.uses = state.uses;
+    session.createdAt = state.createdAt;
+    session.lastState = 'rset';
+    socket.resume();
+    return session;
+  }
+
+  /**
+   * Gives the session up for another process: its state and the socket,
+   * paused, with nothing of this session's left on it. Only a plaintext
+   * session between transactions can move (TLS state stays in the process
+   * that made it); otherwise undefined.
+   */
+  handOver(): { state: SessionHandover; socket: Socket } | undefined {
+    if (this.secureSocket || !this.usable || this.inTransaction || this.waiters.length || this.early.length || this.partial.length) return undefined;
+    const socket = this.socket as Socket;
+    this.detach(socket);
+    socket.pause();
+    socket.setTimeout(0);
+    this.closed = true;
+    const state: SessionHandover = {
+      endpoint: this.opts.endpoint,
+      extensions: this.ext,
+      auth: this.auth,
+      sizeLimit: this.maxSize,
+      uses: this.uses,
+      createdAt: this.createdAt,
+    };
+    return { state, socket };
   }
 
   /** Opens the socket, waits for the greeting, EHLO/LHLO and STARTTLS as the options say. */
@@ -353,6 +403,7 @@ export class ClientSession {
     for (;;) {
       const nl = chunk.indexOf(10, from);
       if (nl < 0) {
+        if (from === chunk.length) return;
         const rest = chunk.subarray(from);
         this.partial.push(rest);
         this.partialSize += rest.length;
