@@ -10,10 +10,13 @@
  *   destination, by any process, reuses the connection.
  *
  *   Postern's scache keeps the shared books of the connection cache, not the
- *   sockets: a parked session is a live SMTP client (protocol state, maybe
- *   TLS state) that stays in the smtp/lmtp process that opened it and is
- *   reused only by that process. scache records every park (save), lookup
- *   (find) and end (drop), caps the time a session may stay parked at
+ *   sockets: a parked session stays in the smtp/lmtp process that opened it,
+ *   which reuses it first. When another process misses, it asks scache
+ *   (find with want); scache names a session parked elsewhere and takes it
+ *   off the books, and the asker has its owner hand it over through master
+ *   (plaintext sessions only; TLS state cannot move). scache records every
+ *   park (save), lookup (find) and end (drop), caps the time a session may
+ *   stay parked at
  *   connection_cache_ttl_limit, and logs Postfix's statistics every
  *   connection_cache_status_update_time:
  *
@@ -22,13 +25,13 @@
  *     statistics: address lookup hits=0 miss=2 success=0%
  *     statistics: max simultaneous domains=1 addresses=1 connection=2
  *
- *   and one line of its own that says how much a descriptor-passing cache
- *   would have added: misses while another process had a session parked.
+ *   and one line of its own: misses while another process had a session
+ *   parked that was not handed over.
  *
  * PROTOCOL
  *   IPC calls (SCACHE_METHOD in @postern/core): scache.save
- *   {labels, owner, ttl} -> {ttl}, scache.find {kind, label, pid, owner?}
- *   -> {hit, elsewhere}, scache.drop {owner}.
+ *   {labels, owner, ttl} -> {ttl}, scache.find {kind, label, pid, owner?,
+ *   want?} -> {hit, elsewhere, owner?}, scache.drop {owner}.
  *
  * CONFIGURATION PARAMETERS
  *   connection_cache_ttl_limit (2s), connection_cache_status_update_time

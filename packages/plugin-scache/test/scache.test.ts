@@ -118,6 +118,23 @@ test('books: hits, misses, TTL cap, Postfix statistics lines', () => {
   assert.deepEqual(b.statusDump(), []);
 });
 
+test('books: a lookup with want names a session another process parked, once, and turns the miss into a hit', () => {
+  const b = new ScacheBooks(0);
+  b.save({ labels: [{ kind: 'dest', label: 'smtp:d' }, { kind: 'endp', label: 'smtp:1.2.3.4:25' }], owner: '10:1', ttl: 30 });
+  b.save({ labels: [{ kind: 'dest', label: 'smtp:d' }], owner: '11:1', ttl: 30 });
+  // process 11 misses locally (its own session is taken), then asks for one parked elsewhere
+  assert.deepEqual(b.find({ kind: 'dest', label: 'smtp:d', pid: 11 }), { hit: false, elsewhere: 1 });
+  assert.deepEqual(b.find({ kind: 'dest', label: 'smtp:d', pid: 11, want: true }), { hit: true, elsewhere: 0, owner: '10:1' });
+  // taken off the books, under both labels: nobody else is sent to it
+  assert.deepEqual(b.find({ kind: 'endp', label: 'smtp:1.2.3.4:25', pid: 12, want: true }), { hit: false, elsewhere: 0 });
+  assert.deepEqual(b.find({ kind: 'dest', label: 'smtp:d', pid: 11, want: true }), { hit: false, elsewhere: 0 });
+  assert.equal(b.size, 1);
+  assert.deepEqual(
+    b.statusDump().filter((l) => /lookup hits/.test(l)),
+    ['statistics: domain lookup hits=1 miss=0 success=100%'],
+  );
+});
+
 test('N messages to one destination from two smtp processes: connections opened vs messages sent', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'postern-scache-'));
   const server = await sink();

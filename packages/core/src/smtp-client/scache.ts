@@ -4,11 +4,9 @@
  *
  * Postfix's scache holds the open sessions themselves: an smtp process hands
  * the socket over (descriptor passing) and any other smtp process may take it
- * back. Postern does not hand sessions over: a Node.js process can pass a
- * descriptor only to its parent or child, so a hand-over would go through
- * master's IPC channel twice, and a TLS session cannot move to another
- * process at all. So the session stays parked in its smtp process
- * (InProcessSessionCache) and scache keeps the shared books:
+ * back. In Postern the session stays parked in its smtp process
+ * (InProcessSessionCache), which reuses it at no cost, and scache keeps the
+ * shared books; a session moves only when another process needs it:
  *
  *   save  a session was parked under a destination and an endpoint label,
  *         for at most connection_cache_ttl_limit (scache caps the time the
@@ -18,6 +16,11 @@
  *         how many misses had a session parked by another process (the
  *         reuse a descriptor-passing cache would have added);
  *   drop  a parked session ended (idle timeout, found dead, process exit).
+ *   want  (a find, after a local miss) scache names a session another
+ *         process parked under the label; the asker relays a request to
+ *         that process through master (service/relay.ts), which hands the
+ *         plaintext session over (ClientSession.handOver: state plus
+ *         socket) or answers that it is gone. TLS sessions do not move.
  *
  * The calls are one-way and ordered on one connection; the smtp process does
  * not wait for them. Without an scache service (no socket) the cache works
