@@ -236,9 +236,6 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('ipc_timeout', '3600s', 'time', { description: 'The time limit for sending or receiving over an internal channel.' }),
   s('ipc_idle', '5s', 'time', { description: 'How long an idle internal client connection stays open.' }),
   s('daemon_timeout', '18000s', 'time', { description: 'How long a daemon may take to handle a request before its watchdog fires.' }),
-  s('master_spawn_idle_cores', '0.3', 'string', {
-    description: 'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
-  }),
   s('service_throttle_time', '60s', 'time', { description: 'How long master waits before restarting a failing service.' }),
   s('trigger_timeout', '10s', 'time', { description: 'The time limit for sending a trigger to a daemon.' }),
   s('in_flow_delay', '1s', 'time', { description: 'How long message submission pauses when the queue manager falls behind.' }),
@@ -292,15 +289,24 @@ export interface ServiceRef {
   readonly command?: string;
 }
 
+/** Core parameters Postfix does not have (Postern's own, for what Node.js does differently). */
+export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
+  s('master_spawn_idle_cores', '0.3', 'string', {
+    description:
+      'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
+  }),
+];
+
 export class ParameterRegistry {
   private readonly params = new Map<string, RegisteredParameter>();
   private readonly services = new Map<string, string | undefined>();
   private readonly conflictList: string[] = [];
 
-  /** A registry holding CORE_PARAMETERS, declared by @postern/core. */
+  /** A registry holding CORE_PARAMETERS and MASTER_POSTERN_PARAMETERS, declared by @postern/core. */
   static withCore(): ParameterRegistry {
     const r = new ParameterRegistry();
     r.declare(CORE_OWNER, CORE_PARAMETERS);
+    r.declare(CORE_OWNER, POSTERN_CORE_PARAMETERS);
     return r;
   }
 
