@@ -96,7 +96,12 @@ describe('sendmail and pickup', () => {
     await inst.waitForLog(new RegExp(`${id}: .*hold`));
     const store = openQueueStore({ queueDirectory: inst.queueDir });
     try {
-      const m = await store.get(id!);
+      // cleanup logs the HOLD action as it reads the header, before its commit is done
+      let m = await store.get(id!);
+      for (let i = 0; i < 100 && m?.queue !== QUEUE.HOLD; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        m = await store.get(id!);
+      }
       assert.equal(m?.queue, QUEUE.HOLD);
       assert.equal(m?.sender, 'owner@example.test');
       assert.equal(m?.dsnRet, 'HDRS');
