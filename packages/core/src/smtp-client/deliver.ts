@@ -218,8 +218,9 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
       const addrKey = `${env.protocol}:${server.path ?? `${server.address}:${server.port}`}`;
       let session = si === 0 ? env.cache.take(cacheKey, 'dest') : undefined;
       session ??= env.cache.take(addrKey, 'endp');
-      if (!session && env.cache.borrow) {
-        // a session another smtp process parked, handed over through scache and master
+      // a plaintext session another smtp process parked, handed over through scache and master
+      // (never where this delivery's TLS policy requires TLS: only plaintext sessions move)
+      if (!session && env.cache.borrow && (policy.level === 'none' || policy.level === 'may')) {
         const handed = await env.cache.borrow(si === 0 ? cacheKey : addrKey, si === 0 ? 'dest' : 'endp');
         if (handed) session = ClientSession.adopt(sessionOptions(env, server), handed.state as SessionHandover, handed.socket);
       }
