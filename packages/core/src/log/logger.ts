@@ -27,10 +27,10 @@ export interface LogSink {
   flush(): Promise<void>;
 }
 
-class StreamSink implements LogSink {
+/** Lines collected during one turn of the event loop, written as one batch. */
+abstract class BatchSink implements LogSink {
   private buf: string[] = [];
   private scheduled = false;
-  constructor(private readonly out: NodeJS.WritableStream) {}
   write(line: string): void {
     this.buf.push(line);
     if (!this.scheduled) {
@@ -38,44 +38,45 @@ class StreamSink implements LogSink {
       setImmediate(() => this.drain());
     }
   }
-  private drain(): void {
+  protected drain(): void {
     this.scheduled = false;
     if (this.buf.length === 0) return;
     const text = this.buf.join('');
     this.buf = [];
-    this.out.write(text);
+    this.out(text);
+  }
+  protected abstract out(text: string): void;
+  abstract flush(): Promise<void>;
+}
+
+/** stdout or stderr. */
+class StreamSink extends BatchSink {
+  constructor(private readonly stream: NodeJS.WritableStream) {
+    super();
+  }
+  protected out(text: string): void {
+    this.stream.write(text);
   }
   flush(): Promise<void> {
     this.drain();
     return new Promise((resolve) => {
-      const ws = this.out as WriteStream;
+      const ws = this.stream as WriteStream;
       if (typeof ws.writableNeedDrain === 'boolean' && ws.writableNeedDrain) ws.once('drain', () => resolve());
       else resolve();
     });
   }
 }
 
-/** maillog_file: batches appended with one synchronous write each. */
-class FileSink implements LogSink {
-  private buf: string[] = [];
-  private scheduled = false;
+/** maillog_file: each batch appended with one synchronous write. */
+class FileSink extends BatchSink {
   private fd: number | undefined;
   constructor(private readonly path: string) {
+    super();
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'a');
   }
-  write(line: string): void {
-    this.buf.push(line);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.drain());
-    }
-  }
-  private drain(): void {
-    this.scheduled = false;
-    if (this.buf.length === 0 || this.fd === undefined) return;
-    const text = this.buf.join('');
-    this.buf = [];
+  protected out(text: string): void {
+    if (this.fd === undefined) return;
     try {
       writeSync(this.fd, text);
     } catch (err) {
