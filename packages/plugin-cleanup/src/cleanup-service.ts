@@ -46,6 +46,7 @@ export interface CleanupOptions {
 
 /** The parameters every message's CleanupMessage gets. */
 interface MessageParams {
+  readonly alwaysAddMissing: boolean;
   readonly headerSizeLimit: number;
   readonly bodyChecksSizeLimit: number;
   readonly messageSizeLimit: number;
@@ -71,7 +72,6 @@ export class Cleanup implements CleanupService {
   /** local_header_rewrite_clients, lower-cased. */
   private readonly rewriteClients: string[];
   private fixed: MessageParams | undefined;
-  private alwaysAddMissing: boolean | undefined;
 
   constructor(private readonly opts: CleanupOptions) {
     const { config, tables } = opts;
@@ -134,7 +134,7 @@ export class Cleanup implements CleanupService {
           checks: flags.noHeaderBodyChecks ? undefined : this.checks,
           headerContext,
           mapHeaders: mapping,
-          addMissing: headerContext !== undefined || (this.alwaysAddMissing ??= config.bool('always_add_missing_headers')),
+          addMissing: headerContext !== undefined || fixed.alwaysAddMissing,
           headerSizeLimit: fixed.headerSizeLimit,
           bodyChecksSizeLimit: fixed.bodyChecksSizeLimit,
           messageSizeLimit: fixed.messageSizeLimit,
@@ -260,6 +260,7 @@ export class Cleanup implements CleanupService {
   private messageParams(): MessageParams {
     const { config } = this.opts;
     return {
+      alwaysAddMissing: config.bool('always_add_missing_headers'),
       headerSizeLimit: config.size('header_size_limit'),
       bodyChecksSizeLimit: config.size('body_checks_size_limit'),
       messageSizeLimit: config.size('message_size_limit'),

@@ -41,8 +41,9 @@
  * PROTOCOL
  *   Postern IPC (core's serveCleanup): method `submit` with the request and
  *   the message content as the call's body; the queue ID is sent as an
- *   interim event, unless the client made it; the answer is a CleanupResult (250 2.0.0 Ok: queued as
- *   ID; 550/552/554 rejects; 451 4.3.0 Error: queue file write error).
+ *   interim event, unless the client made it; the answer is a CleanupResult
+ *   (250 2.0.0 Ok: queued as ID; 550/552/554 rejects; 451 4.3.0 Error:
+ *   queue file write error).
  *
  * CONFIGURATION PARAMETERS
  *   canonical_maps, sender_canonical_maps, recipient_canonical_maps,

@@ -28,6 +28,7 @@ export interface NetworkMatcher {
 export function networkMatcher(patterns: readonly string[], tables?: TableRegistry): NetworkMatcher {
   type Item = { negate: boolean; test: (addr: string, name?: string) => Promise<boolean> };
   const items: Item[] = [];
+  let lookups = false;
   for (let raw of patterns) {
     let negate = false;
     while (raw.startsWith('!')) {
@@ -58,6 +59,7 @@ export function networkMatcher(patterns: readonly string[], tables?: TableRegist
     } else if (/^[a-z0-9-]+:/i.test(raw) && !raw.startsWith('/')) {
       if (!tables) continue;
       const table = tables.open(raw);
+      lookups = true;
       items.push({ negate, test: async (addr) => (await table.lookup(addr)) !== undefined });
     } else {
       const pat = raw.toLowerCase();
@@ -73,7 +75,7 @@ export function networkMatcher(patterns: readonly string[], tables?: TableRegist
   }
   // Without tables the answer depends on the address and name alone: remember it
   // (BlockList.check builds a SocketAddress per call; a client asks for every command).
-  const cache = patterns.some((raw) => /^!*[a-z0-9-]+:/i.test(raw) && !raw.replace(/^!+/, '').startsWith('/')) ? undefined : new Map<string, boolean>();
+  const cache = lookups ? undefined : new Map<string, boolean>();
   return {
     patterns,
     async match(address, name) {

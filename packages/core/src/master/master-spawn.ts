@@ -10,9 +10,9 @@
  * it accepts a connection only to start a process for it. A process reports
  * its load; master starts another one only when every running one is
  * saturated (event loop busy) and a CPU core is free to run it
- * (master_spawn_idle_cores), never more than maxproc. (On a machine whose cores are all busy, a process's event
- * loop looks saturated because it waits for the CPU: another process would
- * only add to the contention.)
+ * (master_spawn_idle_cores), never more than maxproc. (On a machine whose
+ * cores are all busy, a process's event loop looks saturated because it
+ * waits for the CPU: another process would only add to the contention.)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -203,7 +203,9 @@ export class MasterService {
   private considerMore(): void {
     const ready = this.available();
     if (ready.length === 0 || this.spawning > 0 || !this.canSpawn()) return;
-    if (ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0) && (this.opts.spareCores <= 0 || idleCores() >= this.opts.spareCores)) this.spawn();
+    const saturated = ready.every((p) => p.elu >= SATURATED_ELU && p.clients > 0);
+    const { spareCores } = this.opts;
+    if (saturated && (spareCores <= 0 || idleCores() >= spareCores)) this.spawn();
   }
 
   private send(p: Proc, msg: ToChild, handle?: Socket | SocketHandle): void {
