@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js';
 import { token } from './token.js';
 
 /**
@@ -30,6 +31,11 @@ export interface TableRegistry {
   types(): string[];
 }
 
-export type TableFactory = (name: string, spec: string, registry: TableRegistry) => LookupTable;
+/**
+ * Opens one table of a type: `name` is the part after "type:", `spec` the
+ * resolved "type:name"; `log` is the registry's logger (for table warnings).
+ * Packages declare their factories in PluginDefinition.tables.
+ */
+export type TableFactory = (name: string, spec: string, registry: TableRegistry, log?: Logger) => LookupTable;
 
 export const TABLES = token<TableRegistry>('TableRegistry');

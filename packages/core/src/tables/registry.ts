@@ -2,17 +2,11 @@
  * The lookup table registry (Postfix dict_open / mail_dict / maps).
  *
  * open("type:name") returns the table for a spec, one object per resolved
- * spec per registry (so one LMDB environment per file). Built-in types:
- *
- *   lmdb      indexed file NAME.lmdb built by postmap (table-lmdb.ts)
- *   texthash  postmap input file read into memory
- *   regexp    POSIX regular expressions (regexp_table(5))
- *   pcre      Perl-compatible regular expressions (pcre_table(5))
- *   cidr      IPv4/IPv6 networks (cidr_table(5))
- *   inline    inline:{ key=value, ... }
- *   static    static:value, static:{ text }
- *   unix      unix:passwd.byname, unix:group.byname
- *   fail      every lookup fails (tests)
+ * spec per registry (so one LMDB environment per file). Core knows no table
+ * type itself: the types come from the packages that declare them
+ * (PluginDefinition.tables; @postern/tables declares Postfix's built-in
+ * ones: lmdb, texthash, regexp, pcre, cidr, inline, static, unix, fail), so
+ * a `redis:` or `socketmap:` type is one more package.
  *
  * Compatibility:
  *   hash:, btree:, dbm:, sdbm:, cdb: open the lmdb table of the same name,
@@ -22,25 +16,19 @@
  *     tables between chrooted Postfix processes; in Postern a process opens
  *     its tables itself, so the proxy: prefix is accepted and dropped.
  *
- * Plugins add types with registerType(). Unknown types fail with
- * POSTERN_ERR_TABLE_TYPE listing the supported types.
+ * Unknown types fail with POSTERN_ERR_TABLE_TYPE listing the supported types.
  */
 import type { Logger } from '../contracts/logger.js';
 import type { LookupTable, TableFactory, TableRegistry } from '../contracts/table.js';
 import { posternError } from '../errors.js';
-import { CidrTable } from './table-cidr.js';
-import { LmdbTable } from './table-lmdb.js';
-import { PatternTable } from './table-regexp.js';
-import { FailTable, InlineTable, StaticTable, TexthashTable, UnixTable } from './table-simple.js';
-import type { UnixFiles } from './table-simple.js';
 
 /** Postfix file types that Postern serves with lmdb. */
 export const LMDB_ALIAS_TYPES: readonly string[] = ['hash', 'btree', 'dbm', 'sdbm', 'cdb'];
 
 export interface TableRegistryOptions {
   log?: Logger;
-  /** Alternative passwd/group files for unix: tables (tests). */
-  unixFiles?: UnixFiles;
+  /** type -> factory (the `tables` of the installed packages' declarations). */
+  types?: Readonly<Record<string, TableFactory>>;
 }
 
 /** Splits "type:name" at the first colon; undefined without one. */
@@ -90,16 +78,7 @@ class Registry implements TableRegistry {
   private readonly noticed = new Set<string>();
 
   constructor(private readonly options: TableRegistryOptions) {
-    const log = options.log;
-    this.factories.set('lmdb', (name, spec) => new LmdbTable(name, spec));
-    this.factories.set('texthash', (name, spec) => new TexthashTable(name, spec, log));
-    this.factories.set('regexp', (name, spec) => new PatternTable('regexp', name, spec, log));
-    this.factories.set('pcre', (name, spec) => new PatternTable('pcre', name, spec, log));
-    this.factories.set('cidr', (name, spec) => new CidrTable(name, spec, log));
-    this.factories.set('inline', (name, spec) => new InlineTable(name, spec));
-    this.factories.set('static', (name, spec) => new StaticTable(name, spec));
-    this.factories.set('unix', (name, spec) => new UnixTable(name, spec, options.unixFiles));
-    this.factories.set('fail', (name, spec) => new FailTable(name, spec));
+    for (const [type, factory] of Object.entries(options.types ?? {})) this.factories.set(type, factory);
   }
 
   open(spec: string): LookupTable {
@@ -117,7 +96,7 @@ class Registry implements TableRegistry {
     if (cached) return cached;
     const factory = this.factories.get(resolved.type);
     if (!factory) throw posternError('POSTERN_ERR_TABLE_TYPE', resolved.type, this.supported().join(' '));
-    const table = factory(resolved.name, key, this);
+    const table = factory(resolved.name, key, this, this.options.log);
     this.cache.set(key, table);
     return table;
   }
@@ -139,7 +118,7 @@ class Registry implements TableRegistry {
   }
 }
 
-/** Creates a registry with the built-in table types. */
-export function createTableRegistry(options: TableRegistryOptions = {}): TableRegistry {
+/** Creates a registry with the given table types (see tableTypes() for the installed packages'). */
+export function newTableRegistry(options: TableRegistryOptions = {}): TableRegistry {
   return new Registry(options);
 }

@@ -1,0 +1,250 @@
+/**
+ * The TLS client policy of smtp(8) and lmtp(8) (Postfix's smtp_tls_policy.c,
+ * tls_client.c and TLS_README):
+ *
+ *   none     no STARTTLS
+ *   may      STARTTLS when offered, certificate not checked; a failed
+ *            handshake is retried in plaintext
+ *   encrypt  STARTTLS required, certificate not checked
+ *   verify   STARTTLS required, certificate chain (smtp_tls_CAfile,
+ *            smtp_tls_CApath) and name (smtp_tls_verify_cert_match) checked
+ *   secure   as verify, with smtp_tls_secure_cert_match
+ *
+ * Per-destination policies come from smtp_tls_policy_maps: the key is the
+ * next-hop as written ("[host]:port", "domain"), then the parent domains
+ * (".example.com"); the value is "level [match=a:b] [protocols=...]".
+ * The summary line is logged as Postfix does:
+ *   Verified TLS connection established to mx.example.com[192.0.2.1]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
+import type { LookupTable } from '@postern/core';
+import { mapsFind } from '@postern/address';
+
+export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure';
+const LEVELS: ReadonlySet<string> = new Set(['none', 'may', 'encrypt', 'verify', 'secure']);
+
+export interface TlsPolicy {
+  readonly level: TlsLevel;
+  /** Name patterns for verify/secure: hostname, nexthop, dot-nexthop, a name, or .domain. */
+  readonly match: readonly string[];
+  /** smtp_tls_protocols / smtp_tls_mandatory_protocols, or protocols= from the policy table. */
+  readonly protocols: string;
+}
+
+export interface TlsSettings {
+  /** smtp_tls_security_level ("" = none). */
+  readonly level: string;
+  readonly verifyMatch: readonly string[];
+  readonly secureMatch: readonly string[];
+  readonly protocols: string;
+  readonly mandatoryProtocols: string;
+  readonly caFile: string;
+  readonly caPath: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly policyTables: readonly LookupTable[];
+}
+
+/** Parses a level name; "" is none. */
+export function tlsLevel(text: string): TlsLevel | undefined {
+  const t = text.trim().toLowerCase() || 'none';
+  if (t === 'fingerprint' || t === 'dane' || t === 'dane-only') return 'secure';
+  return LEVELS.has(t) ? (t as TlsLevel) : undefined;
+}
+
+/** The policy-table keys of a destination: as written, then the parent domains. */
+export function policyKeys(destination: string, host: string, mx: boolean): string[] {
+  const keys = [destination.toLowerCase()];
+  if (mx) {
+    const labels = host.split('.');
+    for (let i = 1; i < labels.length; i++) keys.push(`.${labels.slice(i).join('.')}`);
+  }
+  return keys;
+}
+
+/** The policy of one destination (smtp_tls_policy_maps, else the global level). */
+export async function tlsPolicy(
+  settings: TlsSettings,
+  destination: string,
+  host: string,
+  mx: boolean,
+): Promise<TlsPolicy | { readonly error: string }> {
+  for (const key of policyKeys(destination, host, mx)) {
+    const hit = await mapsFind(settings.policyTables, key, { partial: key !== destination.toLowerCase() });
+    if (!hit) continue;
+    const words = hit.value.trim().split(/\s+/).filter(Boolean);
+    const level = tlsLevel(words[0] ?? '');
+    if (!level) return { error: `TLS policy lookup for ${destination}: invalid TLS security level: "${words[0] ?? ''}"` };
+    let match: string[] | undefined;
+    let protocols: string | undefined;
+    for (const w of words.slice(1)) {
+      const eq = w.indexOf('=');
+      const name = eq < 0 ? w : w.slice(0, eq).toLowerCase();
+      const value = eq < 0 ? '' : w.slice(eq + 1);
+      if (name === 'match') match = value.split(':').filter(Boolean);
+      else if (name === 'protocols') protocols = value.replace(/:/g, ' ');
+    }
+    return {
+      level,
+      match: match ?? (level === 'secure' ? settings.secureMatch : settings.verifyMatch),
+      protocols: protocols ?? (level === 'may' ? settings.protocols : settings.mandatoryProtocols),
+    };
+  }
+  const level = tlsLevel(settings.level);
+  if (!level) return { error: `invalid smtp_tls_security_level: "${settings.level}"` };
+  return {
+    level,
+    match: level === 'secure' ? settings.secureMatch : settings.verifyMatch,
+    protocols: level === 'may' ? settings.protocols : settings.mandatoryProtocols,
+  };
+}
+
+const PROTOCOL_ORDER = ['SSLv2', 'SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+type NodeTlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+/** Postfix protocol lists (">=TLSv1.2", "<=TLSv1.3", "!SSLv2, !TLSv1", "TLSv1.2 TLSv1.3") as Node's min/max. */
+export function protocolRange(text: string): { minVersion?: NodeTlsVersion; maxVersion?: NodeTlsVersion } {
+  const idx = (p: string) => PROTOCOL_ORDER.findIndex((x) => x.toLowerCase() === p.toLowerCase());
+  let lo = 2;
+  let hi = PROTOCOL_ORDER.length - 1;
+  const included: number[] = [];
+  for (const tok of text.split(/[\s,:]+/).filter(Boolean)) {
+    if (tok.startsWith('>=')) lo = Math.max(lo, idx(tok.slice(2)));
+    else if (tok.startsWith('<=')) hi = Math.min(hi, idx(tok.slice(2)) < 0 ? hi : idx(tok.slice(2)));
+    else if (tok.startsWith('!')) {
+      const i = idx(tok.slice(1));
+      if (i === lo) lo++;
+      else if (i === hi) hi--;
+    } else if (idx(tok) >= 0) included.push(idx(tok));
+  }
+  if (included.length) {
+    lo = Math.max(lo, Math.min(...included));
+    hi = Math.min(hi, Math.max(...included));
+  }
+  lo = Math.max(2, lo);
+  const out: { minVersion?: NodeTlsVersion; maxVersion?: NodeTlsVersion } = {};
+  out.minVersion = PROTOCOL_ORDER[lo] as NodeTlsVersion;
+  if (hi < PROTOCOL_ORDER.length - 1 && hi >= 2) out.maxVersion = PROTOCOL_ORDER[hi] as NodeTlsVersion;
+  return out;
+}
+
+function readCaPath(dir: string): Buffer[] {
+  const out: Buffer[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    try {
+      if (!statSync(p).isFile()) continue;
+      const data = readFileSync(p);
+      if (data.includes('-----BEGIN CERTIFICATE-----')) out.push(data);
+    } catch {
+      /* unreadable entries are skipped, as OpenSSL does */
+    }
+  }
+  return out;
+}
+
+/** The DNS names a certificate is issued to: subjectAltName DNS entries, else the CN. */
+export function certificateNames(cert: PeerCertificate): string[] {
+  const san = (cert.subjectaltname ?? '')
+    .split(/,\s*/)
+    .filter((s) => s.startsWith('DNS:'))
+    .map((s) => s.slice(4).toLowerCase());
+  if (san.length) return san;
+  const cn = cert.subject?.CN;
+  return cn ? [String(cn).toLowerCase()] : [];
+}
+
+function nameMatches(certName: string, want: string, subdomains: boolean): boolean {
+  if (subdomains) return certName.endsWith(want) || (certName.startsWith('*.') && `.${certName.slice(2)}`.endsWith(want));
+  if (certName === want) return true;
+  if (certName.startsWith('*.')) {
+    const dot = want.indexOf('.');
+    return dot > 0 && want.slice(dot + 1) === certName.slice(2);
+  }
+  return false;
+}
+
+/** Postfix tls_check_name: does the certificate match one of the policy's names? */
+export function certificateMatches(cert: PeerCertificate, match: readonly string[], hostname: string, nexthop: string): boolean {
+  const names = certificateNames(cert);
+  for (const m of match) {
+    const lm = m.toLowerCase();
+    let want: string;
+    let sub = false;
+    if (lm === 'hostname') want = hostname.toLowerCase();
+    else if (lm === 'nexthop') want = nexthop.toLowerCase();
+    else if (lm === 'dot-nexthop') {
+      want = `.${nexthop.toLowerCase()}`;
+      sub = true;
+    } else if (lm.startsWith('.')) {
+      want = lm;
+      sub = true;
+    } else want = lm;
+    if (names.some((n) => nameMatches(n, want, sub))) return true;
+  }
+  return false;
+}
+
+export interface TlsOptionsInput {
+  readonly policy: TlsPolicy;
+  readonly settings: TlsSettings;
+  /** The server's name (for SNI and hostname matching). */
+  readonly hostname: string;
+  /** The next-hop domain (for nexthop matching). */
+  readonly nexthop: string;
+  /** A cached session to resume (tlsmgr, smtp_tls_session_cache_database). */
+  readonly session?: Buffer;
+}
+
+/** tls.connect options for a policy; verify/secure fail the handshake on a bad chain or name. */
+export function tlsConnectOptions(input: TlsOptionsInput): ConnectionOptions {
+  const { policy, settings, hostname, nexthop } = input;
+  const opts: ConnectionOptions = { ...protocolRange(policy.protocols) };
+  const ca: Buffer[] = [];
+  if (settings.caFile) ca.push(readFileSync(settings.caFile));
+  if (settings.caPath) ca.push(...readCaPath(settings.caPath));
+  if (ca.length) opts.ca = ca;
+  if (settings.certFile) {
+    opts.cert = readFileSync(settings.certFile);
+    opts.key = readFileSync(settings.keyFile || settings.certFile);
+  }
+  if (!/^[\d.:]+$/.test(hostname)) opts.servername = hostname;
+  if (input.session) opts.session = input.session;
+  if (policy.level === 'verify' || policy.level === 'secure') {
+    opts.rejectUnauthorized = true;
+    opts.checkServerIdentity = (_host, cert) =>
+      certificateMatches(cert, policy.match, hostname, nexthop)
+        ? undefined
+        : Object.assign(new Error(`server certificate not verified: name mismatch (names: ${certificateNames(cert).join(', ') || 'none'})`), {
+            code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+          });
+  } else {
+    opts.rejectUnauthorized = false;
+    opts.checkServerIdentity = () => undefined;
+  }
+  return opts;
+}
+
+function cipherBits(name: string): number {
+  if (/CHACHA20|AES_?256|AES256/i.test(name)) return 256;
+  if (/AES_?128|AES128/i.test(name)) return 128;
+  return 0;
+}
+
+/** "Verified", "Trusted", "Untrusted" or "Anonymous", as Postfix names the peer's state. */
+export function tlsTrust(socket: TLSSocket, level: TlsLevel): string {
+  const cert = socket.getPeerCertificate();
+  if (!cert || Object.keys(cert).length === 0) return 'Anonymous';
+  if (!socket.authorized) return 'Untrusted';
+  if (level === 'verify' || level === 'secure') return 'Verified';
+  return 'Trusted';
+}
+
+/** The summary Postfix logs after the handshake. */
+export function tlsSummary(socket: TLSSocket, trust: string, peer: string): string {
+  const cipher = socket.getCipher();
+  const bits = cipherBits(cipher.standardName ?? cipher.name);
+  return `${trust} TLS connection established to ${peer}: ${socket.getProtocol() ?? 'TLS'} with cipher ${cipher.name} (${bits}/${bits} bits)`;
+}
