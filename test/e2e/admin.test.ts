@@ -8,17 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import {
-  closeServiceClients,
-  createConfigView,
-  flushClient,
-  openQueueStore,
-  ParameterRegistry,
-  parseMainCf,
-  QUEUE,
-  type LmdbQueueStore,
-  type QueueName,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, flushClient, ParameterRegistry, parseMainCf, QUEUE, type QueueName } from '@postern/core';
+import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { Instance, POSTERN_BIN, type RunResult } from '../lib/instance.js';
 
 const BIN = process.env['POSTERN_TEST_BIN'] ?? POSTERN_BIN;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { openQueueStore, QUEUE } from '@postern/core';
+import { openQueueStore } from '@postern/queue-lmdb';
+import { QUEUE } from '@postern/core';
 import { freePort, Instance } from '../lib/instance.js';
 
 const ns = (b: Buffer | string): Buffer => {

@@ -10,7 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
-import { openQueueStore, QUEUE } from '@postern/core';
+import { openQueueStore } from '@postern/queue-lmdb';
+import { QUEUE } from '@postern/core';
 import { Instance } from '../lib/instance.js';
 
 const require = createRequire(import.meta.url);

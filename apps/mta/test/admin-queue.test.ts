@@ -11,7 +11,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DELIVERY_LOG, openQueueStore, QUEUE, type LmdbQueueStore, type QueueName } from '@postern/core';
+import { DELIVERY_LOG, QUEUE, type QueueName } from '@postern/core';
+import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 
 /** The postern command (POSTERN_TEST_BIN may name another entry with the same interface). */
 const BIN = process.env['POSTERN_TEST_BIN'] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'bin', 'postern.js');

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { createTableRegistry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import type { TableRegistry } from '@postern/core';
 import { mapCommand } from '../src/commands/map.js';
 import { aliasCommand, newaliasesCommand } from '../src/commands/alias.js';

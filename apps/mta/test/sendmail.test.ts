@@ -11,7 +11,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { openQueueStore, QUEUE, type QueuedMessage } from '@postern/core';
+import { openQueueStore } from '@postern/queue-lmdb';
+import { QUEUE, type QueuedMessage } from '@postern/core';
 import { headerRecipientCount, parseSendmailArgs, readMessage } from '../src/commands/sendmail.js';
 
 const SENDMAIL = fileURLToPath(new URL('../src/bin/sendmail.js', import.meta.url));

@@ -43,6 +43,7 @@ export const ERRORS = {
   POSTERN_ERR_TABLE_LOOKUP: { message: 'table %s: lookup error: %s' },
   POSTERN_ERR_QUEUE_NOT_FOUND: { message: '%s: no such message in the queue' },
   POSTERN_ERR_QUEUE_BAD_ID: { message: 'invalid queue id: %s' },
+  POSTERN_ERR_QUEUE_BACKEND: { message: 'queue_backend = %s: no installed package provides this queue backend (installed: %s)', hint: 'install the package that provides it, or set queue_backend = lmdb (@postern/queue-lmdb)' },
   POSTERN_ERR_QUEUE_BAD_NAME: { message: 'invalid queue name: %s', hint: 'one of maildrop, incoming, active, deferred, hold, corrupt' },
   POSTERN_ERR_QUEUE_WRITE: { message: 'queue write failed: %s' },
   POSTERN_ERR_QUEUE_TOO_LARGE: { message: 'message exceeds the size limit of %s bytes' },

@@ -56,7 +56,7 @@ export function lineWrap(text: string, width = 79, indent = 4): string[] {
 }
 
 
-import { mailDate } from '@postern/core';
+import { mailDate } from '@postern/address';
 
 export { mailDate };
 

@@ -8,32 +8,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ParameterRegistry,
-  PostfixLogger,
-  QUEUE,
-  QUEUE_STORE,
-  SERVICE,
-  bounceClient,
-  closeServiceClients,
-  createConfigView,
-  openQueueStore,
-  parseMainCf,
-  provide,
-  serveCleanup,
-  startServiceInProcess,
-  type BounceService,
-  type CleanupRequest,
-  type CleanupResult,
-  type CleanupService,
-  type ConfigView,
-  type Envelope,
-  type InProcessService,
-  type MasterEntry,
-  type QueueName,
-  type QueueStore,
-  type QueuedMessage,
-} from '@postern/core';
+import { ParameterRegistry, PostfixLogger, QUEUE, QUEUE_STORE, SERVICE, bounceClient, closeServiceClients, createConfigView, parseMainCf, provide, serveCleanup, startServiceInProcess, type BounceService, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type Envelope, type InProcessService, type MasterEntry, type QueueName, type QueueStore, type QueuedMessage } from '@postern/core';
+import { openQueueStore } from '@postern/queue-lmdb';
 import { masterEntry } from '@postern/core';
 import { BOUNCE_PARAMETERS } from '../src/bounce-params.js';
 import { main } from '../src/bounce.js';

@@ -10,7 +10,7 @@
  * as Postfix's mail_addr_crunch() does.
  */
 import type { ConfigView, LookupTable, RewriteContext, RewriteService, TableRegistry } from '@postern/core';
-import { mailAddrFind, mailAddrMap, quoteLocalPart, unquoteLocalPart } from '@postern/core';
+import { mailAddrFind, mailAddrMap, quoteLocalPart, unquoteLocalPart } from '@postern/address';
 
 /** The address classes of canonical_classes and masquerade_classes. */
 export type AddressRole = 'envelope_sender' | 'envelope_recipient' | 'header_sender' | 'header_recipient';

@@ -19,7 +19,7 @@
  * is passed through in chunks, so memory stays bounded either way.
  */
 import type { Logger, LookupTable, RewriteContext } from '@postern/core';
-import { mapsFind, quoteLocalPart, unquoteLocalPart } from '@postern/core';
+import { mapsFind, quoteLocalPart, unquoteLocalPart } from '@postern/address';
 import { cleanupAct, type ActContext, type ActState } from './cleanup-act.js';
 import type { AddressMapper } from './cleanup-addr.js';
 import { contentType, findAddresses, headerInfo, headerName, headerValue, rewriteAddresses } from './cleanup-header.js';
@@ -465,7 +465,7 @@ export class CleanupMessage {
   }
 }
 
-import { mailDate } from '@postern/core';
+import { mailDate } from '@postern/address';
 
 export { mailDate };
 

@@ -9,27 +9,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  closeServiceClients,
-  createConfigView,
-  createServiceHost,
-  etrnReply,
-  flushClient,
-  isFlushSite,
-  openQueueStore,
-  ParameterRegistry,
-  parseMainCf,
-  QUEUE,
-  QUEUE_STORE,
-  provide,
-  startServiceInProcess,
-  type ConfigView,
-  type FlushService,
-  type InProcessService,
-  type LmdbQueueStore,
-  type Logger,
-  type MasterEntry,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, createServiceHost, etrnReply, flushClient, isFlushSite, ParameterRegistry, parseMainCf, QUEUE, QUEUE_STORE, provide, startServiceInProcess, type ConfigView, type FlushService, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
+import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { main } from '../src/flush.js';
 import { PARAMETERS } from '../src/flush-params.js';
 

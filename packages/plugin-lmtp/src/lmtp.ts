@@ -39,7 +39,8 @@
  *   command has a time limit, and with the default SASL options no password
  *   is sent over an unencrypted TCP session.
  */
-import { clientAgent, type ClientAgentInstance, type ServiceContext, type ServiceMain } from '@postern/core';
+import { clientAgent, type ClientAgentInstance } from '@postern/smtp-client';
+import { type ServiceContext, type ServiceMain } from '@postern/core';
 
 export type LmtpAgentInstance = ClientAgentInstance;
 

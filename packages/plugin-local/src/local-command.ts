@@ -19,7 +19,7 @@
  * command_time_limit kills it (SIGKILL to its process group) and defers.
  */
 import { existsSync } from 'node:fs';
-import { commandStatus, runCommand, type MailCopyOptions, mailCopy } from '@postern/core';
+import { commandStatus, runCommand, type MailCopyOptions, mailCopy } from '@postern/mailbox';
 import { applyFilter } from './local-expand.js';
 import { defaultPrivs, unprivileged } from './local-passwd.js';
 import { recipientParts } from './local-recipient.js';

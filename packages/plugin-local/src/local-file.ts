@@ -11,7 +11,7 @@
  * destination's privileges (root becomes default_privs) when running as
  * root, otherwise as the current user.
  */
-import { deliverMailbox } from '@postern/core';
+import { deliverMailbox } from '@postern/mailbox';
 import { defaultPrivs, unprivileged } from './local-passwd.js';
 import type { DeliverAttr, LeafResult, LocalRequest, Privileges } from './local-state.js';
 

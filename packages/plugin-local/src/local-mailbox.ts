@@ -24,7 +24,7 @@
  * else as the current user.
  */
 import { join } from 'node:path';
-import { deliverMailbox } from '@postern/core';
+import { deliverMailbox } from '@postern/mailbox';
 import { runLocalCommand } from './local-command.js';
 import { localExpand } from './local-expand.js';
 import { expansionAttrs } from './local-forward.js';

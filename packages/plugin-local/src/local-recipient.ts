@@ -11,7 +11,7 @@
  *      home_mailbox, mail_spool_directory);
  *   6. unknown user: luser_relay, else bounce 5.1.1 unknown user: "NAME".
  */
-import { splitAddress, splitLocalPart } from '@postern/core';
+import { splitAddress, splitLocalPart } from '@postern/address';
 import { deliverAlias } from './local-alias.js';
 import { localExpand } from './local-expand.js';
 import { deliverDotForward } from './local-forward.js';

@@ -10,7 +10,7 @@
  * when cleanup refuses or cannot be reached.
  */
 import type { CleanupService } from '@postern/core';
-import { prependedLines } from '@postern/core';
+import { prependedLines } from '@postern/mailbox';
 import type { ForwardEntry, LeafResult, LocalRequest } from './local-state.js';
 
 /** Submits the queued forwards; returns each entry's final status. */

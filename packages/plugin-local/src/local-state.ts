@@ -3,8 +3,9 @@
  * the settings read from main.cf, the per-request context and the
  * attributes of one node of the expansion tree.
  */
-import { splitOutsideBraces } from '@postern/core';
-import type { ConfigView, DeliveryRequest, LockMethod, Logger, LookupTable, TableRegistry } from '@postern/core';
+import { splitOutsideBraces } from '@postern/tables';
+import type { ConfigView, DeliveryRequest, Logger, LookupTable, TableRegistry } from '@postern/core';
+import type { LockMethod } from '@postern/mailbox';
 
 export type ExpansionType = 'alias' | 'forward' | 'include';
 

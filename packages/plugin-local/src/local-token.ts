@@ -9,7 +9,7 @@
  *                 is delivered by recursion; any other address is forwarded
  *                 as a new message through cleanup (local-resubmit.ts)
  */
-import { tok822SplitList, unquoteLocalPart, splitAddress } from '@postern/core';
+import { tok822SplitList, unquoteLocalPart, splitAddress } from '@postern/address';
 import { deliverCommandToken } from './local-command.js';
 import { deliverFileToken } from './local-file.js';
 import { deliverInclude } from './local-include.js';

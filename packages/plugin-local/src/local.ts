@@ -61,26 +61,8 @@
  *   as the current user. Unwritable mailboxes defer (4.2.0), full disks
  *   defer (4.3.0).
  */
-import {
-  cleanupClient,
-  deliveredToHeaders,
-  deliveryAgent,
-  parseLockMethods,
-  TABLES,
-  use,
-  type AgentContext,
-  type CleanupService,
-  type ConfigView,
-  type DeliverFunction,
-  type DeliveryAgentOptions,
-  type LookupTable,
-  type Logger,
-  type MessageSource,
-  type DeliveryRequest,
-  type RecipientResult,
-  type ServiceMain,
-  type TableRegistry,
-} from '@postern/core';
+import { cleanupClient, deliveryAgent, TABLES, use, type AgentContext, type CleanupService, type ConfigView, type DeliverFunction, type DeliveryAgentOptions, type LookupTable, type Logger, type MessageSource, type DeliveryRequest, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
+import { deliveredToHeaders, parseLockMethods } from '@postern/mailbox';
 import { deliverRecipient, recipientParts } from './local-recipient.js';
 import { forwardFinish } from './local-resubmit.js';
 import { DupFilter, ForwardQueue, readSettings, type LeafResult, type LocalRequest } from './local-state.js';

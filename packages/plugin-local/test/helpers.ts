@@ -11,27 +11,8 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  closeServiceClients,
-  collectEntries,
-  createConfigView,
-  createTableRegistry,
-  LmdbTable,
-  parseAliasSource,
-  parseMainCf,
-  ParameterRegistry,
-  serveCleanup,
-  startServiceInProcess,
-  type AgentContext,
-  type CleanupRequest,
-  type ConfigView,
-  type DeliveryRequest,
-  type Logger,
-  type MasterEntry,
-  type MessageSource,
-  type ParameterSpec,
-  type TableRegistry,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, parseMainCf, ParameterRegistry, serveCleanup, startServiceInProcess, type AgentContext, type CleanupRequest, type ConfigView, type DeliveryRequest, type Logger, type MasterEntry, type MessageSource, type ParameterSpec, type TableRegistry } from '@postern/core';
+import { collectEntries, createTableRegistry, LmdbTable, parseAliasSource } from '@postern/tables';
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 export const TEST_UID = isRoot ? 65534 : process.getuid!();

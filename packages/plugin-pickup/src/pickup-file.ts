@@ -5,7 +5,7 @@
  */
 import { QUEUE, type CleanupRequest, type CleanupResult, type CleanupService, type Logger, type QueueStore } from '@postern/core';
 import { readMaildropRecord } from './maildrop.js';
-import { mailDate } from '@postern/core';
+import { mailDate } from '@postern/address';
 
 /** What became of one maildrop message. */
 export type PickupOutcome =

@@ -7,15 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  openQueueStore,
-  QUEUE,
-  type CleanupRequest,
-  type CleanupResult,
-  type CleanupService,
-  type LmdbQueueStore,
-  type Logger,
-} from '@postern/core';
+import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
+import { QUEUE, type CleanupRequest, type CleanupResult, type CleanupService, type Logger } from '@postern/core';
 import { createPickupScanner, pickupFile, postdrop, readMaildropRecord } from '../src/index.js';
 import { MemoryLogger as TestLog } from '@postern/core';
 

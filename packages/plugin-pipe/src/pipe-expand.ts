@@ -6,7 +6,8 @@
  * once. The h, q and u flags fold and quote as pipe(8) describes. The
  * result is an argument vector: nothing is ever parsed by a shell.
  */
-import { quoteLocalPart, splitAddress, splitLocalPart, type DeliveryRecipient, type DeliveryRequest } from '@postern/core';
+import { quoteLocalPart, splitAddress, splitLocalPart } from '@postern/address';
+import { type DeliveryRecipient, type DeliveryRequest } from '@postern/core';
 import { PipeConfigError, type PipeAttrs } from './pipe-args.js';
 
 const PER_RECIPIENT = new Set(['recipient', 'original_recipient', 'user', 'extension', 'mailbox']);

@@ -52,25 +52,8 @@
  *   PATH=/usr/bin:/bin and export_environment.
  */
 import { existsSync } from 'node:fs';
-import {
-  commandStatus,
-  deliveredToHeaders,
-  deliveryAgent,
-  deliveryTimeLimit,
-  mailCopy,
-  runCommand,
-  TABLES,
-  use,
-  type AgentContext,
-  type ConfigView,
-  type DeliverFunction,
-  type DeliveryRecipient,
-  type DeliveryRequest,
-  type MessageSource,
-  type RecipientResult,
-  type ServiceMain,
-  type TableRegistry,
-} from '@postern/core';
+import { commandStatus, deliveredToHeaders, mailCopy, runCommand } from '@postern/mailbox';
+import { deliveryAgent, deliveryTimeLimit, TABLES, use, type AgentContext, type ConfigView, type DeliverFunction, type DeliveryRecipient, type DeliveryRequest, type MessageSource, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
 import { parsePipeArgs, PipeConfigError, type PipeAttrs } from './pipe-args.js';
 import { expandArgv } from './pipe-expand.js';
 

@@ -4,16 +4,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createConfigView,
-  createTableRegistry,
-  parseMainCf,
-  ParameterRegistry,
-  type AgentContext,
-  type DeliveryRequest,
-  type Logger,
-  type MessageSource,
-} from '@postern/core';
+import { createConfigView, parseMainCf, ParameterRegistry, type AgentContext, type DeliveryRequest, type Logger, type MessageSource } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { createPipeDeliver, parsePipeArgs, expandArgv, unescapeEol } from '../src/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

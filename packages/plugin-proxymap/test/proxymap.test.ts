@@ -8,24 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  closeServiceClients,
-  createConfigView,
-  createServiceHost,
-  createTableRegistry,
-  isPosternError,
-  ParameterRegistry,
-  parseMainCf,
-  provide,
-  serviceClient,
-  SERVICE,
-  TABLES,
-  startServiceInProcess,
-  type ConfigView,
-  type InProcessService,
-  type Logger,
-  type MasterEntry,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, createServiceHost, isPosternError, ParameterRegistry, parseMainCf, provide, serviceClient, SERVICE, TABLES, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { main } from '../src/proxymap.js';
 import { PARAMETERS } from '../src/proxymap-params.js';

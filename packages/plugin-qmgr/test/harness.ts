@@ -9,40 +9,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  closeServiceClients,
-  createConfigView,
-  createServiceHost,
-  deliveryAgent,
-  MAIL_CLASS,
-  openQueueStore,
-  ParameterRegistry,
-  parseMainCf,
-  provide,
-  QUEUE,
-  QUEUE_STORE,
-  SERVICE,
-  serveBounce,
-  serveRewrite,
-  startServiceInProcess,
-  type ConfigView,
-  type DeliveryLogName,
-  type DeliveryLogRecord,
-  type DeliveryRequest,
-  type Envelope,
-  type InProcessService,
-  type Logger,
-  type MailClass,
-  type MasterEntry,
-  type NoticeKind,
-  type QueuedMessage,
-  type QueueName,
-  type QueueStore,
-  type RecipientResult,
-  type ResolveResult,
-  type ServiceContext,
-  type ServiceMain,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, createServiceHost, deliveryAgent, MAIL_CLASS, ParameterRegistry, parseMainCf, provide, QUEUE, QUEUE_STORE, SERVICE, serveBounce, serveRewrite, startServiceInProcess, type ConfigView, type DeliveryLogName, type DeliveryLogRecord, type DeliveryRequest, type Envelope, type InProcessService, type Logger, type MailClass, type MasterEntry, type NoticeKind, type QueuedMessage, type QueueName, type QueueStore, type RecipientResult, type ResolveResult, type ServiceContext, type ServiceMain } from '@postern/core';
+import { openQueueStore } from '@postern/queue-lmdb';
 import { PARAMETERS } from '../src/qmgr-params.js';
 import { createQmgr, type QmgrInstance } from '../src/qmgr.js';
 

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { CleanupRequest, CleanupResult, CleanupService, Logger } from '@postern/core';
 import { NETSTRING_REASON, NetstringError, NetstringReader, netstring } from './qmqpd-netstring.js';
 import type { Peer } from './qmqpd-peer.js';
-import { mailDate } from '@postern/core';
+import { mailDate } from '@postern/address';
 
 export const QMQPD_STAT = { OK: 'K', RETRY: 'Z', HARD: 'D' } as const;
 export type QmqpdStatus = (typeof QMQPD_STAT)[keyof typeof QMQPD_STAT];

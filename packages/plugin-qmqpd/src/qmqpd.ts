@@ -47,19 +47,8 @@
  *   message_size_limit = 0 that is unbounded.
  */
 import type { Socket } from 'node:net';
-import {
-  CLEANUP,
-  TABLES,
-  cleanupClient,
-  createTableRegistry,
-  use,
-  type CleanupService,
-  type ConfigView,
-  type Logger,
-  type ServiceContext,
-  type ServiceMain,
-  type TableRegistry,
-} from '@postern/core';
+import { CLEANUP, TABLES, cleanupClient, use, type CleanupService, type ConfigView, type Logger, type ServiceContext, type ServiceMain, type TableRegistry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { clientList, peerName, plainAddress, type Peer } from './qmqpd-peer.js';
 import { NetstringReader } from './qmqpd-netstring.js';
 import { QmqpdSession, type SessionSettings } from './qmqpd-session.js';

@@ -42,16 +42,8 @@
  * SECURITY
  *   scache holds no mail and no secrets; its socket is private.
  */
-import {
-  SCACHE_METHOD,
-  serveIpc,
-  type ScacheDropArgs,
-  type ScacheFindArgs,
-  type ScacheSaveArgs,
-  type ServiceContext,
-  type ServiceInstance,
-  type ServiceMain,
-} from '@postern/core';
+import { SCACHE_METHOD, type ScacheDropArgs, type ScacheFindArgs, type ScacheSaveArgs } from '@postern/smtp-client';
+import { serveIpc, type ServiceContext, type ServiceInstance, type ServiceMain } from '@postern/core';
 import { ScacheBooks } from './scache-books.js';
 
 export const main: ServiceMain = async (ctx: ServiceContext): Promise<ServiceInstance> => {

@@ -4,25 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  clientParameters,
-  createConfigView,
-  createSmtpClient,
-  createTableRegistry,
-  ParameterRegistry,
-  parseMainCf,
-  scacheLink,
-  SERVICE,
-  servicePath,
-  SharedSessionCache,
-  startServiceInProcess,
-  type AgentContext,
-  type ClientSession,
-  type ConfigView,
-  type DeliveryRequest,
-  type Logger,
-  type MessageSource,
-} from '@postern/core';
+import { clientParameters, createSmtpClient, scacheLink, SharedSessionCache, type ClientSession } from '@postern/smtp-client';
+import { createConfigView, ParameterRegistry, parseMainCf, SERVICE, servicePath, startServiceInProcess, type AgentContext, type ConfigView, type DeliveryRequest, type Logger, type MessageSource } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { ScacheBooks } from '../src/scache-books.js';
 import { PARAMETERS } from '../src/scache-params.js';
 import { main as scacheMain } from '../src/scache.js';

@@ -7,27 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  closeServiceClients,
-  createConfigView,
-  createServiceHost,
-  DELIVERY_LOG,
-  openQueueStore,
-  ParameterRegistry,
-  parseMainCf,
-  provide,
-  QUEUE,
-  QUEUE_STORE,
-  showqClient,
-  startServiceInProcess,
-  type ConfigView,
-  type InProcessService,
-  type LmdbQueueStore,
-  type Logger,
-  type MasterEntry,
-  type QueueName,
-  type ShowqRow,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, createServiceHost, DELIVERY_LOG, ParameterRegistry, parseMainCf, provide, QUEUE, QUEUE_STORE, showqClient, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, type QueueName, type ShowqRow } from '@postern/core';
+import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { main } from '../src/showq.js';
 import { PARAMETERS } from '../src/showq-params.js';
 

@@ -1,4 +1,5 @@
-import { clientParameters, definePlugin } from '@postern/core';
+import { clientParameters } from '@postern/smtp-client';
+import { definePlugin } from '@postern/core';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-smtp',

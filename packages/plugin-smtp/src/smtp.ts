@@ -62,7 +62,8 @@
  *   secure levels the certificate chain and name are checked during the
  *   handshake, before anything is sent.
  */
-import { clientAgent, type ClientAgentInstance, type ServiceContext, type ServiceMain } from '@postern/core';
+import { clientAgent, type ClientAgentInstance } from '@postern/smtp-client';
+import { type ServiceContext, type ServiceMain } from '@postern/core';
 
 export type SmtpAgentInstance = ClientAgentInstance;
 

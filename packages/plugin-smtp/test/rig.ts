@@ -8,23 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import {
-  createConfigView,
-  createSmtpClient,
-  createTableRegistry,
-  ParameterRegistry,
-  parseMainCf,
-  clientParameters,
-  type AgentContext,
-  type ClientProtocol,
-  type DeliveryRequest,
-  type HostAddress,
-  type Logger,
-  type MessageSource,
-  type MxRecord,
-  type NameResolver,
-  type SmtpClient,
-} from '@postern/core';
+import { createConfigView, ParameterRegistry, parseMainCf, type AgentContext, type DeliveryRequest, type HostAddress, type Logger, type MessageSource, type MxRecord, type NameResolver } from '@postern/core';
+import { createSmtpClient, clientParameters, type ClientProtocol, type SmtpClient } from '@postern/smtp-client';
+import { createTableRegistry } from '@postern/tables';
 import { MemoryLogger as TestLog } from '@postern/core';
 
 export { MemoryLogger as TestLog } from '@postern/core';

@@ -9,23 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  clientParameters,
-  closeServiceClients,
-  createConfigView,
-  createTableRegistry,
-  deliveryClient,
-  NAME_RESOLVER,
-  ParameterRegistry,
-  parseMainCf,
-  provide,
-  SERVICE,
-  serveBounce,
-  startServiceInProcess,
-  TABLES,
-  type DeliveryLogRecord,
-  type MasterEntry,
-} from '@postern/core';
+import { clientParameters } from '@postern/smtp-client';
+import { closeServiceClients, createConfigView, deliveryClient, NAME_RESOLVER, ParameterRegistry, parseMainCf, provide, SERVICE, serveBounce, startServiceInProcess, TABLES, type DeliveryLogRecord, type MasterEntry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { container as rootContainer } from 'tsyringe';
 import { main as smtpMain } from '../src/smtp.js';

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { smtpData } from '@postern/core';
+import { smtpData } from '@postern/smtp-client';
 import { local, testClient, testResolver } from './rig.js';
 
 interface Recorder {

@@ -5,7 +5,7 @@
 import type { SmtpdState } from './smtpd-state.js';
 
 
-import { mailDate } from '@postern/core';
+import { mailDate } from '@postern/address';
 
 export { mailDate };
 

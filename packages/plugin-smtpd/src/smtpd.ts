@@ -62,29 +62,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import {
-  CLEANUP,
-  REWRITE,
-  TABLES,
-  anvilClient,
-  cleanupClient,
-  rewriteClient,
-  shareTicketKeys,
-  tlsSessionCache,
-  use,
-  type CleanupService,
-  type ConfigView,
-  type Logger,
-  type RewriteService,
-  type SaslServer,
-  type ServiceContext,
-  type ServiceMain,
-  type SmtpdHookRegistry,
-  type TableRegistry,
-  SASL_SERVER,
-  SMTPD_HOOKS,
-  type AnvilService,
-} from '@postern/core';
+import { CLEANUP, REWRITE, TABLES, anvilClient, cleanupClient, rewriteClient, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService } from '@postern/core';
+import { shareTicketKeys, tlsSessionCache } from '@postern/smtp-client';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
 import { createSaslServer } from './smtpd-sasl.js';

@@ -7,25 +7,8 @@ import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createConfigView,
-  createTableRegistry,
-  IpcClient,
-  ParameterRegistry,
-  RemoteCleanup,
-  serveCleanup,
-  startServiceInProcess,
-  type CleanupRequest,
-  type CleanupResult,
-  type CleanupService,
-  type ConfigView,
-  type Logger,
-  type MasterEntry,
-  type ResolveResult,
-  type RewriteService,
-  type SaslServer,
-  type TableRegistry,
-} from '@postern/core';
+import { createConfigView, IpcClient, ParameterRegistry, RemoteCleanup, serveCleanup, startServiceInProcess, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type Logger, type MasterEntry, type ResolveResult, type RewriteService, type SaslServer, type TableRegistry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { SMTPD_PARAMETERS } from '../src/smtpd-params.js';
 import { createSmtpdMain, type SmtpdOptions } from '../src/smtpd.js';

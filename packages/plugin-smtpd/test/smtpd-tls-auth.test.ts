@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
-import { createTableRegistry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { DovecotSasl, verifyPassword } from '../src/smtpd-sasl.js';
 import { CaptureLog, RawClient, startRig } from './helpers.js';
 

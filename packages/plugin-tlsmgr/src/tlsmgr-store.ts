@@ -8,7 +8,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { MemoryTlsStore, tlsCacheParameters, type ConfigView, type TlsCacheType } from '@postern/core';
+import { MemoryTlsStore, tlsCacheParameters, type TlsCacheType } from '@postern/smtp-client';
+import { type ConfigView } from '@postern/core';
 
 interface StoredSession {
   readonly expires: number;

@@ -49,21 +49,8 @@
  *   the socket is private, and the LMDB files are created under
  *   data_directory, which only the mail system may read.
  */
-import {
-  SERVICE,
-  TicketKeyRing,
-  TLSMGR_METHOD,
-  TLS_CACHE_TYPES,
-  serveIpc,
-  type ConfigView,
-  type ServiceContext,
-  type ServiceInstance,
-  type ServiceMain,
-  type TlsCacheType,
-  type TlsLookupArgs,
-  type TlsTicketKey,
-  type TlsUpdateArgs,
-} from '@postern/core';
+import { SERVICE, serveIpc, type ConfigView, type ServiceContext, type ServiceInstance, type ServiceMain } from '@postern/core';
+import { TicketKeyRing, TLSMGR_METHOD, TLS_CACHE_TYPES, type TlsCacheType, type TlsLookupArgs, type TlsTicketKey, type TlsUpdateArgs } from '@postern/smtp-client';
 import { openTlsStore, type TlsStore } from './tlsmgr-store.js';
 
 export interface TlsManager {

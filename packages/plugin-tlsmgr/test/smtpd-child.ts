@@ -3,7 +3,8 @@
  * runs only when forked by tls-rig.ts (TLSMGR_TEST_SMTPD holds its main.cf
  * settings) and does nothing when the test runner loads it.
  */
-import { createTableRegistry, startServiceInProcess } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
+import { startServiceInProcess } from '@postern/core';
 import { createSmtpdMain, SMTPD_PARAMETERS } from '@postern/plugin-smtpd';
 import { CaptureLog, entry, makeConfig } from './tls-rig.js';
 

@@ -26,7 +26,8 @@
  * fail (a table lookup failed: try again later).
  */
 import type { AddressClass, ConfigView, LookupTable, Logger, ResolveResult, TableRegistry } from '@postern/core';
-import { SERVICE, mailAddrFind } from '@postern/core';
+import { SERVICE } from '@postern/core';
+import { mailAddrFind } from '@postern/address';
 import { lastUnquoted, validHostAddr, validHostLiteral, validHostname } from './trivial-rewrite-address.js';
 import { DomainList, LocalDomains, ownAddresses, parentStyle } from './trivial-rewrite-domains.js';
 import { rewriteAddress, type RewriteRules } from './trivial-rewrite-rewrite.js';

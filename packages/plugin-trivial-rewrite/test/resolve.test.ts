@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTableRegistry, type ResolveResult } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
+import { type ResolveResult } from '@postern/core';
 import { TrivialRewrite } from '../src/index.js';
 import { makeConfig, MemoryLog, tempDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTableRegistry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { rewriteAddress, TrivialRewrite, type RewriteRules } from '../src/index.js';
 import { makeConfig, MemoryLog, tempDir } from './helpers.js';
 

@@ -8,27 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  closeServiceClients,
-  createConfigView,
-  createServiceHost,
-  createTableRegistry,
-  ParameterRegistry,
-  parseMainCf,
-  provide,
-  serveCleanup,
-  serveVerify,
-  serviceClient,
-  SERVICE,
-  startServiceInProcess,
-  TABLES,
-  verifyClient,
-  type CleanupRequest,
-  type ConfigView,
-  type InProcessService,
-  type Logger,
-  type MasterEntry,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, createServiceHost, ParameterRegistry, parseMainCf, provide, serveCleanup, serveVerify, serviceClient, SERVICE, startServiceInProcess, TABLES, verifyClient, type CleanupRequest, type ConfigView, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { AddressVerifier, IN_PROGRESS, main, verifierFromConfig, verifySender } from '../src/verify.js';
 import { MemoryVerifyStore, parseEntry } from '../src/verify-cache.js';

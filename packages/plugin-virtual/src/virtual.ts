@@ -48,26 +48,9 @@
  *   user. Unwritable mailboxes defer (4.2.0), full disks defer (4.3.0).
  */
 import { join } from 'node:path';
-import {
-  deliveredToHeaders,
-  deliverMailbox,
-  deliveryAgent,
-  mailAddrFind,
-  parseLockMethods,
-  TABLES,
-  use,
-  type AgentContext,
-  type ConfigView,
-  type DeliverFunction,
-  type DeliveryRecipient,
-  type DeliveryRequest,
-  type Logger,
-  type LookupTable,
-  type MessageSource,
-  type RecipientResult,
-  type ServiceMain,
-  type TableRegistry,
-} from '@postern/core';
+import { deliveredToHeaders, deliverMailbox, parseLockMethods } from '@postern/mailbox';
+import { deliveryAgent, TABLES, use, type AgentContext, type ConfigView, type DeliverFunction, type DeliveryRecipient, type DeliveryRequest, type Logger, type LookupTable, type MessageSource, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
+import { mailAddrFind } from '@postern/address';
 
 export interface VirtualDeps {
   readonly config: ConfigView;

@@ -3,16 +3,8 @@ import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createConfigView,
-  createTableRegistry,
-  parseMainCf,
-  ParameterRegistry,
-  type AgentContext,
-  type DeliveryRequest,
-  type Logger,
-  type MessageSource,
-} from '@postern/core';
+import { createConfigView, parseMainCf, ParameterRegistry, type AgentContext, type DeliveryRequest, type Logger, type MessageSource } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { createVirtualDeliver, safeMailboxPath, VIRTUAL_PARAMETERS } from '../src/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -124,8 +116,8 @@ test('virtual_mailbox_limit bounces 5.2.2 and truncates; a held dotlock defers',
   assert.deepEqual([r2[0]!.status, r2[0]!.dsn], ['deferred', '4.2.0']);
 });
 
-test('core mailbox worker process: same result as in-process delivery', async () => {
-  const { deliverMailbox } = await import('@postern/core');
+test('mailbox worker process: same result as in-process delivery', async () => {
+  const { deliverMailbox } = await import('@postern/mailbox');
   const dir = await mkdtemp(join(tmpdir(), 'postern-worker-'));
   dirs.push(dir);
   await chmod(dir, 0o777);

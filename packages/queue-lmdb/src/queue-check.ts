@@ -22,31 +22,9 @@ import type { Database, Key } from 'lmdb';
 import type { Logger } from '@postern/core';
 import type { QueuedMessage } from '@postern/core';
 import { QUEUE, QUEUE_NAMES } from '@postern/core';
-import type { QueueName } from '@postern/core';
+import type { QueueCheckReport, QueueName, QueueProblem, QueueProblemKind } from '@postern/core';
 import { PAGE_SIZE, indexKey, indexKeyId, keysEqual, writeFailure } from './queue-lmdb.js';
 import type { QueueDbs, StoredMessage } from './queue-lmdb.js';
-
-export type QueueProblemKind =
-  | 'index-without-message'
-  | 'message-without-index'
-  | 'missing-content'
-  | 'orphan-content'
-  | 'orphan-log';
-
-export interface QueueProblem {
-  readonly kind: QueueProblemKind;
-  readonly id: string;
-  readonly queue?: QueueName;
-  readonly detail: string;
-}
-
-export interface QueueCheckReport {
-  /** Messages examined. */
-  readonly messages: number;
-  readonly problems: readonly QueueProblem[];
-  /** Problems fixed (repair only; a problem that went away by itself is not counted). */
-  readonly repaired: number;
-}
 
 /** Every key of `db` in order, read a page at a time with a fresh read transaction per page. */
 function* pagedKeys(db: Database<unknown, Key>, reset: () => void): Generator<Key> {

@@ -19,7 +19,7 @@ import { posternError } from '@postern/core';
 import { DELIVERY_LOG, QUEUE, isQueueName } from '@postern/core';
 import type { DeliveryLogName, QueueName } from '@postern/core';
 import { checkQueue } from './queue-check.js';
-import type { QueueCheckReport } from './queue-check.js';
+import type { QueueCheckReport } from '@postern/core';
 import { isQueueId, newQueueId } from '@postern/core';
 import { ID_MAX, KEY_MAX, PAGE_SIZE, errorText, indexKey, indexKeyId, keysEqual, openQueueDbs, plain, writeFailure } from './queue-lmdb.js';
 import type { QueueDbs, StoredMessage } from './queue-lmdb.js';

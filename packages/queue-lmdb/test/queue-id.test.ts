@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { isLongQueueId, isQueueId, newQueueId, queueIdTime } from '../src/index.js';
+import { isLongQueueId, isQueueId, newQueueId, queueIdTime } from '@postern/core';
 
 const CHILD = fileURLToPath(new URL('./fixtures/queue-writer-child.js', import.meta.url));
 const run = promisify(execFile);

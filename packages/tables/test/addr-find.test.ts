@@ -1,16 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  createTableRegistry,
-  mailAddrFind,
-  mailAddrMap,
-  mapsFind,
-  quoteLocalPart,
-  splitAddress,
-  stripExtension,
-  unquoteLocalPart,
-} from '../src/index.js';
-import type { LookupTable } from '../src/index.js';
+import { createTableRegistry } from '../src/index.js';
+import { mailAddrFind, mailAddrMap, mapsFind, quoteLocalPart, splitAddress, stripExtension, unquoteLocalPart } from '@postern/address';
+import type { LookupTable } from '@postern/core';
 
 /** A key table that records the keys it was asked for. */
 function recorder(entries: Record<string, string>, pattern = false): LookupTable & { keys: string[] } {

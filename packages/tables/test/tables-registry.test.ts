@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LmdbTable, createTableRegistry, isPosternError, splitTableList } from '../src/index.js';
-import type { Logger } from '../src/index.js';
+import { LmdbTable, createTableRegistry } from '../src/index.js';
+import { isPosternError, splitTableList } from '@postern/core';
+import type { Logger } from '@postern/core';
 
 export function memoryLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectEntries, isPosternError, logicalLines, parseAliasSource, parseMapSource } from '../src/index.js';
+import { collectEntries, logicalLines, parseAliasSource, parseMapSource } from '../src/index.js';
+import { isPosternError } from '@postern/core';
 import type { TableDiagnostic } from '../src/index.js';
 
 test('logicalLines: comments, blank lines, continuation keeps leading whitespace', () => {

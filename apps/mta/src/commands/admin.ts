@@ -6,16 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createConfigView,
-  createTableRegistry,
-  discoverPlugins,
-  loadMainCf,
-  parameterRegistry,
-  pluginDirsFromMainCf,
-  type ConfigView,
-  type ParameterRegistry,
-} from '@postern/core';
+import { createConfigView, discoverPlugins, loadMainCf, parameterRegistry, pluginDirsFromMainCf, type ConfigView, type ParameterRegistry } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
 import { getopt, optValue } from '../getopt.js';
 import { configDirectory } from '../instance.js';
 import { commandLogger, type CommandIo } from '../io.js';

@@ -20,13 +20,8 @@
  * envelope). Reading a file or standard input (postcat without -q) is not
  * possible: Postern has no queue files.
  */
-import {
-  DELIVERY_LOG,
-  isQueueId,
-  type DsnNotify,
-  type LmdbQueueStore,
-  type QueuedMessage,
-} from '@postern/core';
+import { DELIVERY_LOG, isQueueId, type DsnNotify, type QueuedMessage } from '@postern/core';
+import { type LmdbQueueStore } from '@postern/queue-lmdb';
 import { hasOpt, optValue } from '../getopt.js';
 import type { CommandIo } from '../io.js';
 import { asctimeOf, CommandFatal, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';

@@ -16,7 +16,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants as fsc, openSync } from 'node:fs';
-import { errnoText, LockError, lockMailbox, parseLockMethods, type HeldLock, type LockMethod } from '@postern/core';
+import { errnoText, LockError, lockMailbox, parseLockMethods, type HeldLock, type LockMethod } from '@postern/mailbox';
 import { hasOpt, optValue } from '../getopt.js';
 import type { CommandIo } from '../io.js';
 import { CommandFatal, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';

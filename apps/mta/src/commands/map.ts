@@ -44,15 +44,10 @@
  */
 import { getopt } from '../getopt.js';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
-import {
-  LmdbTable,
-  collectEntries,
-  describeError,
-  parseAliasSource,
-  parseMapSource,
-  resolveTableSpec,
-} from '@postern/core';
-import type { LookupTable, SourceEntry, TableDiagnostic, TableRegistry } from '@postern/core';
+import { LmdbTable, collectEntries, parseAliasSource, parseMapSource } from '@postern/tables';
+import { describeError, resolveTableSpec } from '@postern/core';
+import type { LookupTable, TableRegistry } from '@postern/core';
+import type { SourceEntry, TableDiagnostic } from '@postern/tables';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;

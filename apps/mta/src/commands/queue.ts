@@ -24,30 +24,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  closeServiceClients,
-  createConfigView,
-  flushLogs,
-  discoverPlugins,
-  flushClient,
-  isPosternError,
-  isQueueId,
-  loadMainCf,
-  MAIL_CLASS,
-  openQueueStore,
-  parameterRegistry,
-  pluginDirsFromMainCf,
-  sendTrigger,
-  SERVICE,
-  servicePath,
-  showqClient,
-  StoreShowq,
-  TRIGGER,
-  type ConfigView,
-  type LmdbQueueStore,
-  type ShowqRow,
-  type ShowqSummary,
-} from '@postern/core';
+import { closeServiceClients, createConfigView, flushLogs, discoverPlugins, flushClient, isPosternError, isQueueId, loadMainCf, MAIL_CLASS, parameterRegistry, pluginDirsFromMainCf, sendTrigger, SERVICE, servicePath, showqClient, StoreShowq, TRIGGER, type ConfigView, type ShowqRow, type ShowqSummary } from '@postern/core';
+import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { getopt, hasOpt, optValue, type Parsed } from '../getopt.js';
 import { configDirectory } from '../instance.js';
 import type { CommandIo } from '../io.js';

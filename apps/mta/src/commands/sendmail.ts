@@ -58,26 +58,10 @@ import { createServer, connect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Transform } from 'node:stream';
 import { basename, dirname } from 'node:path';
-import {
-  MAIL_CLASS,
-  SERVICE,
-  TRIGGER,
-  createTableRegistry,
-  openQueueStore,
-  processLogger,
-  sendTrigger,
-  servicePath,
-  tok822Internalize,
-  tok822Scan,
-  tok822SplitList,
-  type CleanupRequest,
-  type CleanupResult,
-  type CleanupService,
-  type ConfigView,
-  type DsnNotify,
-  type DsnRet,
-  type QueueStore,
-} from '@postern/core';
+import { MAIL_CLASS, SERVICE, TRIGGER, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type QueueStore } from '@postern/core';
+import { createTableRegistry } from '@postern/tables';
+import { openQueueStore } from '@postern/queue-lmdb';
+import { tok822Internalize, tok822Scan, tok822SplitList } from '@postern/address';
 import { postdrop, type MaildropSubmitter } from '@postern/plugin-pickup';
 import { createSmtpd } from '@postern/plugin-smtpd';
 import { TrivialRewrite } from '@postern/plugin-trivial-rewrite';

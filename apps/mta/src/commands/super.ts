@@ -35,21 +35,8 @@
  * there is nothing to purge. Without -d/-h/-H/-r, -s and -p are done.
  */
 import { createInterface } from 'node:readline';
-import {
-  cleanupClient,
-  isPosternError,
-  isQueueId,
-  isQueueName,
-  processLogger,
-  QUEUE,
-  queueIdTime,
-  type CleanupRequest,
-  type ConfigView,
-  type LmdbQueueStore,
-  type Logger,
-  type QueuedMessage,
-  type QueueName,
-} from '@postern/core';
+import { cleanupClient, isPosternError, isQueueId, isQueueName, processLogger, QUEUE, queueIdTime, type CleanupRequest, type ConfigView, type Logger, type QueuedMessage, type QueueName } from '@postern/core';
+import { type LmdbQueueStore } from '@postern/queue-lmdb';
 import { hasOpt, optValue } from '../getopt.js';
 import type { CommandIo } from '../io.js';
 import { CommandFatal, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';

@@ -295,6 +295,10 @@ export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
   }),
+  s('queue_backend', 'lmdb', 'string', {
+    description:
+      'Postern: the queue store every process uses, by the name an installed package declares (PluginDefinition.queueBackends); lmdb is @postern/queue-lmdb.',
+  }),
 ];
 
 export class ParameterRegistry {

@@ -1,3 +1,5 @@
+import type { ConfigView } from './config.js';
+import type { Logger } from './logger.js';
 import type { QueueName, DeliveryLogName } from '../protocol/queues.js';
 import { token } from './token.js';
 
@@ -161,7 +163,50 @@ export interface QueueStore {
   appendLog(log: DeliveryLogName, id: string, record: DeliveryLogRecord): Promise<void>;
   readLog(log: DeliveryLogName, id: string): Promise<DeliveryLogRecord[]>;
   deleteLog(log: DeliveryLogName, id: string): Promise<void>;
+  /** postsuper -s: reports structural problems without changing anything (backends that can). */
+  check?(): Promise<QueueCheckReport>;
+  /** postsuper -s: repairs what check() finds. */
+  repair?(): Promise<QueueCheckReport>;
   close(): Promise<void>;
 }
 
 export const QUEUE_STORE = token<QueueStore>('QueueStore');
+
+/** What a queue backend is opened with. */
+export interface QueueBackendOptions {
+  /** main.cf queue_directory (the backend keeps its files there, or ignores it). */
+  readonly queueDirectory: string;
+  readonly log?: Logger;
+  /** The process's configuration view (a backend's own parameters, declared by its package). */
+  readonly config?: ConfigView;
+}
+
+/**
+ * Opens the queue store of one backend. A package declares its backends in
+ * PluginDefinition.queueBackends; main.cf `queue_backend` names the one every
+ * process uses (lmdb, from @postern/queue-lmdb, by default).
+ */
+export type QueueBackend = (options: QueueBackendOptions) => QueueStore;
+
+/** postsuper -s: what a backend's structure check found. */
+export type QueueProblemKind =
+  | 'index-without-message'
+  | 'message-without-index'
+  | 'missing-content'
+  | 'orphan-content'
+  | 'orphan-log';
+
+export interface QueueProblem {
+  readonly kind: QueueProblemKind;
+  readonly id: string;
+  readonly queue?: QueueName;
+  readonly detail: string;
+}
+
+export interface QueueCheckReport {
+  /** Messages examined. */
+  readonly messages: number;
+  readonly problems: readonly QueueProblem[];
+  /** Problems fixed (repair only; a problem that went away by itself is not counted). */
+  readonly repaired: number;
+}

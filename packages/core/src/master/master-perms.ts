@@ -9,7 +9,7 @@ import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, rea
 import { dirname, join } from 'node:path';
 import type { ConfigView } from '../contracts/config.js';
 import type { Logger } from '../contracts/logger.js';
-import { openQueueStore } from '../queue/index.js';
+import type { QueueStore } from '../contracts/queue.js';
 
 export interface Account {
   readonly name: string;
@@ -58,10 +58,10 @@ function chownTree(path: string, account: Account): void {
 }
 
 /** Makes the queue, its sockets' directories and the maillog file mail_owner's. */
-export async function setPermissions(config: ConfigView, account: Account, logFile: string | undefined): Promise<void> {
+export async function setPermissions(config: ConfigView, account: Account, logFile: string | undefined, openQueue: () => QueueStore): Promise<void> {
   const queue = config.get('queue_directory');
-  // create the LMDB environment now, so that no root-run process creates it root-owned
-  const store = openQueueStore({ queueDirectory: queue });
+  // create the queue store's files now (the LMDB environment), so that no root-run process creates them root-owned
+  const store = openQueue();
   await store.close();
   for (const sub of ['public', 'private', 'queue.lmdb', 'flush']) {
     const p = join(queue, sub);

@@ -18,6 +18,7 @@ import { describeError, posternError } from '../errors.js';
 import { MAIL_CLASS } from '../protocol/services.js';
 import { flushLogs } from '../log/logger.js';
 import { discoverPlugins, resolveServices, CORE_VERSION, type InstalledPlugin, type PluginSet } from '../plugin/loader.js';
+import { openConfiguredQueue } from '../plugin/provided.js';
 import { openEndpoint, type Endpoint } from './master-listen.js';
 import { effectiveProcessLimit } from '../config/index.js';
 import { MasterService, daemonPath, type ServiceStatus, type SpawnOptions } from './master-spawn.js';
@@ -88,7 +89,7 @@ export class Master {
     const queueDir = config.get('queue_directory');
     for (const sub of [MAIL_CLASS.PUBLIC, MAIL_CLASS.PRIVATE, 'pid']) mkdirSync(join(queueDir, sub), { recursive: true });
     this.account = serviceAccount(config, this.log);
-    if (this.account) await setPermissions(config, this.account, this.options.logFile);
+    if (this.account) await setPermissions(config, this.account, this.options.logFile, () => openConfiguredQueue(this.plugins, config));
 
     let opened = 0;
     for (const entry of this.configuration.entries) {
