@@ -20,8 +20,7 @@
  * envelope). Reading a file or standard input (postcat without -q) is not
  * possible: Postern has no queue files.
  */
-import { DELIVERY_LOG, isQueueId, type DsnNotify, type QueuedMessage } from '@postern/core';
-import { type LmdbQueueStore } from '@postern/queue-lmdb';
+import { DELIVERY_LOG, isQueueId, type DsnNotify, type QueuedMessage, type QueueStore } from '@postern/core';
 import { hasOpt, optValue } from '../getopt.js';
 import type { CommandIo } from '../io.js';
 import { asctimeOf, CommandFatal, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';
@@ -114,7 +113,7 @@ function headerLine(line: string): boolean {
   return /^[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(line) || /^[ \t]/.test(line);
 }
 
-async function printMessage(store: LmdbQueueStore, id: string, flags: Flags, io: CommandIo): Promise<void> {
+async function printMessage(store: QueueStore, id: string, flags: Flags, io: CommandIo): Promise<void> {
   const m = await store.get(id);
   if (!m) throw new CommandFatal(`open queue file ${id}: No such file or directory`);
   const path = `${m.queue}/${id}`;
@@ -178,7 +177,7 @@ export async function catCommand(argv: string[], io: CommandIo): Promise<number>
     if (p.args.length === 0) throw new UsageError();
     for (const id of p.args) if (!isQueueId(id)) throw new CommandFatal(`bad mail queue ID: ${id}`);
     const config = await loadCommandConfig(optValue(p, 'c'), io);
-    const store = commandQueueStore(config);
+    const store = await commandQueueStore(config);
     try {
       for (const id of p.args) await printMessage(store, id, flags, io);
     } finally {

@@ -24,8 +24,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { closeServiceClients, createConfigView, flushLogs, discoverPlugins, flushClient, isPosternError, isQueueId, loadMainCf, MAIL_CLASS, parameterRegistry, pluginDirsFromMainCf, sendTrigger, SERVICE, servicePath, showqClient, StoreShowq, TRIGGER, type ConfigView, type ShowqRow, type ShowqSummary } from '@postern/core';
-import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
+import { closeServiceClients, createConfigView, flushLogs, discoverPlugins, flushClient, isPosternError, isQueueId, loadMainCf, MAIL_CLASS, parameterRegistry, pluginDirsFromMainCf, sendTrigger, SERVICE, servicePath, showqClient, StoreShowq, TRIGGER, type ConfigView, type ShowqRow, type ShowqSummary, openConfiguredQueue, type QueueStore } from '@postern/core';
 import { getopt, hasOpt, optValue, type Parsed } from '../getopt.js';
 import { configDirectory } from '../instance.js';
 import type { CommandIo } from '../io.js';
@@ -86,11 +85,15 @@ export async function loadCommandConfig(explicit: string | undefined, io: Comman
   return createConfigView({ mainCf, registry, configDirectory: dir });
 }
 
-/** The queue store of `config` (works whether or not the mail system runs). */
-export function commandQueueStore(config: ConfigView): LmdbQueueStore {
+/**
+ * The queue store of `config` (works whether or not the mail system runs):
+ * the backend main.cf queue_backend names, from the installed packages.
+ */
+export async function commandQueueStore(config: ConfigView): Promise<QueueStore> {
   const queueDirectory = config.get('queue_directory');
   if (!queueDirectory || !existsSync(queueDirectory)) throw new CommandFatal(`chdir ${queueDirectory}: No such file or directory`, EX.UNAVAILABLE);
-  return openQueueStore({ queueDirectory });
+  const plugins = await discoverPlugins(pluginDirsFromMainCf(config.get('config_directory')));
+  return openConfiguredQueue(plugins, config);
 }
 
 /** True when the service's socket exists (master listens on it). */
@@ -215,7 +218,7 @@ export async function listQueue(config: ConfigView, io: CommandIo, options: List
   }
   if (!summary) {
     io.stderr.write(`${program}: warning: Mail system is down -- accessing queue directly\n`);
-    const store = commandQueueStore(config);
+    const store = await commandQueueStore(config);
     try {
       summary = await new StoreShowq(store).list(onRow, { emptyAddress });
     } finally {

@@ -58,9 +58,8 @@ import { createServer, connect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Transform } from 'node:stream';
 import { basename, dirname } from 'node:path';
-import { MAIL_CLASS, SERVICE, TRIGGER, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type QueueStore } from '@postern/core';
+import { MAIL_CLASS, SERVICE, TRIGGER, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type QueueStore, discoverPlugins, openConfiguredQueue, pluginDirsFromMainCf } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
-import { openQueueStore } from '@postern/queue-lmdb';
 import { tok822Internalize, tok822Scan, tok822SplitList } from '@postern/address';
 import { postdrop, type MaildropSubmitter } from '@postern/plugin-pickup';
 import { createSmtpd } from '@postern/plugin-smtpd';
@@ -296,11 +295,13 @@ async function kickPickup(config: ConfigView, io: CommandIo): Promise<void> {
   await sendTrigger(SERVICE.PICKUP, path, TRIGGER.WAKEUP).catch(() => undefined);
 }
 
-function openMaildrop(config: ConfigView, who: string): QueueStore {
+/** The queue store (queue_backend) that sendmail drops into. */
+async function openMaildrop(config: ConfigView, who: string): Promise<QueueStore> {
   const queueDirectory = config.get('queue_directory');
   if (!queueDirectory || !existsSync(queueDirectory)) throw new CommandFatal(`chdir ${queueDirectory}: No such file or directory`, FATAL);
+  const plugins = await discoverPlugins(pluginDirsFromMainCf(config.get('config_directory')));
   try {
-    return openQueueStore({ queueDirectory });
+    return openConfiguredQueue(plugins, config);
   } catch (err) {
     throw new CommandFatal(`${who}: error writing queue file: ${err instanceof Error ? err.message : String(err)}`, FATAL);
   }
@@ -365,7 +366,7 @@ class SmtpInputTracker extends Transform {
 
 /** -bs: an SMTP session on stdin/stdout, served by smtpd in this process. */
 async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: MaildropSubmitter): Promise<number> {
-  const store = openMaildrop(config, `${submitter.user}(${submitter.uid})`);
+  const store = await openMaildrop(config, `${submitter.user}(${submitter.uid})`);
   const quiet: CommandIo = { ...io, stderr: { write: () => true } as unknown as NodeJS.WritableStream };
   const cleanup = new MaildropCleanup(store, submitter, () => kickPickup(config, quiet));
   const log = processLogger(config, 'smtpd');
@@ -427,7 +428,7 @@ async function deliver(o: SendmailOptions, config: ConfigView, io: CommandIo): P
     throw new CommandFatal(`${who}: No recipient addresses found in message header`, FATAL);
   }
   const traceFlags = verify ? (['verify'] as const) : o.verbose > 0 ? (['record'] as const) : undefined;
-  const store = openMaildrop(config, who);
+  const store = await openMaildrop(config, who);
   try {
     await postdrop(
       store,

@@ -35,8 +35,7 @@
  * there is nothing to purge. Without -d/-h/-H/-r, -s and -p are done.
  */
 import { createInterface } from 'node:readline';
-import { cleanupClient, isPosternError, isQueueId, isQueueName, processLogger, QUEUE, queueIdTime, type CleanupRequest, type ConfigView, type Logger, type QueuedMessage, type QueueName } from '@postern/core';
-import { type LmdbQueueStore } from '@postern/queue-lmdb';
+import { cleanupClient, isPosternError, isQueueId, isQueueName, processLogger, QUEUE, queueIdTime, type CleanupRequest, type ConfigView, type Logger, type QueuedMessage, type QueueStore, type QueueName } from '@postern/core';
 import { hasOpt, optValue } from '../getopt.js';
 import type { CommandIo } from '../io.js';
 import { CommandFatal, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';
@@ -70,7 +69,7 @@ const COUNT_TEXT: Readonly<Record<Op, string>> = {
 interface Ctx {
   readonly io: CommandIo;
   readonly config: ConfigView;
-  readonly store: LmdbQueueStore;
+  readonly store: QueueStore;
   readonly log: Logger;
   readonly verbose: boolean;
   readonly queues: readonly QueueName[] | undefined;
@@ -207,12 +206,13 @@ export async function superCommand(argv: string[], io: CommandIo): Promise<numbe
     const verbose = hasOpt(p, 'v');
     if (ops.some(([, v]) => typeof v !== 'string')) throw new UsageError();
     const config = await loadCommandConfig(optValue(p, 'c'), io);
-    const store = commandQueueStore(config);
+    const store = await commandQueueStore(config);
     const log = processLogger(config, PROGRAM, { verbose });
     const c: Ctx = { io, config, store, log, verbose, queues: queues.length > 0 ? queues : undefined };
     const counts: Record<Op, number> = { d: 0, h: 0, H: 0, r: 0 };
     try {
       if (structure) {
+        if (!store.repair) throw new CommandFatal(`queue_backend = ${config.get('queue_backend')}: the queue store has no structure check`, EX.UNAVAILABLE);
         const report = await store.repair();
         for (const problem of report.problems) warn(c, `${problem.queue ? `${problem.queue}/` : ''}${problem.id}: ${problem.detail}`);
         if (report.repaired > 0) info(c, `Repaired: ${report.repaired} problem${report.repaired === 1 ? '' : 's'} in ${report.messages} messages`);
