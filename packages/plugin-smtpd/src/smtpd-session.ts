@@ -29,6 +29,7 @@ import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
 import type { PolicyClients } from './smtpd-policy.js';
+import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
 
 /** What every session of one smtpd process shares. */
 export interface SmtpdShared {
@@ -47,6 +48,8 @@ export interface SmtpdShared {
   readonly eventLimitExceptions: NetworkMatcher;
   /** check_policy_service's connections. */
   readonly policy?: PolicyClients;
+  /** receive_override_options. */
+  readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
   readonly tlsReady: boolean;
   /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
@@ -135,6 +138,7 @@ export class SmtpdSession implements CommandSink {
         hooks: this.shared.hooks,
         mynetworks: this.shared.mynetworks,
         policy: this.shared.policy,
+        transp: this.shared.transp,
       },
       s,
     );
@@ -682,8 +686,8 @@ export class SmtpdSession implements CommandSink {
       origin: 'smtpd',
       bodyType: s.bodyType,
       smtputf8: s.smtputf8 || undefined,
-      flags: s.hold ? { hold: true } : undefined,
-      filter: s.filter,
+      flags: s.hold || this.shared.transp.size > 0 ? { ...transpCleanupFlags(this.shared.transp), ...(s.hold && { hold: true }) } : undefined,
+      filter: s.filter ?? this.c.get('content_filter'),
       redirect: s.redirect,
     };
     let result: Awaited<ReturnType<CleanupService['submit']>> | undefined;
