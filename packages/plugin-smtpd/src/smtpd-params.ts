@@ -55,6 +55,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_sasl_authenticated_header', default: 'no', type: 'bool', description: 'Add "(Authenticated sender: name)" to the Received: header.' },
   { name: 'broken_sasl_auth_clients', default: 'no', type: 'bool', description: 'Also announce AUTH=mechanisms for old Outlook clients.' },
   { name: 'postern_sasl_password_maps', default: '', type: 'table', description: 'Postern extension, for smtpd_sasl_type = postern-table: a table of username -> password ({SHA256}, {SHA512}, {SSHA256}, {SSHA512} base64 hashes, or {PLAIN}/bare plain text).' },
+  { name: 'postern_smtpd_protocol', default: 'smtp', type: 'string', description: 'Postern extension: smtp, or lmtp to make this smtpd service an LMTP server (RFC 2033: LHLO instead of HELO/EHLO, one reply per accepted recipient after DATA), e.g. master.cf -o postern_smtpd_protocol=lmtp.' },
   { name: 'postern_smtpd_plugins', default: '', type: 'list', description: 'Postern extension: packages that add named restrictions and stage hooks (see README).' },
   { name: 'smtpd_policy_service_default_action', default: '451 4.3.5 Server configuration problem', type: 'string', description: 'The access(5) action when a check_policy_service server cannot be reached or answers badly.' },
   { name: 'smtpd_policy_service_timeout', default: '100s', type: 'time', description: 'Time limit for connecting to a policy server and for one request.' },

@@ -71,6 +71,10 @@ export class SmtpdSession implements CommandSink {
   private readonly handlers: Record<string, Handler>;
   private tlsLevel: 'none' | 'may' | 'encrypt';
   private quitting = false;
+  /** postern_smtpd_protocol = lmtp: LHLO, and one reply per recipient after DATA (RFC 2033). */
+  private readonly lmtp: boolean;
+  /** Recipients the next reply is repeated for (the end of DATA in LMTP). */
+  private lmtpReplies = 0;
   private inData = false;
   private dataBytes = 0;
 
@@ -81,10 +85,12 @@ export class SmtpdSession implements CommandSink {
     this.c = shared.config;
     this.log = shared.log;
     this.myhostname = this.c.get('myhostname');
+    // a UNIX-domain client is localhost[127.0.0.1] (smtpd_peer.c)
+    this.local = !conn.remoteAddress;
     this.state = newState({
-      name: 'unknown',
-      address: normalizeAddress(conn.remoteAddress),
-      port: conn.remotePort,
+      name: this.local ? 'localhost' : 'unknown',
+      address: this.local ? '127.0.0.1' : normalizeAddress(conn.remoteAddress),
+      port: conn.remotePort ?? 0,
       localAddress: normalizeAddress(conn.localAddress),
       localPort: conn.localPort,
       portLogging: this.c.bool('smtpd_client_port_logging'),
@@ -100,9 +106,12 @@ export class SmtpdSession implements CommandSink {
       this.log.warn('cannot get RSA private key or certificate (smtpd_tls_cert_file, smtpd_tls_key_file): disabling TLS support');
       this.tlsLevel = 'none';
     }
+    this.lmtp = this.c.get('postern_smtpd_protocol').trim().toLowerCase() === 'lmtp';
+    const greetings: Record<string, Handler> = this.lmtp
+      ? { lhlo: (a) => this.helo(a, true) }
+      : { helo: (a) => this.helo(a, false), ehlo: (a) => this.helo(a, true) };
     this.handlers = {
-      helo: (a) => this.helo(a, false),
-      ehlo: (a) => this.helo(a, true),
+      ...greetings,
       starttls: (a) => this.starttls(a),
       auth: (a) => this.auth(a),
       mail: (a) => this.mail(a),
@@ -123,9 +132,12 @@ export class SmtpdSession implements CommandSink {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
+  /** The client came over a UNIX-domain socket. */
+  private readonly local: boolean;
+
   async start(): Promise<void> {
     const s = this.state;
-    s.name = await this.peerName(s.address);
+    if (!this.local) s.name = await this.peerName(s.address);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
     if (await this.overConnectionLimits()) return;
@@ -237,7 +249,9 @@ export class SmtpdSession implements CommandSink {
   // ---- replies ------------------------------------------------------------------------------
 
   private reply(line: string): void {
-    this.conn.reply(line);
+    const n = this.lmtpReplies;
+    this.lmtpReplies = 0;
+    this.conn.reply(n > 1 ? Array<string>(n).fill(line).join('\r\n') : line);
   }
 
   /** An error reply: counted, and slowed down past smtpd_soft_error_limit (smtpd_chat_reply). */
@@ -293,10 +307,10 @@ export class SmtpdSession implements CommandSink {
 
   private async helo(args: string, ehlo: boolean): Promise<boolean> {
     const s = this.state;
-    if (!args || /\s/.test(args)) return this.error(ehlo ? '501 Syntax: EHLO hostname' : '501 Syntax: HELO hostname');
+    if (!args || /\s/.test(args)) return this.error(`501 Syntax: ${this.lmtp ? 'LHLO' : ehlo ? 'EHLO' : 'HELO'} hostname`);
     resetTransaction(s);
     s.helo = args.replace(/[\x00-\x1f\x7f]/g, '?');
-    s.protocol = ehlo ? 'ESMTP' : 'SMTP';
+    s.protocol = this.lmtp ? 'LMTP' : ehlo ? 'ESMTP' : 'SMTP';
     s.ehloPipelining = false;
     const err = await this.check.helo(s.helo);
     if (err) {
@@ -663,6 +677,7 @@ export class SmtpdSession implements CommandSink {
     if (s.discard) {
       await pump.drain();
       if (pump.failed) return this.lost();
+      if (this.lmtp) this.lmtpReplies = s.recipients.length;
       this.reply('250 2.0.0 Ok: discarded');
       return true;
     }
@@ -700,6 +715,7 @@ export class SmtpdSession implements CommandSink {
     }
     // Whatever happened, read the client's message to its end before replying.
     await pump.drain();
+    if (this.lmtp) this.lmtpReplies = s.recipients.length;
     if (pump.failed || this.abortData) return this.abortData ? false : this.lost();
     if (pump.tooBig) {
       this.check.logAction('reject', '552 5.3.4 Message size exceeds fixed limit', { stage: 'end-of-data' });
