@@ -28,6 +28,7 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import type { PolicyClients } from './smtpd-policy.js';
 
 /** What every session of one smtpd process shares. */
 export interface SmtpdShared {
@@ -44,6 +45,8 @@ export interface SmtpdShared {
   readonly anvil?: AnvilService;
   /** smtpd_client_event_limit_exceptions. */
   readonly eventLimitExceptions: NetworkMatcher;
+  /** check_policy_service's connections. */
+  readonly policy?: PolicyClients;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
   readonly tlsReady: boolean;
   /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
@@ -131,6 +134,7 @@ export class SmtpdSession implements CommandSink {
         tables: this.shared.tables,
         hooks: this.shared.hooks,
         mynetworks: this.shared.mynetworks,
+        policy: this.shared.policy,
       },
       s,
     );

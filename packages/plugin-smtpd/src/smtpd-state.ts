@@ -57,6 +57,8 @@ export interface SmtpdState {
   filter?: string;
   redirect?: string;
   prepend: string[];
+  /** The policy-delegation instance attribute: one per mail transaction. */
+  policyInstance?: string;
   // counters
   errorCount: number;
   junkCommands: number;
@@ -115,6 +117,7 @@ export function resetTransaction(state: SmtpdState): void {
   state.filter = undefined;
   state.redirect = undefined;
   state.prepend = [];
+  state.policyInstance = undefined;
 }
 
 export function countCommand(state: SmtpdState, name: string, ok: boolean): void {
