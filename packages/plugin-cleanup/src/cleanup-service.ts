@@ -223,7 +223,8 @@ export class Cleanup implements CleanupService {
         sasl: request.sasl,
         bodyType: request.bodyType,
         smtputf8: request.smtputf8,
-        filter: state.filter ?? request.filter ?? (config.get('content_filter') || undefined),
+        // a client's own content_filter (smtpd -o content_filter= sends ""), else cleanup's
+        filter: state.filter ?? ((request.filter ?? config.get('content_filter')) || undefined),
         redirect: state.redirect ?? request.redirect,
         origin: request.origin,
         hops: message.hops,

@@ -29,6 +29,8 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import type { PolicyClients } from './smtpd-policy.js';
+import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
 
 /** What every session of one smtpd process shares. */
 export interface SmtpdShared {
@@ -45,6 +47,10 @@ export interface SmtpdShared {
   readonly anvil?: AnvilService;
   /** smtpd_client_event_limit_exceptions. */
   readonly eventLimitExceptions: NetworkMatcher;
+  /** check_policy_service's connections. */
+  readonly policy?: PolicyClients;
+  /** receive_override_options. */
+  readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
   readonly tlsReady: boolean;
   /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
@@ -69,6 +75,10 @@ export class SmtpdSession implements CommandSink {
   private readonly handlers: Record<string, Handler>;
   private tlsLevel: 'none' | 'may' | 'encrypt';
   private quitting = false;
+  /** postern_smtpd_protocol = lmtp: LHLO, and one reply per recipient after DATA (RFC 2033). */
+  private readonly lmtp: boolean;
+  /** Recipients the next reply is repeated for (the end of DATA in LMTP). */
+  private lmtpReplies = 0;
   private inData = false;
   private dataBytes = 0;
 
@@ -79,10 +89,12 @@ export class SmtpdSession implements CommandSink {
     this.c = shared.config;
     this.log = shared.log;
     this.myhostname = this.c.get('myhostname');
+    // a UNIX-domain client is localhost[127.0.0.1] (smtpd_peer.c)
+    this.local = !conn.remoteAddress;
     this.state = newState({
-      name: 'unknown',
-      address: normalizeAddress(conn.remoteAddress),
-      port: conn.remotePort,
+      name: this.local ? 'localhost' : 'unknown',
+      address: this.local ? '127.0.0.1' : normalizeAddress(conn.remoteAddress),
+      port: conn.remotePort ?? 0,
       localAddress: normalizeAddress(conn.localAddress),
       localPort: conn.localPort,
       portLogging: this.c.bool('smtpd_client_port_logging'),
@@ -98,9 +110,12 @@ export class SmtpdSession implements CommandSink {
       this.log.warn('cannot get RSA private key or certificate (smtpd_tls_cert_file, smtpd_tls_key_file): disabling TLS support');
       this.tlsLevel = 'none';
     }
+    this.lmtp = this.c.get('postern_smtpd_protocol').trim().toLowerCase() === 'lmtp';
+    const greetings: Record<string, Handler> = this.lmtp
+      ? { lhlo: (a) => this.helo(a, true) }
+      : { helo: (a) => this.helo(a, false), ehlo: (a) => this.helo(a, true) };
     this.handlers = {
-      helo: (a) => this.helo(a, false),
-      ehlo: (a) => this.helo(a, true),
+      ...greetings,
       starttls: (a) => this.starttls(a),
       auth: (a) => this.auth(a),
       mail: (a) => this.mail(a),
@@ -121,9 +136,12 @@ export class SmtpdSession implements CommandSink {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
+  /** The client came over a UNIX-domain socket. */
+  private readonly local: boolean;
+
   async start(): Promise<void> {
     const s = this.state;
-    s.name = await this.peerName(s.address);
+    if (!this.local) s.name = await this.peerName(s.address);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
     this.limits = new SmtpdEventLimits(this.c, this.log, this.shared.anvil, this.shared.eventLimitExceptions, s);
@@ -140,6 +158,8 @@ export class SmtpdSession implements CommandSink {
         tables: this.shared.tables,
         hooks: this.shared.hooks,
         mynetworks: this.shared.mynetworks,
+        policy: this.shared.policy,
+        transp: this.shared.transp,
       },
       s,
     );
@@ -249,7 +269,9 @@ export class SmtpdSession implements CommandSink {
   // ---- replies ------------------------------------------------------------------------------
 
   private reply(line: string): void {
-    this.conn.reply(line);
+    const n = this.lmtpReplies;
+    this.lmtpReplies = 0;
+    this.conn.reply(n > 1 ? Array<string>(n).fill(line).join('\r\n') : line);
   }
 
   /** An error reply: counted, and slowed down past smtpd_soft_error_limit (smtpd_chat_reply). */
@@ -307,10 +329,10 @@ export class SmtpdSession implements CommandSink {
 
   private async helo(args: string, ehlo: boolean): Promise<boolean> {
     const s = this.state;
-    if (!args || /\s/.test(args)) return this.error(ehlo ? '501 Syntax: EHLO hostname' : '501 Syntax: HELO hostname');
+    if (!args || /\s/.test(args)) return this.error(`501 Syntax: ${this.lmtp ? 'LHLO' : ehlo ? 'EHLO' : 'HELO'} hostname`);
     resetTransaction(s);
     s.helo = args.replace(/[\x00-\x1f\x7f]/g, '?');
-    s.protocol = ehlo ? 'ESMTP' : 'SMTP';
+    s.protocol = this.lmtp ? 'LMTP' : ehlo ? 'ESMTP' : 'SMTP';
     s.ehloPipelining = false;
     const err = await this.check.helo(s.helo);
     if (err) {
@@ -685,6 +707,7 @@ export class SmtpdSession implements CommandSink {
     if (s.discard) {
       await pump.drain();
       if (pump.failed) return this.lost();
+      if (this.lmtp) this.lmtpReplies = s.recipients.length;
       this.reply('250 2.0.0 Ok: discarded');
       return true;
     }
@@ -708,8 +731,8 @@ export class SmtpdSession implements CommandSink {
       origin: 'smtpd',
       bodyType: s.bodyType,
       smtputf8: s.smtputf8 || undefined,
-      flags: s.hold ? { hold: true } : undefined,
-      filter: s.filter,
+      flags: s.hold || this.shared.transp.size > 0 ? { ...transpCleanupFlags(this.shared.transp), ...(s.hold && { hold: true }) } : undefined,
+      filter: s.filter ?? this.c.get('content_filter'),
       redirect: s.redirect,
     };
     let result: Awaited<ReturnType<CleanupService['submit']>> | undefined;
@@ -722,6 +745,7 @@ export class SmtpdSession implements CommandSink {
     }
     // Whatever happened, read the client's message to its end before replying.
     await pump.drain();
+    if (this.lmtp) this.lmtpReplies = s.recipients.length;
     if (pump.failed || this.abortData) return this.abortData ? false : this.lost();
     if (pump.tooBig) {
       this.check.logAction('reject', '552 5.3.4 Message size exceeds fixed limit', { stage: 'end-of-data' });
