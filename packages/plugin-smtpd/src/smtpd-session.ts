@@ -20,6 +20,7 @@ import type {
   TableRegistry,
 } from '@postern/core';
 import { anvilLimitReply, etrnReply, flushClient, isFlushSite, newQueueId, type AnvilService } from '@postern/core';
+import { SmtpdEventLimits } from './smtpd-anvil.js';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import { normalizeAddress } from './smtpd-peer.js';
@@ -66,6 +67,9 @@ const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
 export class SmtpdSession implements CommandSink {
   readonly state: SmtpdState;
   private check!: SmtpdCheck;
+  private limits!: SmtpdEventLimits;
+  /** A new TLS session's rate check: commands wait for it (smtpd checks before it reads on). */
+  private tlsGate: Promise<void> | undefined;
   private readonly c: ConfigView;
   private readonly log: Logger;
   private readonly myhostname: string;
@@ -141,7 +145,12 @@ export class SmtpdSession implements CommandSink {
     if (!this.local) s.name = await this.peerName(s.address);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
+    this.limits = new SmtpdEventLimits(this.c, this.log, this.shared.anvil, this.shared.eventLimitExceptions, s);
     if (await this.overConnectionLimits()) return;
+    if (this.conn.wrapped && s.encrypted && !(this.conn._socket as TLSSocket).isSessionReused()) {
+      await this.newTlsSession();
+      if (this.quitting) return;
+    }
     this.check = new SmtpdCheck(
       {
         config: this.c,
@@ -190,6 +199,8 @@ export class SmtpdSession implements CommandSink {
     if (this.c.int('smtpd_tls_loglevel') >= 1) {
       this.log.info(`Anonymous TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
     }
+    // wrapper mode: start() checks it before the greeting
+    if (!socket.isSessionReused() && !this.conn.wrapped) this.tlsGate = this.newTlsSession();
     if (!this.conn.wrapped) {
       // RFC 3207: forget what the client told us before the handshake.
       s.helo = undefined;
@@ -221,6 +232,15 @@ export class SmtpdSession implements CommandSink {
 
   private abortData = false;
 
+  /** smtpd_client_new_tls_session_rate_limit after a full handshake: 421 and hang up. */
+  private async newTlsSession(): Promise<void> {
+    const over = await this.limits.over('newtls');
+    if (!over) return;
+    this.reply(over);
+    this.quitting = true;
+    this.conn.close();
+  }
+
   /** smtpd_client_connection_count_limit and _rate_limit, counted by anvil(8) as Postfix's smtpd does. */
   private async overConnectionLimits(): Promise<boolean> {
     const { anvil } = this.shared;
@@ -233,8 +253,8 @@ export class SmtpdSession implements CommandSink {
     const r = await anvil.connect(service, s.address);
     this.anvilCounted = true;
     const over =
-      anvilLimitReply('count', r.count, countLimit, s.address, service, this.myhostname) ??
-      anvilLimitReply('rate', r.rate, rateLimit, s.address, service, this.myhostname);
+      anvilLimitReply('count', r.count, countLimit, s.address, service, this.myhostname, s.namaddr) ??
+      anvilLimitReply('rate', r.rate, rateLimit, s.address, service, this.myhostname, s.namaddr);
     if (!over) return false;
     this.log.warn(over.warning);
     this.reply(over.reply);
@@ -294,6 +314,8 @@ export class SmtpdSession implements CommandSink {
 
   async command(raw: Buffer, pending: boolean): Promise<void> {
     const s = this.state;
+    if (this.tlsGate) await this.tlsGate;
+    if (this.quitting) return;
     const line = raw.toString('utf8');
     const m = /^\s*(\S+)\s*(.*?)\s*$/s.exec(line);
     const verb = (m?.[1] ?? '').toLowerCase();
@@ -383,6 +405,8 @@ export class SmtpdSession implements CommandSink {
     if (args) return this.error('501 5.5.4 Syntax: STARTTLS');
     if (s.encrypted) return this.error('554 5.5.1 Error: TLS already active');
     if (this.tlsLevel === 'none') return this.error('502 5.5.1 Error: command not implemented');
+    const tooMany = await this.limits.over('starttls');
+    if (tooMany) return this.error(tooMany);
     this.reply('220 2.0.0 Ready to start TLS');
     // smtp-server retires the plain-text parser (discarding anything queued behind
     // STARTTLS) and calls back once the handshake is done and a new parser reads.
@@ -430,6 +454,8 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (!this.shared.sasl || !this.c.bool('smtpd_sasl_auth_enable')) return this.error('503 5.5.1 Error: authentication not enabled');
+    const tooMany = await this.limits.over('auth');
+    if (tooMany) return this.error(tooMany);
     if (this.c.bool('smtpd_tls_auth_only') && !s.encrypted)
       return this.error('504 5.5.4 Encryption required for requested authentication mechanism');
     if (s.saslUsername !== undefined) return this.error('503 5.5.1 Error: already authenticated');
@@ -507,6 +533,8 @@ export class SmtpdSession implements CommandSink {
     if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
     const p = parsePath(args, 'FROM');
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
+    const tooMuch = await this.limits.over('message');
+    if (tooMuch) return this.error(tooMuch);
     if (p === 'bad') return this.error('501 5.1.7 Bad sender address syntax');
     let size: number | undefined;
     let body: '7BIT' | '8BITMIME' | undefined;
@@ -571,6 +599,8 @@ export class SmtpdSession implements CommandSink {
     if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
     const p = parsePath(args, 'TO');
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
+    const tooMany = await this.limits.over('recipient');
+    if (tooMany) return this.error(tooMany);
     const limit = this.c.int('smtpd_recipient_limit');
     if (limit > 0 && s.recipients.length >= limit) return this.error('452 4.5.3 Error: too many recipients');
     if (p === 'bad' || p.address === '') return this.error('501 5.1.3 Bad recipient address syntax');
