@@ -186,10 +186,19 @@ export class SmtpdSession implements CommandSink {
       this.reply(denied);
       return;
     }
-    this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    try {
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    } catch (err) {
+      // a bad smtpd_milters setting (milter8_conf_error)
+      this.log.warn(`smtpd_milters: ${(err as Error).message}`);
+      this.reply(`421 4.3.5 ${this.myhostname} Server configuration problem - try again later`);
+      this.quitting = true;
+      this.conn.close();
+      return;
+    }
     const milter = await this.milters?.connect();
     if (milter?.greeting) {
-      s.accessDenied = milter.denied;
+      s.errorCount++;
       this.reply(milter.greeting);
       if (milter.close) {
         this.quitting = true;
