@@ -6,6 +6,7 @@
  */
 import { definePlugin } from '@postern/core';
 import { PARAMETERS } from './redis-params.js';
+import { redisTableFactory } from './table-redis.js';
 
 export const plugin = definePlugin({
   name: '@postern/redis',
@@ -13,6 +14,7 @@ export const plugin = definePlugin({
   core: '^0.1.0',
   commands: {},
   parameters: PARAMETERS,
+  tables: { redis: redisTableFactory },
 });
 
 export { PARAMETERS } from './redis-params.js';
@@ -20,3 +22,5 @@ export { openRedis, closeRedis, parseHost, redisServerOptions, redisErrorText, w
 export type { RedisClient, RedisServerOptions } from './redis-connection.js';
 export { startRedisServer, startRedisCluster, haveRedisServer, freePort } from './redis-servers.js';
 export type { RedisServerProcess, RedisClusterProcess, StartRedisOptions } from './redis-servers.js';
+export { RedisTable, redisTableFactory, parseRedisTableFile, expandKeyFormat } from './table-redis.js';
+export type { RedisTableSettings } from './table-redis.js';
