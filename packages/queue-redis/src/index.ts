@@ -5,6 +5,7 @@
  */
 import { definePlugin } from '@postern/core';
 import { PARAMETERS } from './queue-redis-params.js';
+import { openRedisQueueStore } from './queue-redis.js';
 
 export const plugin = definePlugin({
   name: '@postern/queue-redis',
@@ -12,6 +13,8 @@ export const plugin = definePlugin({
   core: '^0.1.0',
   commands: {},
   parameters: PARAMETERS,
+  // queue_backend = redis
+  backends: { queue: { redis: ({ config, log }) => openRedisQueueStore(config, log) } },
 });
 
 export { PARAMETERS } from './queue-redis-params.js';

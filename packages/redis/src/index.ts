@@ -7,6 +7,9 @@
 import { definePlugin } from '@postern/core';
 import { PARAMETERS } from './redis-params.js';
 import { redisTableFactory } from './table-redis.js';
+import { openRedis, redisServerOptions } from './redis-connection.js';
+import { RedisAnvil } from './anvil-redis.js';
+import { RedisFlushLogs } from './flush-redis.js';
 
 export const plugin = definePlugin({
   name: '@postern/redis',
@@ -15,6 +18,19 @@ export const plugin = definePlugin({
   commands: {},
   parameters: PARAMETERS,
   tables: { redis: redisTableFactory },
+  backends: {
+    // anvil_backend = redis
+    anvil: {
+      redis: ({ config, log }) =>
+        new RedisAnvil(openRedis(redisServerOptions(config, 'postern-anvil')), {
+          prefix: config.get('redis_prefix'),
+          timeUnit: config.time('anvil_rate_time_unit') * 1000,
+          log,
+        }),
+    },
+    // flush_backend = redis
+    flush: { redis: ({ config }) => new RedisFlushLogs(openRedis(redisServerOptions(config, 'postern-flush')), config.get('redis_prefix')) },
+  },
 });
 
 export { PARAMETERS } from './redis-params.js';
@@ -24,3 +40,5 @@ export { startRedisServer, startRedisCluster, haveRedisServer, freePort } from '
 export type { RedisServerProcess, RedisClusterProcess, StartRedisOptions } from './redis-servers.js';
 export { RedisTable, redisTableFactory, parseRedisTableFile, expandKeyFormat } from './table-redis.js';
 export type { RedisTableSettings } from './table-redis.js';
+export { RedisAnvil, type RedisAnvilOptions } from './anvil-redis.js';
+export { RedisFlushLogs } from './flush-redis.js';

@@ -15,3 +15,4 @@ export * from './flush.js';
 export * from './resolver.js';
 export * from './anvil.js';
 export * from './verify.js';
+export * from './backend.js';
