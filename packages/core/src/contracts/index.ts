@@ -16,3 +16,5 @@ export * from './resolver.js';
 export * from './anvil.js';
 export * from './verify.js';
 export * from './backend.js';
+export * from './dnsblog.js';
+export * from './tlsproxy.js';
