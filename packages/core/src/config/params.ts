@@ -180,9 +180,6 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   // Files and directories.
   s('config_directory', '/etc/postfix', 'string', { description: 'The default location of the main.cf and master.cf configuration files.' }),
   s('queue_directory', '/var/spool/postfix', 'string', { description: 'The location of the top-level queue directory.' }),
-  s('queue_backend', 'lmdb', 'string', { description: 'Postern: the queue store backend (lmdb: the embedded LMDB queue under queue_directory; redis: @postern/queue-redis).' }),
-  s('anvil_backend', 'internal', 'string', { description: 'Postern: where anvil(8) keeps its counters (internal: its memory; redis: shared by every node, @postern/redis).' }),
-  s('flush_backend', 'internal', 'string', { description: 'Postern: where flush(8) keeps its fast flush logs (internal: queue_directory/flush; redis: shared by every node, @postern/redis).' }),
   s('daemon_directory', '/usr/lib/postfix/sbin', 'string', { description: 'The directory with daemon programs.' }),
   s('data_directory', '/var/lib/postfix', 'string', { description: 'The directory with writable non-queue files (caches, random seed).' }),
   s('command_directory', '/usr/sbin', 'string', { description: 'The location of the administrative commands.' }),
@@ -294,6 +291,9 @@ export interface ServiceRef {
 
 /** Core parameters Postfix does not have (Postern's own, for what Node.js does differently). */
 export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
+  s('queue_backend', 'lmdb', 'string', { description: 'Postern: the queue store backend (lmdb: the embedded LMDB queue under queue_directory; redis: @postern/queue-redis).' }),
+  s('anvil_backend', 'internal', 'string', { description: 'Postern: where anvil(8) keeps its counters (internal: its memory; redis: shared by every node, @postern/redis).' }),
+  s('flush_backend', 'internal', 'string', { description: 'Postern: where flush(8) keeps its fast flush logs (internal: queue_directory/flush; redis: shared by every node, @postern/redis).' }),
   s('master_spawn_idle_cores', '0.3', 'string', {
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
