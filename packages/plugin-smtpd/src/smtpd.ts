@@ -26,8 +26,9 @@
  *   RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3207 (STARTTLS),
  *   RFC 4954 (AUTH), RFC 2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME),
  *   RFC 3461 (DSN), RFC 6531 (SMTPUTF8), RFC 1985 (ETRN, through the flush
- *   service), SMTPD_POLICY_README (check_policy_service, smtpd-policy.ts).
- *   Not implemented: CHUNKING/BDAT, XCLIENT, XFORWARD,
+ *   service), SMTPD_POLICY_README (check_policy_service, smtpd-policy.ts),
+ *   RFC 3030 (CHUNKING/BDAT, smtpd-bdat.ts).
+ *   Not implemented: XCLIENT, XFORWARD,
  *   smtpd_etrn_restrictions.
  *
  * CONFIGURATION PARAMETERS
