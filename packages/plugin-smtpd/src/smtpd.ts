@@ -179,7 +179,11 @@ export async function createSmtpd(
       closeTimeout: 1000,
       ...tlsOptions,
     },
-    { lineLimit: config.int('line_length_limit') || 2048 },
+    {
+      lineLimit: config.int('line_length_limit') || 2048,
+      // a command line must arrive within smtpd_timeout (smtpd_per_record_deadline for commands)
+      commandDeadline: Math.max(1, config.time('smtpd_timeout')) * 1000,
+    },
     (conn) => new SmtpdSession(shared, conn),
   );
   server.on('error', (err: Error & { code?: string }) => {
