@@ -28,6 +28,7 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import { queueSpaceReply } from './smtpd-space.js';
 
 /** What every session of one smtpd process shares. */
 export interface SmtpdShared {
@@ -509,6 +510,11 @@ export class SmtpdSession implements CommandSink {
     }
     const limit = this.c.size('message_size_limit');
     if (size !== undefined && limit > 0 && size > limit) return this.error('552 5.3.4 Message size exceeds fixed limit');
+    const space = await queueSpaceReply(this.c, this.log);
+    if (space) {
+      this.check.logAction('reject', space, { stage: 'mail' });
+      return this.error(space);
+    }
     s.sender = p.address;
     s.sizeAnnounced = size;
     const err = await this.check.mail(p.address);

@@ -1,12 +1,17 @@
 /**
  * Hostile clients (issue 16): an overlong command line or SASL response is
  * answered, a client that drips a command byte by byte is dropped after
- * smtpd_timeout, and a TLS ClientHello on the plaintext port gets a reply.
+ * smtpd_timeout, a TLS ClientHello on the plaintext port gets a reply, and a
+ * full queue file system is refused at MAIL FROM (queue_minfree).
  * These also pin the smtp-server internals the parser override relies on
  * (SMTPStream's _write/_dataMode, SMTPConnection's _nextHandler and _onClose).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTableRegistry } from '@postern/core';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -100,5 +105,36 @@ test('an AUTH response longer than smtpd_sasl_response_limit: 500 5.5.6 SASL res
     assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
   } finally {
     await rig.stop();
+  }
+});
+
+test('a full queue file system: 452 4.3.1 Insufficient system storage at MAIL FROM, accepted again once space is freed', { timeout: 20_000 }, async (t) => {
+  const disk = mkdtempSync(join(tmpdir(), 'postern-minfree-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', disk], { stdio: 'ignore' });
+  } catch {
+    rmSync(disk, { recursive: true, force: true });
+    t.skip('cannot mount a tmpfs here (needs root)');
+    return;
+  }
+  // 20 MB free is over 1.5 x 10 MB; with 10 MB taken it is not
+  const rig = await startRig({ queue_directory: disk, message_size_limit: '10240000' });
+  try {
+    const c = await RawClient.open(rig.port);
+    await c.reply();
+    await c.cmd('EHLO client.example');
+    assert.equal(await c.cmd('MAIL FROM:<a@client.example>'), '250 2.1.0 Ok');
+    assert.equal(await c.cmd('RSET'), '250 2.0.0 Ok');
+    writeFileSync(join(disk, 'ballast'), Buffer.alloc(10 * 1024 * 1024));
+    assert.equal(await c.cmd('MAIL FROM:<a@client.example>'), '452 4.3.1 Insufficient system storage');
+    assert.ok(rig.log.lines.some((l) => /^warning: not enough free space in mail queue: \d+ bytes < 1\.5\*message size limit$/.test(l)), rig.log.lines.join('\n'));
+    assert.ok(rig.log.lines.some((l) => l.startsWith('NOQUEUE: reject: MAIL from unknown[127.0.0.1]: 452 4.3.1 Insufficient system storage;')));
+    rmSync(join(disk, 'ballast'));
+    assert.equal(await c.cmd('MAIL FROM:<a@client.example>'), '250 2.1.0 Ok');
+    await c.cmd('QUIT');
+  } finally {
+    await rig.stop();
+    execFileSync('umount', [disk]);
+    rmSync(disk, { recursive: true, force: true });
   }
 });
