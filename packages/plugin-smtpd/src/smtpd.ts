@@ -141,7 +141,7 @@ export async function createSmtpd(
   let sasl = options.sasl ?? fromContainer<SaslServer>(container, SASL_SERVER);
   if (!sasl && config.bool('smtpd_sasl_auth_enable')) sasl = createSaslServer(config, tables, log);
   const hooks = options.hooks ?? fromContainer<SmtpdHookRegistry>(container, SMTPD_HOOKS) ?? createHookRegistry();
-  await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer);
+  await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer, config);
 
   const certFile = config.get('smtpd_tls_cert_file').trim();
   const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
