@@ -218,7 +218,7 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   }),
   // Logging.
   s('delay_logging_resolution_limit', '2', 'int', { description: 'The maximal number of digits after the decimal point in delay= and delays= logging.' }),
-  s('syslog_name', '${multi_instance_name?{$multi_instance_name}:{postern}}', 'string', { description: 'The name prepended to the process name in log records.' }),
+  s('syslog_name', '${multi_instance_name?{$multi_instance_name}:{postfix}}', 'string', { description: 'The name prepended to the process name in log records (postfix, as Postfix has it, so log tools read the maillog as installed).' }),
   s('syslog_facility', 'mail', 'string', { description: 'The syslog facility of logging.' }),
   s('maillog_file', '', 'string', { description: 'The file that postlogd(8) writes logging to (empty: syslog).' }),
   s('maillog_file_prefixes', '/var, /dev/stdout', 'list', { description: 'Allowed prefixes for maillog_file.' }),
