@@ -291,6 +291,9 @@ export interface ServiceRef {
 
 /** Core parameters Postfix does not have (Postern's own, for what Node.js does differently). */
 export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
+  s('queue_backend', 'lmdb', 'string', { description: 'Postern: the queue store backend (lmdb: the embedded LMDB queue under queue_directory; redis: @postern/queue-redis).' }),
+  s('anvil_backend', 'internal', 'string', { description: 'Postern: where anvil(8) keeps its counters (internal: its memory; redis: shared by every node, @postern/redis).' }),
+  s('flush_backend', 'internal', 'string', { description: 'Postern: where flush(8) keeps its fast flush logs (internal: queue_directory/flush; redis: shared by every node, @postern/redis).' }),
   s('master_spawn_idle_cores', '0.3', 'string', {
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
