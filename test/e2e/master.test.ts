@@ -213,12 +213,12 @@ describe('master supervisor', () => {
 
 describe('master start-up errors', () => {
   test('a master.cf command no installed package provides names the package to install', async () => {
-    const inst = new Instance({ master: 'postscreen unix - - n - 1 postscreen\n' });
+    const inst = new Instance({ master: 'spawn unix - - n - - spawn\n' });
     try {
       const r = await inst.postern(['check']);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /no installed package provides command "postscreen"/);
-      assert.match(r.stderr, /npm install @postern\/plugin-postscreen/);
+      assert.match(r.stderr, /no installed package provides command "spawn"/);
+      assert.match(r.stderr, /npm install @postern\/plugin-spawn/);
     } finally {
       await inst.dispose();
     }

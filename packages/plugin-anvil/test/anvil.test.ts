@@ -181,6 +181,9 @@ describe('anvil unreachable', () => {
       ['rate', 3, 2, '421 4.7.0 mx.example Error: too many connections from 192.0.2.1'],
       ['message', 2, 1, '450 4.7.1 Error: too much mail from 192.0.2.1'],
       ['recipient', 2, 1, '450 4.7.1 Error: too many recipients from 192.0.2.1'],
+      ['auth', 2, 1, '450 4.7.1 Error: too many AUTH commands from 192.0.2.1'],
+      ['newtls', 2, 1, '421 4.7.0 mx.example Error: too many new TLS sessions from 192.0.2.1'],
+      ['starttls', 2, 1, '454 4.7.0 Error: too many new TLS sessions from 192.0.2.1'],
     ];
     for (const [kind, value, limit, reply] of cases) {
       assert.equal(anvilLimitReply(kind, value, limit, '192.0.2.1', 'smtp', 'mx.example')?.reply ?? null, reply, `${kind} ${value}/${limit}`);
@@ -188,6 +191,11 @@ describe('anvil unreachable', () => {
     assert.equal(
       anvilLimitReply('count', 51, 50, '192.0.2.1', 'smtp', 'mx.example')?.warning,
       'Connection concurrency limit exceeded: 51 from 192.0.2.1 for service smtp',
+    );
+    // the warnings name the client as name[address], as smtpd's do
+    assert.equal(
+      anvilLimitReply('message', 3, 2, '192.0.2.1', 'smtp', 'mx.example', 'host.example[192.0.2.1]')?.warning,
+      'Message delivery request rate limit exceeded: 3 from host.example[192.0.2.1] for service smtp',
     );
   });
 });

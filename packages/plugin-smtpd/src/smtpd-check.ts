@@ -19,6 +19,7 @@ import type {
   TableRegistry,
 } from '@postern/core';
 import type { NetworkMatcher } from './smtpd-peer.js';
+import type { InputTransp } from './smtpd-transp.js';
 import { policyRequest, policySettings, type PolicyClients } from './smtpd-policy.js';
 import type { SmtpdState } from './smtpd-state.js';
 
@@ -31,6 +32,8 @@ export interface CheckDeps {
   readonly mynetworks: NetworkMatcher;
   /** check_policy_service's connections (one set per smtpd process). */
   readonly policy?: PolicyClients;
+  /** receive_override_options. */
+  readonly transp?: ReadonlySet<InputTransp>;
 }
 
 /** A check's outcome inside a restriction list. */
@@ -446,6 +449,7 @@ export class SmtpdCheck {
   /** reject_unlisted_recipient / reject_unlisted_sender (smtpd_check.c check_rcpt_maps). */
   private async unlisted(addr: string, cls: string, t: Target): Promise<Result> {
     if (addr === '') return 'dunno';
+    if (cls === RECIPIENT && this.deps.transp?.has('no_unknown_recipient_checks')) return 'dunno';
     const c = this.deps.config;
     let res: ResolveResult;
     try {

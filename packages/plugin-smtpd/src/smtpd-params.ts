@@ -5,6 +5,7 @@
  * this list (scripts/params-table.mjs).
  */
 import type { ParameterSpec } from '@postern/core';
+import { MILTER_PARAMETERS } from '@postern/milter';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_banner', default: '$myhostname ESMTP $mail_name', type: 'string', description: 'The text after 220 in the greeting.' },
@@ -15,7 +16,11 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_error_sleep_time', default: '1s', type: 'time', description: 'Delay before an error reply once smtpd_soft_error_limit is reached.' },
   { name: 'smtpd_client_connection_count_limit', default: '50', type: 'int', description: 'Simultaneous connections one client may make to this service (anvil(8)); 0 = no limit.' },
   { name: 'smtpd_client_connection_rate_limit', default: '0', type: 'int', description: 'Connections one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
-  { name: 'smtpd_client_event_limit_exceptions', default: '$mynetworks', type: 'list', description: 'Clients exempt from the connection count and rate limits.' },
+  { name: 'smtpd_client_message_rate_limit', default: '0', type: 'int', description: 'MAIL FROM requests one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
+  { name: 'smtpd_client_recipient_rate_limit', default: '0', type: 'int', description: 'RCPT TO requests one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
+  { name: 'smtpd_client_new_tls_session_rate_limit', default: '0', type: 'int', description: 'New (not resumed) TLS sessions one client may negotiate per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
+  { name: 'smtpd_client_auth_rate_limit', default: '0', type: 'int', description: 'AUTH commands one client may send per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
+  { name: 'smtpd_client_event_limit_exceptions', default: '$mynetworks', type: 'list', description: 'Clients exempt from the connection count, connection rate and event rate limits.' },
   { name: 'smtpd_junk_command_limit', default: '100', type: 'int', description: 'NOOP/VRFY/RSET/ETRN commands counted as errors beyond this many per session.' },
   { name: 'smtpd_helo_required', default: 'no', type: 'bool', description: 'Require HELO or EHLO before MAIL.' },
   { name: 'smtpd_delay_reject', default: 'yes', type: 'bool', description: 'Evaluate client, HELO and sender restrictions at RCPT TO (and ETRN).' },
@@ -55,6 +60,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_sasl_authenticated_header', default: 'no', type: 'bool', description: 'Add "(Authenticated sender: name)" to the Received: header.' },
   { name: 'broken_sasl_auth_clients', default: 'no', type: 'bool', description: 'Also announce AUTH=mechanisms for old Outlook clients.' },
   { name: 'postern_sasl_password_maps', default: '', type: 'table', description: 'Postern extension, for smtpd_sasl_type = postern-table: a table of username -> password ({SHA256}, {SHA512}, {SSHA256}, {SSHA512} base64 hashes, or {PLAIN}/bare plain text).' },
+  { name: 'postern_smtpd_protocol', default: 'smtp', type: 'string', description: 'Postern extension: smtp, or lmtp to make this smtpd service an LMTP server (RFC 2033: LHLO instead of HELO/EHLO, one reply per accepted recipient after DATA), e.g. master.cf -o postern_smtpd_protocol=lmtp.' },
   { name: 'postern_smtpd_plugins', default: '', type: 'list', description: 'Postern extension: packages that add named restrictions and stage hooks (see README).' },
   { name: 'smtpd_policy_service_default_action', default: '451 4.3.5 Server configuration problem', type: 'string', description: 'The access(5) action when a check_policy_service server cannot be reached or answers badly.' },
   { name: 'smtpd_policy_service_timeout', default: '100s', type: 'time', description: 'Time limit for connecting to a policy server and for one request.' },
@@ -64,6 +70,10 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_policy_service_try_limit', default: '2', type: 'int', description: 'Attempts per policy request before the default action applies.' },
   { name: 'smtpd_policy_service_retry_delay', default: '1s', type: 'time', description: 'Delay before another attempt of a failed policy request.' },
   { name: 'smtpd_policy_service_policy_context', default: '', type: 'string', description: 'Sent as policy_context= in every policy request (to tell services apart).' },
+  { name: 'smtpd_milters', default: '', type: 'list', description: 'Milters for mail that arrives through smtpd: inet:host:port, unix:pathname or { address, connect_timeout=..., command_timeout=..., content_timeout=..., default_action=..., protocol=... }.' },
+  ...MILTER_PARAMETERS,
+  { name: 'content_filter', default: '', type: 'string', description: 'transport:nexthop that receives the mail of this service before delivery (FILTER_README); -o content_filter= on a re-injection service.' },
+  { name: 'receive_override_options', default: '', type: 'list', description: 'What this service leaves out: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters (the re-injection service of a content filter).' },
   { name: 'access_map_reject_code', default: '554', type: 'int', description: 'Reply code of an access table REJECT.' },
   { name: 'access_map_defer_code', default: '450', type: 'int', description: 'Reply code of an access table DEFER.' },
   { name: 'relay_domains_reject_code', default: '554', type: 'int', description: 'Reply code of reject_unauth_destination.' },

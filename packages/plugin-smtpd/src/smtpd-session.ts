@@ -20,6 +20,7 @@ import type {
   TableRegistry,
 } from '@postern/core';
 import { anvilLimitReply, etrnReply, flushClient, isFlushSite, newQueueId, type AnvilService } from '@postern/core';
+import { SmtpdEventLimits } from './smtpd-anvil.js';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import { normalizeAddress } from './smtpd-peer.js';
@@ -28,7 +29,9 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import { SmtpdMilters, type MilterVerdict } from './smtpd-milter.js';
 import type { PolicyClients } from './smtpd-policy.js';
+import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
 
 /** What every session of one smtpd process shares. */
 export interface SmtpdShared {
@@ -47,6 +50,8 @@ export interface SmtpdShared {
   readonly eventLimitExceptions: NetworkMatcher;
   /** check_policy_service's connections. */
   readonly policy?: PolicyClients;
+  /** receive_override_options. */
+  readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
   readonly tlsReady: boolean;
   /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
@@ -62,12 +67,19 @@ const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
 export class SmtpdSession implements CommandSink {
   readonly state: SmtpdState;
   private check!: SmtpdCheck;
+  private limits!: SmtpdEventLimits;
+  /** A new TLS session's rate check: commands wait for it (smtpd checks before it reads on). */
+  private tlsGate: Promise<void> | undefined;
   private readonly c: ConfigView;
   private readonly log: Logger;
   private readonly myhostname: string;
   private readonly handlers: Record<string, Handler>;
   private tlsLevel: 'none' | 'may' | 'encrypt';
   private quitting = false;
+  /** postern_smtpd_protocol = lmtp: LHLO, and one reply per recipient after DATA (RFC 2033). */
+  private readonly lmtp: boolean;
+  /** Recipients the next reply is repeated for (the end of DATA in LMTP). */
+  private lmtpReplies = 0;
   private inData = false;
   private dataBytes = 0;
 
@@ -78,10 +90,12 @@ export class SmtpdSession implements CommandSink {
     this.c = shared.config;
     this.log = shared.log;
     this.myhostname = this.c.get('myhostname');
+    // a UNIX-domain client is localhost[127.0.0.1] (smtpd_peer.c)
+    this.local = !conn.remoteAddress;
     this.state = newState({
-      name: 'unknown',
-      address: normalizeAddress(conn.remoteAddress),
-      port: conn.remotePort,
+      name: this.local ? 'localhost' : 'unknown',
+      address: this.local ? '127.0.0.1' : normalizeAddress(conn.remoteAddress),
+      port: conn.remotePort ?? 0,
       localAddress: normalizeAddress(conn.localAddress),
       localPort: conn.localPort,
       portLogging: this.c.bool('smtpd_client_port_logging'),
@@ -97,9 +111,12 @@ export class SmtpdSession implements CommandSink {
       this.log.warn('cannot get RSA private key or certificate (smtpd_tls_cert_file, smtpd_tls_key_file): disabling TLS support');
       this.tlsLevel = 'none';
     }
+    this.lmtp = this.c.get('postern_smtpd_protocol').trim().toLowerCase() === 'lmtp';
+    const greetings: Record<string, Handler> = this.lmtp
+      ? { lhlo: (a) => this.helo(a, true) }
+      : { helo: (a) => this.helo(a, false), ehlo: (a) => this.helo(a, true) };
     this.handlers = {
-      helo: (a) => this.helo(a, false),
-      ehlo: (a) => this.helo(a, true),
+      ...greetings,
       starttls: (a) => this.starttls(a),
       auth: (a) => this.auth(a),
       mail: (a) => this.mail(a),
@@ -120,12 +137,20 @@ export class SmtpdSession implements CommandSink {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
+  /** The client came over a UNIX-domain socket. */
+  private readonly local: boolean;
+
   async start(): Promise<void> {
     const s = this.state;
-    s.name = await this.peerName(s.address);
+    if (!this.local) s.name = await this.peerName(s.address);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
+    this.limits = new SmtpdEventLimits(this.c, this.log, this.shared.anvil, this.shared.eventLimitExceptions, s);
     if (await this.overConnectionLimits()) return;
+    if (this.conn.wrapped && s.encrypted && !(this.conn._socket as TLSSocket).isSessionReused()) {
+      await this.newTlsSession();
+      if (this.quitting) return;
+    }
     this.check = new SmtpdCheck(
       {
         config: this.c,
@@ -135,6 +160,7 @@ export class SmtpdSession implements CommandSink {
         hooks: this.shared.hooks,
         mynetworks: this.shared.mynetworks,
         policy: this.shared.policy,
+        transp: this.shared.transp,
       },
       s,
     );
@@ -147,6 +173,17 @@ export class SmtpdSession implements CommandSink {
     if (denied) {
       s.accessDenied = denied;
       this.reply(denied);
+      return;
+    }
+    this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    const milter = await this.milters?.connect();
+    if (milter?.greeting) {
+      s.accessDenied = milter.denied;
+      this.reply(milter.greeting);
+      if (milter.close) {
+        this.quitting = true;
+        this.conn.close();
+      }
       return;
     }
     this.reply(`220 ${this.c.expand(this.c.get('smtpd_banner'))}`);
@@ -162,6 +199,8 @@ export class SmtpdSession implements CommandSink {
     if (this.c.int('smtpd_tls_loglevel') >= 1) {
       this.log.info(`Anonymous TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
     }
+    // wrapper mode: start() checks it before the greeting
+    if (!socket.isSessionReused() && !this.conn.wrapped) this.tlsGate = this.newTlsSession();
     if (!this.conn.wrapped) {
       // RFC 3207: forget what the client told us before the handshake.
       s.helo = undefined;
@@ -193,6 +232,15 @@ export class SmtpdSession implements CommandSink {
 
   private abortData = false;
 
+  /** smtpd_client_new_tls_session_rate_limit after a full handshake: 421 and hang up. */
+  private async newTlsSession(): Promise<void> {
+    const over = await this.limits.over('newtls');
+    if (!over) return;
+    this.reply(over);
+    this.quitting = true;
+    this.conn.close();
+  }
+
   /** smtpd_client_connection_count_limit and _rate_limit, counted by anvil(8) as Postfix's smtpd does. */
   private async overConnectionLimits(): Promise<boolean> {
     const { anvil } = this.shared;
@@ -205,8 +253,8 @@ export class SmtpdSession implements CommandSink {
     const r = await anvil.connect(service, s.address);
     this.anvilCounted = true;
     const over =
-      anvilLimitReply('count', r.count, countLimit, s.address, service, this.myhostname) ??
-      anvilLimitReply('rate', r.rate, rateLimit, s.address, service, this.myhostname);
+      anvilLimitReply('count', r.count, countLimit, s.address, service, this.myhostname, s.namaddr) ??
+      anvilLimitReply('rate', r.rate, rateLimit, s.address, service, this.myhostname, s.namaddr);
     if (!over) return false;
     this.log.warn(over.warning);
     this.reply(over.reply);
@@ -217,10 +265,25 @@ export class SmtpdSession implements CommandSink {
 
   private anvilCounted = false;
 
+  /** smtpd_milters of this session (smtpd-milter.ts). */
+  private milters?: SmtpdMilters;
+
+  /** A milter's reply to a command: refuse it (and disconnect after 421). */
+  private async milterRefusal(v: MilterVerdict | undefined): Promise<false | undefined> {
+    if (!v?.reply) return undefined;
+    await this.error(v.reply);
+    if (v.close) {
+      this.quitting = true;
+      this.conn.close();
+    }
+    return false;
+  }
+
   closed(): void {
     const s = this.state;
     if (this.anvilCounted) void this.shared.anvil?.disconnect(this.c.get('service_name'), s.address);
     if (this.saslExchange !== undefined) void this.shared.sasl?.abort(this.saslExchange);
+    this.milters?.quit();
     if (this.inData) countCommand(s, 'data', false);
     if (!this.quitting) this.log.info(`lost connection after ${this.whereText()} from ${s.namaddr}`);
     this.log.info(`disconnect from ${s.namaddr} ${formatCounts(s)}`);
@@ -233,7 +296,9 @@ export class SmtpdSession implements CommandSink {
   // ---- replies ------------------------------------------------------------------------------
 
   private reply(line: string): void {
-    this.conn.reply(line);
+    const n = this.lmtpReplies;
+    this.lmtpReplies = 0;
+    this.conn.reply(n > 1 ? Array<string>(n).fill(line).join('\r\n') : line);
   }
 
   /** An error reply: counted, and slowed down past smtpd_soft_error_limit (smtpd_chat_reply). */
@@ -249,6 +314,8 @@ export class SmtpdSession implements CommandSink {
 
   async command(raw: Buffer, pending: boolean): Promise<void> {
     const s = this.state;
+    if (this.tlsGate) await this.tlsGate;
+    if (this.quitting) return;
     const line = raw.toString('utf8');
     const m = /^\s*(\S+)\s*(.*?)\s*$/s.exec(line);
     const verb = (m?.[1] ?? '').toLowerCase();
@@ -289,16 +356,19 @@ export class SmtpdSession implements CommandSink {
 
   private async helo(args: string, ehlo: boolean): Promise<boolean> {
     const s = this.state;
-    if (!args || /\s/.test(args)) return this.error(ehlo ? '501 Syntax: EHLO hostname' : '501 Syntax: HELO hostname');
+    if (!args || /\s/.test(args)) return this.error(`501 Syntax: ${this.lmtp ? 'LHLO' : ehlo ? 'EHLO' : 'HELO'} hostname`);
     resetTransaction(s);
     s.helo = args.replace(/[\x00-\x1f\x7f]/g, '?');
-    s.protocol = ehlo ? 'ESMTP' : 'SMTP';
+    s.protocol = this.lmtp ? 'LMTP' : ehlo ? 'ESMTP' : 'SMTP';
     s.ehloPipelining = false;
     const err = await this.check.helo(s.helo);
     if (err) {
       s.helo = undefined;
       return this.error(err);
     }
+    // a milter's HELO reply refuses the command only when it is 421 (smtpd.c: other refusals show at MAIL)
+    const mv = await this.milters?.helo(s.helo);
+    if (mv?.close && (await this.milterRefusal(mv)) === false) return false;
     if (!ehlo) {
       this.reply(`250 ${this.myhostname}`);
       return true;
@@ -335,6 +405,8 @@ export class SmtpdSession implements CommandSink {
     if (args) return this.error('501 5.5.4 Syntax: STARTTLS');
     if (s.encrypted) return this.error('554 5.5.1 Error: TLS already active');
     if (this.tlsLevel === 'none') return this.error('502 5.5.1 Error: command not implemented');
+    const tooMany = await this.limits.over('starttls');
+    if (tooMany) return this.error(tooMany);
     this.reply('220 2.0.0 Ready to start TLS');
     // smtp-server retires the plain-text parser (discarding anything queued behind
     // STARTTLS) and calls back once the handshake is done and a new parser reads.
@@ -382,6 +454,8 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (!this.shared.sasl || !this.c.bool('smtpd_sasl_auth_enable')) return this.error('503 5.5.1 Error: authentication not enabled');
+    const tooMany = await this.limits.over('auth');
+    if (tooMany) return this.error(tooMany);
     if (this.c.bool('smtpd_tls_auth_only') && !s.encrypted)
       return this.error('504 5.5.4 Encryption required for requested authentication mechanism');
     if (s.saslUsername !== undefined) return this.error('503 5.5.1 Error: already authenticated');
@@ -459,6 +533,8 @@ export class SmtpdSession implements CommandSink {
     if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
     const p = parsePath(args, 'FROM');
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
+    const tooMuch = await this.limits.over('message');
+    if (tooMuch) return this.error(tooMuch);
     if (p === 'bad') return this.error('501 5.1.7 Bad sender address syntax');
     let size: number | undefined;
     let body: '7BIT' | '8BITMIME' | undefined;
@@ -501,6 +577,14 @@ export class SmtpdSession implements CommandSink {
       resetTransaction(s);
       return this.error(err);
     }
+    if (this.milters) {
+      const refused = await this.milterRefusal(await this.milters.mail(p.address, p.params));
+      if (refused === false) {
+        this.milters.abort();
+        resetTransaction(s);
+        return false;
+      }
+    }
     s.bodyType = body;
     s.smtputf8 = smtputf8;
     s.dsnRet = ret;
@@ -515,6 +599,8 @@ export class SmtpdSession implements CommandSink {
     if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
     const p = parsePath(args, 'TO');
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
+    const tooMany = await this.limits.over('recipient');
+    if (tooMany) return this.error(tooMany);
     const limit = this.c.int('smtpd_recipient_limit');
     if (limit > 0 && s.recipients.length >= limit) return this.error('452 4.5.3 Error: too many recipients');
     if (p === 'bad' || p.address === '') return this.error('501 5.1.3 Bad recipient address syntax');
@@ -540,6 +626,7 @@ export class SmtpdSession implements CommandSink {
     s.rcptAttempts++;
     const err = await this.check.rcpt(p.address);
     if (err) return this.error(err);
+    if (this.milters && (await this.milterRefusal(await this.milters.rcpt(p.address, p.params))) === false) return false;
     s.recipients.push({ address: p.address, notify, orcpt });
     this.reply('250 2.1.5 Ok');
     return true;
@@ -547,6 +634,7 @@ export class SmtpdSession implements CommandSink {
 
   private async rset(args: string): Promise<boolean> {
     if (args) return this.error('501 5.5.4 Syntax: RSET');
+    this.milters?.abort();
     resetTransaction(this.state);
     this.reply('250 2.0.0 Ok');
     return true;
@@ -589,6 +677,7 @@ export class SmtpdSession implements CommandSink {
     if (args) return this.error('501 5.5.4 Syntax: DATA');
     const err = await this.check.data();
     if (err) return this.error(err);
+    if (this.milters && (await this.milterRefusal(await this.milters.data())) === false) return false;
     const parser = this.conn.stream;
     if (!parser) return false;
     const stream = parser.startDataMode(0);
@@ -659,6 +748,7 @@ export class SmtpdSession implements CommandSink {
     if (s.discard) {
       await pump.drain();
       if (pump.failed) return this.lost();
+      if (this.lmtp) this.lmtpReplies = s.recipients.length;
       this.reply('250 2.0.0 Ok: discarded');
       return true;
     }
@@ -682,26 +772,37 @@ export class SmtpdSession implements CommandSink {
       origin: 'smtpd',
       bodyType: s.bodyType,
       smtputf8: s.smtputf8 || undefined,
-      flags: s.hold ? { hold: true } : undefined,
-      filter: s.filter,
+      flags: s.hold || this.shared.transp.size > 0 ? { ...transpCleanupFlags(this.shared.transp), ...(s.hold && { hold: true }) } : undefined,
+      filter: s.filter ?? this.c.get('content_filter'),
       redirect: s.redirect,
     };
     let result: Awaited<ReturnType<CleanupService['submit']>> | undefined;
     let failure: Error | undefined;
+    let milterReply: string | undefined;
     onQueueId(proposedId);
     try {
-      result = await this.shared.cleanup.submit(request, content(), onQueueId);
+      if (this.milters) {
+        // the milters see (and may edit) the whole message before cleanup gets it
+        const staged = await this.milters.message(request, content());
+        milterReply = staged.reply;
+        if (staged.discard) result = { status: 'discarded', queueId: proposedId, code: 250, dsn: '2.0.0', text: 'Ok' };
+        else if (!milterReply) result = await this.shared.cleanup.submit(staged.request, once(staged.content), onQueueId);
+      } else {
+        result = await this.shared.cleanup.submit(request, content(), onQueueId);
+      }
     } catch (err) {
       failure = err as Error;
     }
     // Whatever happened, read the client's message to its end before replying.
     await pump.drain();
+    if (this.lmtp) this.lmtpReplies = s.recipients.length;
     if (pump.failed || this.abortData) return this.abortData ? false : this.lost();
     if (pump.tooBig) {
       this.check.logAction('reject', '552 5.3.4 Message size exceeds fixed limit', { stage: 'end-of-data' });
       return this.error('552 5.3.4 Message size exceeds fixed limit');
     }
     if (eodReply) return this.error(eodReply);
+    if (milterReply) return this.milterRefusal({ reply: milterReply, close: milterReply.startsWith('421') }) as Promise<false>;
     if (failure || !result) {
       this.log.warn(`${s.queueId ?? 'NOQUEUE'}: queue file write error: ${failure?.message ?? 'no result'}`);
       return this.error('451 4.3.0 Error: queue file write error');
@@ -740,6 +841,10 @@ export class SmtpdSession implements CommandSink {
     }
     return 'unknown';
   }
+}
+
+async function* once(content: Buffer): AsyncGenerator<Buffer> {
+  yield content;
 }
 
 function protocolName(s: SmtpdState): string {

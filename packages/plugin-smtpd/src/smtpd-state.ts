@@ -13,7 +13,7 @@ export interface SmtpdRecipient {
 
 /** Counter per command, in Postfix's order for "disconnect from ..." lines. */
 export const COMMAND_ORDER = [
-  'helo', 'ehlo', 'xclient', 'xforward', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat',
+  'helo', 'ehlo', 'lhlo', 'xclient', 'xforward', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat',
   'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown',
 ] as const;
 
@@ -27,8 +27,8 @@ export interface SmtpdState {
   localAddress: string;
   localPort: number;
   helo?: string;
-  /** SMTP / ESMTP. */
-  protocol: 'SMTP' | 'ESMTP';
+  /** SMTP / ESMTP, or LMTP (postern_smtpd_protocol = lmtp). */
+  protocol: 'SMTP' | 'ESMTP' | 'LMTP';
   ehloPipelining: boolean;
   encrypted: boolean;
   tls?: { protocol: string; cipher: string; bits: number };

@@ -90,6 +90,7 @@ import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
 import { PolicyClients } from './smtpd-policy.js';
 import { createSaslServer } from './smtpd-sasl.js';
+import { inputTransp } from './smtpd-transp.js';
 import { PosternSMTPServer } from './smtpd-server.js';
 import { SmtpdSession, type SmtpdShared } from './smtpd-session.js';
 
@@ -169,6 +170,7 @@ export async function createSmtpd(
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
+    transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
 
