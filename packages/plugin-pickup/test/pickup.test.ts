@@ -14,9 +14,9 @@ import {
   type CleanupResult,
   type CleanupService,
   type LmdbQueueStore,
-  type Logger,
 } from '@postern/core';
-import { createPickupScanner, pickupFile, postdrop, readMaildropRecord } from '../src/index.js';
+import { postdrop, readMaildropRecord } from '@postern/core';
+import { createPickupScanner, pickupFile } from '../src/index.js';
 import { MemoryLogger as TestLog } from '@postern/core';
 
 

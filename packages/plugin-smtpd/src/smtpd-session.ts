@@ -29,6 +29,17 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import { queueSpaceReply } from './smtpd-space.js';
+import {
+  BdatTransaction,
+  parseBdat,
+  REPLY_BDAT_DISABLED,
+  REPLY_BDAT_NULL,
+  REPLY_BDAT_SYNTAX,
+  REPLY_CHUNK_TOO_BIG,
+  REPLY_MESSAGE_TOO_BIG,
+  replyDiscarded,
+} from './smtpd-bdat.js';
 import { SmtpdMilters, type MilterVerdict } from './smtpd-milter.js';
 import type { PolicyClients } from './smtpd-policy.js';
 import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
@@ -63,6 +74,8 @@ type Handler = (args: string, line: string) => Promise<boolean | 'pending'>;
 
 const PRE_TLS = new Set(['ehlo', 'helo', 'starttls', 'quit', 'noop', 'rset']);
 const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
+/** smtpd_sasl_response_limit's default. */
+const SASL_RESPONSE_LIMIT = 12288;
 
 export class SmtpdSession implements CommandSink {
   readonly state: SmtpdState;
@@ -122,6 +135,7 @@ export class SmtpdSession implements CommandSink {
       mail: (a) => this.mail(a),
       rcpt: (a) => this.rcpt(a),
       data: (a) => this.data(a),
+      bdat: (a) => this.bdat(a),
       rset: (a) => this.rset(a),
       noop: async () => (this.reply('250 2.0.0 Ok'), true),
       vrfy: (a) => this.vrfy(a),
@@ -175,10 +189,19 @@ export class SmtpdSession implements CommandSink {
       this.reply(denied);
       return;
     }
-    this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    try {
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    } catch (err) {
+      // a bad smtpd_milters setting (milter8_conf_error)
+      this.log.warn(`smtpd_milters: ${(err as Error).message}`);
+      this.reply(`421 4.3.5 ${this.myhostname} Server configuration problem - try again later`);
+      this.quitting = true;
+      this.conn.close();
+      return;
+    }
     const milter = await this.milters?.connect();
     if (milter?.greeting) {
-      s.accessDenied = milter.denied;
+      s.errorCount++;
       this.reply(milter.greeting);
       if (milter.close) {
         this.quitting = true;
@@ -216,6 +239,15 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     this.log.info(`timeout after ${this.whereText()} from ${s.namaddr}`);
     this.reply(`421 4.4.2 ${this.myhostname} Error: timeout exceeded`);
+    this.quitting = true;
+    this.conn.close();
+  }
+
+  /** A TLS ClientHello on a plaintext port: say so instead of waiting for a line that never comes. */
+  tlsHello(): void {
+    const s = this.state;
+    this.log.warn(`${s.namaddr}: TLS handshake on a plaintext SMTP port: use STARTTLS${this.shared.tlsReady ? '' : ' (not offered)'} or the smtps port`);
+    this.reply(`421 4.7.0 ${this.myhostname} Error: TLS handshake on a plaintext port`);
     this.quitting = true;
     this.conn.close();
   }
@@ -283,6 +315,8 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.anvilCounted) void this.shared.anvil?.disconnect(this.c.get('service_name'), s.address);
     if (this.saslExchange !== undefined) void this.shared.sasl?.abort(this.saslExchange);
+    this.conn.stream?.abortChunk();
+    this.endBdat();
     this.milters?.quit();
     if (this.inData) countCommand(s, 'data', false);
     if (!this.quitting) this.log.info(`lost connection after ${this.whereText()} from ${s.namaddr}`);
@@ -290,6 +324,7 @@ export class SmtpdSession implements CommandSink {
   }
 
   private whereText(): string {
+    if (this.bdatTx) return `BDAT (${this.bdatTx.bytes} bytes)`;
     return this.inData ? `DATA (${this.dataBytes} bytes)` : this.state.where;
   }
 
@@ -393,6 +428,7 @@ export class SmtpdSession implements CommandSink {
     add('8BITMIME');
     add('DSN');
     add('SMTPUTF8');
+    add('CHUNKING');
     s.ehloPipelining = !discard.has('pipelining');
     this.reply(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}`).join('\r\n'));
     return true;
@@ -479,8 +515,11 @@ export class SmtpdSession implements CommandSink {
     if (step.status === 'continue') {
       this.saslExchange = step.id;
       this.reply(`334 ${step.challenge}`);
+      const stream = this.conn.stream;
+      if (stream) stream.nextLineLimit = this.c.int('smtpd_sasl_response_limit') || SASL_RESPONSE_LIMIT;
       this.conn._nextHandler = (line: Buffer, callback: () => void) => {
-        this.authResponse(mech, step.id, line.toString('utf8').trim()).then(
+        const tooLong = stream?.truncated === true;
+        this.authResponse(mech, step.id, line.toString('utf8').trim(), tooLong).then(
           (ok) => {
             if (ok !== 'pending') this.finishCommand('auth', ok);
             callback();
@@ -507,8 +546,13 @@ export class SmtpdSession implements CommandSink {
     return this.error(`535 5.7.8 Error: authentication failed: ${step.reason}`);
   }
 
-  private async authResponse(mech: string, id: string, response: string): Promise<boolean | 'pending'> {
+  private async authResponse(mech: string, id: string, response: string, tooLong: boolean): Promise<boolean | 'pending'> {
     const sasl = this.shared.sasl!;
+    if (tooLong) {
+      this.saslExchange = undefined;
+      await sasl.abort(id);
+      return this.error('500 5.5.6 SASL response limit exceeded');
+    }
     if (response === '*') {
       this.saslExchange = undefined;
       await sasl.abort(id);
@@ -531,7 +575,8 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
-    const p = parsePath(args, 'FROM');
+    if (this.bdatTx) return this.error('503 5.5.1 Error: MAIL after BDAT');
+    const p = parsePath(args, 'FROM', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
     const tooMuch = await this.limits.over('message');
     if (tooMuch) return this.error(tooMuch);
@@ -570,6 +615,11 @@ export class SmtpdSession implements CommandSink {
     }
     const limit = this.c.size('message_size_limit');
     if (size !== undefined && limit > 0 && size > limit) return this.error('552 5.3.4 Message size exceeds fixed limit');
+    const space = await queueSpaceReply(this.c, this.log);
+    if (space) {
+      this.check.logAction('reject', space, { stage: 'mail' });
+      return this.error(space);
+    }
     s.sender = p.address;
     s.sizeAnnounced = size;
     const err = await this.check.mail(p.address);
@@ -597,7 +647,8 @@ export class SmtpdSession implements CommandSink {
   private async rcpt(args: string): Promise<boolean> {
     const s = this.state;
     if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
-    const p = parsePath(args, 'TO');
+    if (this.bdatTx) return this.error('503 5.5.1 Error: RCPT after BDAT');
+    const p = parsePath(args, 'TO', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
     const tooMany = await this.limits.over('recipient');
     if (tooMany) return this.error(tooMany);
@@ -634,6 +685,7 @@ export class SmtpdSession implements CommandSink {
 
   private async rset(args: string): Promise<boolean> {
     if (args) return this.error('501 5.5.4 Syntax: RSET');
+    this.endBdat();
     this.milters?.abort();
     resetTransaction(this.state);
     this.reply('250 2.0.0 Ok');
@@ -670,6 +722,7 @@ export class SmtpdSession implements CommandSink {
 
   private async data(args: string): Promise<boolean | 'pending'> {
     const s = this.state;
+    if (this.bdatTx) return this.error('503 5.5.1 Error: DATA after BDAT');
     if (s.recipients.length === 0) {
       if (s.sender === undefined) return this.error('503 5.5.1 Error: need RCPT command');
       return this.error('554 5.5.1 Error: no valid recipients');
@@ -707,7 +760,7 @@ export class SmtpdSession implements CommandSink {
   }
 
   /** Streams the message into cleanup; replies once it is queued (or refused). */
-  private async receive(stream: NodeJS.ReadableStream): Promise<boolean> {
+  private async receive(stream: NodeJS.ReadableStream, bdat?: BdatTransaction): Promise<boolean> {
     const s = this.state;
     const c = this.c;
     const limit = c.size('message_size_limit');
@@ -798,8 +851,8 @@ export class SmtpdSession implements CommandSink {
     if (this.lmtp) this.lmtpReplies = s.recipients.length;
     if (pump.failed || this.abortData) return this.abortData ? false : this.lost();
     if (pump.tooBig) {
-      this.check.logAction('reject', '552 5.3.4 Message size exceeds fixed limit', { stage: 'end-of-data' });
-      return this.error('552 5.3.4 Message size exceeds fixed limit');
+      this.check.logAction('reject', REPLY_MESSAGE_TOO_BIG, { stage: 'end-of-data' });
+      return this.error(REPLY_MESSAGE_TOO_BIG);
     }
     if (eodReply) return this.error(eodReply);
     if (milterReply) return this.milterRefusal({ reply: milterReply, close: milterReply.startsWith('421') }) as Promise<false>;
@@ -810,7 +863,7 @@ export class SmtpdSession implements CommandSink {
     switch (result.status) {
       case 'queued':
       case 'discarded':
-        this.reply(`250 2.0.0 Ok: queued as ${result.queueId}`);
+        this.reply(bdat ? `250 2.0.0 Ok: ${bdat.bytes} bytes queued as ${result.queueId}` : `250 2.0.0 Ok: queued as ${result.queueId}`);
         return true;
       default: {
         const reply = `${result.code} ${result.dsn} ${result.text}`;
@@ -818,6 +871,101 @@ export class SmtpdSession implements CommandSink {
         return this.error(reply);
       }
     }
+  }
+
+  // ---- BDAT (smtpd-bdat.ts) -------------------------------------------------------------------
+
+  private bdatTx: BdatTransaction | undefined;
+  /** An earlier chunk of this transaction failed: drop chunks until LAST or RSET. */
+  private bdatFailed = false;
+
+  private endBdat(): void {
+    this.bdatTx?.abort();
+    this.bdatTx = undefined;
+    this.bdatFailed = false;
+  }
+
+  private async bdat(args: string): Promise<boolean> {
+    const s = this.state;
+    const parser = this.conn.stream;
+    if (!parser) return false;
+    const discard = new Set(this.c.list('smtpd_discard_ehlo_keywords').map((k) => k.toLowerCase()));
+    const cmd = parseBdat(args);
+    if (discard.has('chunking') || !cmd) {
+      if (!cmd) this.log.warn(`${s.queueId ?? 'NOQUEUE'}: malformed BDAT command syntax from ${s.namaddr}: BDAT ${args.slice(0, 100)}`);
+      this.reply(discard.has('chunking') ? REPLY_BDAT_DISABLED : REPLY_BDAT_SYNTAX);
+      this.quitting = true;
+      this.conn.close();
+      return false;
+    }
+    const { size, last } = cmd;
+    if (size === 0 && !last) {
+      this.log.warn(`${s.queueId ?? 'NOQUEUE'}: null BDAT request from ${s.namaddr}`);
+      return this.skipChunk(parser, size, last, REPLY_BDAT_NULL);
+    }
+    if (this.bdatFailed) return this.skipChunk(parser, size, last, replyDiscarded(size));
+    if (!this.bdatTx) {
+      if (s.recipients.length === 0) {
+        return this.skipChunk(parser, size, last, s.sender === undefined ? '503 5.5.1 Error: need RCPT command' : '554 5.5.1 Error: no valid recipients');
+      }
+      const err = await this.check.data();
+      if (err) return this.skipChunk(parser, size, last, err);
+      const mv = this.milters ? await this.milters.data() : undefined;
+      if (mv?.reply) {
+        await this.skipChunk(parser, size, last, mv.reply);
+        if (mv.close) {
+          this.quitting = true;
+          this.conn.close();
+        }
+        return false;
+      }
+    }
+    const limit = this.c.size('message_size_limit');
+    if (limit > 0 && (this.bdatTx?.bytes ?? 0) + size > limit) {
+      this.log.warn(`${s.queueId ?? 'NOQUEUE'}: BDAT request from ${s.namaddr} exceeds message size limit`);
+      this.bdatTx?.abort();
+      return this.skipChunk(parser, size, last, REPLY_CHUNK_TOO_BIG);
+    }
+    let tx = this.bdatTx;
+    if (!tx) {
+      tx = this.bdatTx = new BdatTransaction();
+      tx.result = this.receive(tx.content, tx);
+    }
+    s.where = 'BDAT';
+    try {
+      await parser.readChunk(size, tx.content);
+    } catch {
+      return false;
+    }
+    tx.bytes += size;
+    if (!last) {
+      this.reply(`250 2.0.0 Ok: ${size} bytes`);
+      return true;
+    }
+    tx.content.end();
+    const ok = await tx.result;
+    this.bdatTx = undefined;
+    this.bdatFailed = false;
+    resetTransaction(s);
+    s.where = 'END-OF-MESSAGE';
+    return ok;
+  }
+
+  /** skip_bdat(): read the chunk and drop it, then answer; LAST ends the transaction, otherwise later chunks are dropped too. */
+  private async skipChunk(parser: NonNullable<PosternConnection['stream']>, size: number, last: boolean, reply: string): Promise<false> {
+    try {
+      await parser.readChunk(size);
+    } catch {
+      return false;
+    }
+    if (last) {
+      this.endBdat();
+      resetTransaction(this.state);
+    } else {
+      this.bdatTx?.abort();
+      this.bdatFailed = true;
+    }
+    return this.error(reply);
   }
 
   private lost(): false {
@@ -878,7 +1026,7 @@ export function decodeXtext(v: string): string | undefined {
  * "FROM:<addr> PARAMS" (extract_addr): "syntax" when the keyword is wrong,
  * "bad" when the address is malformed.
  */
-export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: string; params: string[] } | 'syntax' | 'bad' {
+export function parsePath(args: string, keyword: 'FROM' | 'TO', strict = false): { address: string; params: string[] } | 'syntax' | 'bad' {
   const m = new RegExp(`^${keyword}:\\s*(.*)$`, 'is').exec(args);
   if (!m) return 'syntax';
   const rest = m[1]!;
@@ -898,6 +1046,8 @@ export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: stri
     tail = rest.slice(i + 1);
     if (tail && !/^\s/.test(tail)) return 'bad';
   } else {
+    // strict_rfc821_envelopes: RFC 821 wants the <> around the address
+    if (strict) return 'bad';
     const sp = rest.search(/\s/);
     addr = sp < 0 ? rest : rest.slice(0, sp);
     tail = sp < 0 ? '' : rest.slice(sp);
