@@ -14,14 +14,22 @@
  *
  *   npm run bench -- [--messages N] [--size S] [--sessions C] [--runs R] [--no-postfix] [--cpu]
  * --cpu also prints Postern's CPU milliseconds per message, by service.
+ *   npm run bench -- --mode startup [--runs R]
+ *   npm run bench -- --mode listing [--queue N]
+ *   npm run bench -- --mode backlog [--backlog N] [--messages N] [--size S] [--sessions C]
+ *   npm run bench -- --mode redis [--messages N] [--size S] [--sessions C]   (redis-mode.ts)
+ * (see modes.ts).
  * Durability is the same for both: 250 only after the queue write is on disk.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { POSTERN_BIN, freePort } from '../lib/instance.js';
+import { benchInstance } from './bench-config.js';
+import { benchBacklog, benchListing, benchStartup } from './modes.js';
+import { benchRedis } from './redis-mode.js';
 import { percentile, runLoad } from './load.js';
 import { startNodeSink, type Sink } from './sink.js';
 
@@ -32,10 +40,13 @@ interface Options {
   runs: number;
   postfix: boolean;
   cpu: boolean;
+  mode: 'throughput' | 'startup' | 'listing' | 'backlog' | 'redis';
+  queue: number;
+  backlog: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 5000, size: 2048, sessions: 20, runs: 1, postfix: true, cpu: false };
+  const o: Options = { messages: 5000, size: 2048, sessions: 20, runs: 1, postfix: true, cpu: false, mode: 'throughput', queue: 1_000_000, backlog: 100_000 };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -45,6 +56,11 @@ function parseArgs(argv: string[]): Options {
       case '--runs': o.runs = Number(v); i++; break;
       case '--no-postfix': o.postfix = false; break;
       case '--cpu': o.cpu = true; break;
+      case '--mode':
+        if (v !== 'throughput' && v !== 'startup' && v !== 'listing' && v !== 'backlog' && v !== 'redis') throw new Error(`unknown mode ${v}`);
+        o.mode = v; i++; break;
+      case '--queue': o.queue = Number(v); i++; break;
+      case '--backlog': o.backlog = Number(v); i++; break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
   }
@@ -214,46 +230,7 @@ async function measure(port: number, sinkPort: number, o: Options, rssOf: () => 
 
 /** A Postern instance configured like the Postfix anchor: relay everything to the sink. */
 async function startPostern(sinkPort: number): Promise<{ port: number; proc: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'));
-  const etc = join(dir, 'etc');
-  mkdirSync(etc);
-  const port = await freePort();
-  writeFileSync(
-    join(etc, 'main.cf'),
-    [
-      `queue_directory = ${join(dir, 'spool')}`,
-      `maillog_file = ${join(dir, 'maillog')}`,
-      'myhostname = bench.postern.test',
-      'mydestination =',
-      'inet_interfaces = loopback-only',
-      'inet_protocols = ipv4',
-      'mynetworks = 127.0.0.0/8',
-      'smtpd_peername_lookup = no',
-      `relayhost = [127.0.0.1]:${sinkPort}`,
-      'smtp_dns_support_level = disabled',
-      'default_destination_concurrency_limit = 50',
-      'smtp_destination_concurrency_limit = 50',
-      'compatibility_level = 3.6',
-      `mail_owner = ${process.env['USER'] ?? 'root'}`,
-      '',
-    ].join('\n'),
-  );
-  writeFileSync(
-    join(etc, 'master.cf'),
-    [
-      `127.0.0.1:${port} inet n - n - - smtpd`,
-      'cleanup unix n - n - 0 cleanup',
-      'qmgr unix n - n 300 1 qmgr',
-      'rewrite unix - - n - - trivial-rewrite',
-      'bounce unix - - n - 0 bounce',
-      'defer unix - - n - 0 bounce',
-      'trace unix - - n - 0 bounce',
-      'smtp unix - - n - - smtp',
-      'relay unix - - n - - smtp',
-      'error unix - - n - - error',
-      '',
-    ].join('\n'),
-  );
+  const { dir, etc, port } = await benchInstance(sinkPort);
   const proc = spawn(process.execPath, [POSTERN_BIN, 'start', '-c', etc], { stdio: 'inherit' });
   await new Promise((r) => proc.once('exit', r));
   const pidFile = join(dir, 'spool', 'pid', 'master.pid');
@@ -287,6 +264,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.mode === 'startup') return benchStartup(o.runs === 1 ? 3 : o.runs);
+  if (o.mode === 'listing') return benchListing(o.queue);
+  if (o.mode === 'backlog') return benchBacklog(o.backlog, o.messages, o.size, o.sessions);
+  if (o.mode === 'redis') return benchRedis(o.messages, o.size, o.sessions);
   const tools = has('smtp-source') && has('smtp-sink') ? "Postfix's smtp-source and smtp-sink" : "the benchmark's own Node generator and sink";
   console.log(`postern bench: ${o.messages} messages x ${o.size} bytes over ${o.sessions} sessions, one message per connection; load and sink: ${tools}`);
   const postfixUp = o.postfix && (await listening(2525)) && spawnSync('sh', ['-c', 'postfix status']).status === 0;

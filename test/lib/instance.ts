@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-export const POSTERN_BIN = join(dirname(require.resolve('@postern/mta/package.json')), 'dist', 'src', 'bin', 'postern.js');
+export const POSTERN_BIN = join(dirname(require.resolve('@postern/cli/package.json')), 'dist', 'src', 'bin', 'postern.js');
 /** test/fixtures, beside the compiled tests' source tree. */
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures');
 
@@ -47,6 +47,7 @@ export class Instance {
   readonly logFile: string;
   private proc: ChildProcess | undefined;
   private output = '';
+  private daemon = false;
 
   constructor(options: InstanceOptions) {
     this.dir = mkdtempSync(join(tmpdir(), 'postern-e2e-'));
@@ -110,6 +111,13 @@ export class Instance {
     throw new Error(`master did not start:\n${this.output}`);
   }
 
+  /** `postern start`: master as a daemon that logs to maillog_file (not stdout, as start-fg does). */
+  async startDaemon(): Promise<void> {
+    const r = await this.postern(['start']);
+    if (r.code !== 0) throw new Error(`postern start: ${r.stderr}`);
+    this.daemon = true;
+  }
+
   get pid(): number | undefined {
     return this.proc?.pid;
   }
@@ -132,7 +140,7 @@ export class Instance {
   /** Stops master (SIGTERM) and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.proc;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
     await exited;
@@ -140,6 +148,7 @@ export class Instance {
 
   async dispose(): Promise<void> {
     await this.stop();
+    if (this.daemon) await this.postern(['stop']);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -16,6 +16,8 @@ export interface SystemOptions {
   readonly before?: (inst: Instance) => Readonly<Record<string, string>> | void;
   /** Extra master.cf lines. */
   readonly extraMaster?: string;
+  /** Run master with `postern start` (logging to maillog_file) instead of start-fg (logging to stdout). */
+  readonly daemon?: boolean;
 }
 
 export function masterCf(smtpPort: number, extra = ''): string {
@@ -69,7 +71,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<MailSyst
   writeFileSync(join(inst.configDir, 'aliases'), options.aliases ?? 'postmaster: root\n');
   const built = await inst.postern(['alias', join(inst.configDir, 'aliases')]);
   if (built.code !== 0) throw new Error(`postern alias: ${built.stderr}`);
-  await inst.start();
+  if (options.daemon) await inst.startDaemon();
+  else await inst.start();
   return {
     inst,
     smtpPort,

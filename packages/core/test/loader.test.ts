@@ -57,9 +57,9 @@ test('each failure is a coded error that says what to install or fix', async () 
   const cases: { fixtures: Fixture[]; master: string; code: string; text: RegExp }[] = [
     {
       fixtures: [],
-      master: 'postscreen unix - - n - 1 postscreen\n',
+      master: 'spawn unix - - n - - spawn\n',
       code: 'POSTERN_ERR_PLUGIN_MISSING',
-      text: /no installed package provides command "postscreen".*npm install @postern\/plugin-postscreen/,
+      text: /no installed package provides command "spawn".*npm install @postern\/plugin-spawn/,
     },
     {
       fixtures: [{ name: 'postern-plugin-old', core: '^9.0.0', commands: ['old'] }],

@@ -13,10 +13,7 @@ import {
   anvilClient,
   anvilLimitReply,
   closeServiceClients,
-  createConfigView,
   MemoryLogger,
-  ParameterRegistry,
-  parseMainCf,
   startServiceInProcess,
   syslogTime,
   type AnvilService,
@@ -24,6 +21,7 @@ import {
   type InProcessService,
   type MasterEntry,
 } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { createAnvil } from '../src/anvil.js';
 import { AnvilTable } from '../src/anvil-remote.js';
 import { PARAMETERS } from '../src/anvil-params.js';
@@ -36,9 +34,7 @@ const entry: MasterEntry = {
 const T0 = new Date(2026, 10, 21, 7, 0, 0).getTime();
 
 function configFor(dir: string, queueDir: string): ConfigView {
-  const registry = ParameterRegistry.withCore();
-  registry.declare('@postern/plugin-anvil', PARAMETERS);
-  return createConfigView({ registry, configDirectory: dir, mainCf: parseMainCf(`queue_directory = ${queueDir}\nipc_timeout = 5s\n`) });
+  return testConfig({ configDirectory: dir, parameters: { '@postern/plugin-anvil': PARAMETERS }, mainCf: { queue_directory: queueDir, ipc_timeout: '5s' } });
 }
 
 describe('anvil service over its socket', () => {
@@ -181,6 +177,9 @@ describe('anvil unreachable', () => {
       ['rate', 3, 2, '421 4.7.0 mx.example Error: too many connections from 192.0.2.1'],
       ['message', 2, 1, '450 4.7.1 Error: too much mail from 192.0.2.1'],
       ['recipient', 2, 1, '450 4.7.1 Error: too many recipients from 192.0.2.1'],
+      ['auth', 2, 1, '450 4.7.1 Error: too many AUTH commands from 192.0.2.1'],
+      ['newtls', 2, 1, '421 4.7.0 mx.example Error: too many new TLS sessions from 192.0.2.1'],
+      ['starttls', 2, 1, '454 4.7.0 Error: too many new TLS sessions from 192.0.2.1'],
     ];
     for (const [kind, value, limit, reply] of cases) {
       assert.equal(anvilLimitReply(kind, value, limit, '192.0.2.1', 'smtp', 'mx.example')?.reply ?? null, reply, `${kind} ${value}/${limit}`);
@@ -188,6 +187,11 @@ describe('anvil unreachable', () => {
     assert.equal(
       anvilLimitReply('count', 51, 50, '192.0.2.1', 'smtp', 'mx.example')?.warning,
       'Connection concurrency limit exceeded: 51 from 192.0.2.1 for service smtp',
+    );
+    // the warnings name the client as name[address], as smtpd's do
+    assert.equal(
+      anvilLimitReply('message', 3, 2, '192.0.2.1', 'smtp', 'mx.example', 'host.example[192.0.2.1]')?.warning,
+      'Message delivery request rate limit exceeded: 3 from host.example[192.0.2.1] for service smtp',
     );
   });
 });

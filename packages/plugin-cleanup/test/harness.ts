@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, closeServiceClients, IpcClient, ParameterRegistry, provide, QUEUE_STORE, RemoteCleanup, serveRewrite, startServiceInProcess, TABLES, type CleanupRequest, type CleanupResult, type ConfigView, type Logger, type MasterEntry, type QueueStore, type ResolveResult, type RewriteService, type ServiceMain } from '@postern/core';
+import { createConfigView, closeServiceClients, IpcClient, ParameterRegistry, provide, QUEUE_STORE, RemoteCleanup, serveRewrite, startServiceInProcess, TABLES, type CleanupRequest, type CleanupResult, type ConfigView, type MasterEntry, type QueueStore, type ResolveResult, type RewriteService, type ServiceMain } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { masterEntry } from '@postern/core';

@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
-import { QUEUE, type CleanupRequest, type CleanupResult, type CleanupService, type Logger } from '@postern/core';
-import { createPickupScanner, pickupFile, postdrop, readMaildropRecord } from '../src/index.js';
+import { QUEUE, type CleanupRequest, type CleanupResult, type CleanupService } from '@postern/core';
+import { postdrop, readMaildropRecord } from '@postern/core';
+import { createPickupScanner, pickupFile } from '../src/index.js';
 import { MemoryLogger as TestLog } from '@postern/core';
 
 
@@ -80,7 +81,7 @@ describe('pickup', () => {
     assert.equal(request.dsnRet, 'HDRS');
     assert.equal(request.dsnEnvid, 'env-1');
     assert.equal(request.arrivalTime, m.arrivalTime);
-    assert.match(content, /^Received: by mail\.example\.test \(Postern, from userid 1234\)\n\tid C0000000001; \w{3}, \d+ \w{3} \d{4} [\d:]{8} [+-]\d{4}/);
+    assert.match(content, /^Received: by mail\.example\.test \(Postern, from userid 1234\)\n\tid C0000000001; \w{3}, [ \d]\d \w{3} \d{4} [\d:]{8} [+-]\d{4}/);
     assert.ok(content.endsWith('\nSubject: hi\n\nbody\n'));
     assert.deepEqual(log.lines, ['C0000000001: uid=1234 from=<alice>']);
   });

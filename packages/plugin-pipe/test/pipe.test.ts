@@ -4,8 +4,9 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, parseMainCf, ParameterRegistry, type AgentContext, type DeliveryRequest, type Logger, type MessageSource } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
+import { type AgentContext, type DeliveryRequest, type Logger, type MessageSource } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { createPipeDeliver, parsePipeArgs, expandArgv, unescapeEol } from '../src/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -27,9 +28,7 @@ async function setup(params: Record<string, string> = {}) {
   const group = join(dir, 'group');
   await writeFile(passwd, 'root:x:0:0:root:/root:/bin/sh\npostfix:x:101:101::/var/spool/postfix:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
   await writeFile(group, 'root:x:0:\nnogroup:x:65534:\n');
-  const reg = ParameterRegistry.withCore();
-  const text = Object.entries({ queue_directory: dir, mail_owner: 'postfix', ...params }).map(([k, v]) => `${k} = ${v}`).join('\n');
-  const config = createConfigView({ mainCf: parseMainCf(text), registry: reg, configDirectory: dir });
+  const config = testConfig({ configDirectory: dir, mainCf: { queue_directory: dir, mail_owner: 'postfix', ...params } });
   const tables = createTableRegistry({ unixFiles: { passwd, group } });
   return { dir, config, tables };
 }
@@ -139,7 +138,7 @@ test('flags F, R, D, O, B, . and > shape the message; eol=\\r\\n', async () => {
   assert.equal(r[0]!.status, 'sent');
   const text = await readFile(out, 'utf8');
   const lines = text.split('\r\n');
-  assert.match(lines[0]!, /^From MAILER-DAEMON \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
+  assert.match(lines[0]!, /^From MAILER-DAEMON  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
   assert.deepEqual(lines.slice(1), [
     'Return-Path: <MAILER-DAEMON>',
     'X-Original-To: Orig@example.com',

@@ -10,6 +10,12 @@ export const plugin = definePlugin({
       description: 'qmgr(8): the queue manager (incoming/deferred -> active -> delivery agents)',
       load: () => import('./qmgr.js'),
     },
+    // Postfix 3.7's master.cf.dist offers oqmgr, the old queue manager; Postern has one
+    // queue manager, so the name runs qmgr(8) (the README says how they differ).
+    oqmgr: {
+      description: 'oqmgr(8): the old queue manager, served by qmgr(8)',
+      load: () => import('./qmgr.js'),
+    },
   },
   parameters: PARAMETERS,
   provides: [SERVICE.QMGR],

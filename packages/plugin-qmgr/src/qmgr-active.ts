@@ -18,7 +18,7 @@ import {
 } from '@postern/core';
 import { backoffDelay, isExpired, returnExpired, type QmgrDefer } from './qmgr-defer.js';
 import type { QmgrEnv } from './qmgr-params.js';
-import { applyDeferTransports, type QmgrResolver, type Route } from './qmgr-resolve.js';
+import { applyDeferTransports, applyFilter, type QmgrResolver, type Route } from './qmgr-resolve.js';
 import type { Entry, Scheduler, Suspension } from './qmgr-schedule.js';
 
 /** One message in the active queue, with this delivery pass's bookkeeping. */
@@ -140,7 +140,8 @@ export class ActiveQueue {
     const routes = await this.resolveAll(msg.sender, todo);
     const groups = new Map<string, { transport: string; dest: string; nexthop: string; rcpts: DeliveryRecipient[] }>();
     for (const rcpt of todo) {
-      const route = applyDeferTransports(routes.get(rcpt.address)!, env.params.deferTransports, flushed);
+      const filtered = applyFilter(routes.get(rcpt.address)!, msg.filter, env.params.myhostname);
+      const route = applyDeferTransports(filtered, env.params.deferTransports, flushed);
       const t = this.scheduler.transport(route.transport);
       // A recipient limit of 1 makes the destination the recipient (per-recipient concurrency).
       const dest = (t.params.destRecipientLimit === 1 ? `${route.recipient}@${route.nexthop}` : route.nexthop).toLowerCase();

@@ -64,6 +64,8 @@ export interface QmgrParams {
   readonly delayWarningTime: number;
   readonly transportRetryTime: number;
   readonly deferTransports: ReadonlySet<string>;
+  /** The next hop of a content filter ("transport:" alone) that names none. */
+  readonly myhostname: string;
 }
 
 /** All times in ms. */
@@ -80,6 +82,7 @@ export function readQmgrParams(config: ConfigView): QmgrParams {
     delayWarningTime: timeMs(config, 'delay_warning_time'),
     transportRetryTime: timeMs(config, 'transport_retry_time'),
     deferTransports: new Set(config.has('defer_transports') ? config.list('defer_transports') : []),
+    myhostname: config.get('myhostname'),
   };
 }
 

@@ -92,6 +92,20 @@ export function redirect(transport: string, nexthop: string, recipient: string):
   return { transport, nexthop, recipient };
 }
 
+/**
+ * A message's content filter (content_filter, or a FILTER action), as
+ * qmgr_message_resolve applies it: every recipient that resolved goes to the
+ * filter's transport and next hop ($myhostname when "transport:" names none);
+ * recipients that failed to resolve keep their retry/error route.
+ */
+export function applyFilter(route: Route, filter: string | undefined, myhostname: string): Route {
+  if (!filter || route.transport === SERVICE.RETRY || route.transport === SERVICE.ERROR) return route;
+  const colon = filter.indexOf(':');
+  const transport = colon < 0 ? filter : filter.slice(0, colon);
+  const nexthop = colon < 0 ? '' : filter.slice(colon + 1);
+  return { transport, nexthop: nexthop || myhostname, recipient: route.recipient };
+}
+
 /** defer_transports: mail for these waits for a flush. */
 export function applyDeferTransports(route: Route, deferTransports: ReadonlySet<string>, flushed: boolean): Route {
   if (flushed || deferTransports.size === 0 || !deferTransports.has(route.transport)) return route;

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeServiceClients, createConfigView, createServiceHost, DELIVERY_LOG, ParameterRegistry, parseMainCf, provide, QUEUE, QUEUE_STORE, showqClient, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, type QueueName, type ShowqRow } from '@postern/core';
+import { closeServiceClients, createServiceHost, DELIVERY_LOG, provide, QUEUE, QUEUE_STORE, showqClient, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, type QueueName, type ShowqRow } from '@postern/core';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
+import { testConfig } from '@postern/testkit';
 import { main } from '../src/showq.js';
 import { PARAMETERS } from '../src/showq-params.js';
 
@@ -44,9 +45,7 @@ describe('showq service', () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-showq-'));
     const queueDir = join(dir, 'spool');
     mkdirSync(join(queueDir, 'public'), { recursive: true });
-    const registry = ParameterRegistry.withCore();
-    registry.declare('@postern/plugin-showq', PARAMETERS);
-    config = createConfigView({ registry, configDirectory: dir, mainCf: parseMainCf(`queue_directory = ${queueDir}\nempty_address_recipient = <>\n`) });
+    config = testConfig({ configDirectory: dir, parameters: { '@postern/plugin-showq': PARAMETERS }, mainCf: { queue_directory: queueDir, empty_address_recipient: '<>' } });
     store = openQueueStore({ queueDirectory: queueDir });
     const parent = createServiceHost({ entry, config, log: quiet }).ctx.container;
     provide(parent, QUEUE_STORE, store);
@@ -70,7 +69,7 @@ describe('showq service', () => {
     assert.deepEqual(rows.map((r) => r.queue_id), [inc, def, hold]);
     assert.deepEqual(summary, { messages: 3, bytes: 3 * 17 });
     assert.deepEqual(rows[0], {
-      queue_name: 'incoming', queue_id: inc, arrival_time: 1_600_000_000, message_size: 17, force_expired: false,
+      queue_name: 'incoming', queue_id: inc, arrival_time: 1_600_000_000, message_size: 17, forced_expire: false,
       sender: '<>', recipients: [{ address: 'y@example.net' }],
     });
     assert.deepEqual(rows[1]!.recipients, [{ address: 'z@example.net', delay_reason: 'lost connection' }]);

@@ -19,6 +19,8 @@ import type {
   TableRegistry,
 } from '@postern/core';
 import type { NetworkMatcher } from './smtpd-peer.js';
+import type { InputTransp } from './smtpd-transp.js';
+import { policyRequest, policySettings, type PolicyClients } from './smtpd-policy.js';
 import type { SmtpdState } from './smtpd-state.js';
 
 export interface CheckDeps {
@@ -28,6 +30,10 @@ export interface CheckDeps {
   readonly tables?: TableRegistry;
   readonly hooks: SmtpdHookRegistry;
   readonly mynetworks: NetworkMatcher;
+  /** check_policy_service's connections (one set per smtpd process). */
+  readonly policy?: PolicyClients;
+  /** receive_override_options. */
+  readonly transp?: ReadonlySet<InputTransp>;
 }
 
 /** A check's outcome inside a restriction list. */
@@ -55,6 +61,12 @@ const RECIPIENT = 'Recipient address';
 function dsnFix(code: number, dsn: string): string {
   const cls = String(code)[0];
   return /^[245]\./.test(dsn) ? cls + dsn.slice(1) : dsn;
+}
+
+/** dsn_split(): a leading "X.Y.Z " of an action's text is its enhanced status code. */
+function dsnSplit(def: string, text: string): { dsn: string; text: string } {
+  const m = /^([245]\.\d{1,3}\.\d{1,3})(?:\s+(.*))?$/s.exec(text);
+  return m ? { dsn: m[1]!, text: m[2] ?? '' } : { dsn: def, text };
 }
 
 /** "user@domain" -> domain ("" when none). */
@@ -357,6 +369,8 @@ export class SmtpdCheck {
         const keys = s.sender === '' ? [c.get('smtpd_null_access_lookup_key') || '<>'] : this.addressKeys(s.sender);
         return this.access(table, keys, t, s.sender, SENDER, where);
       }
+      case 'check_policy_service':
+        return this.policyService(arg(), t, where);
       default: {
         const plugin = this.deps.hooks.restriction(name);
         if (plugin) return this.verdict(await plugin(this.checkState(t.stage, rcpt, this.messageSize)), t);
@@ -386,15 +400,32 @@ export class SmtpdCheck {
         const authorized = this.authDestination(res);
         if (name === 'permit_auth_destination' || name === 'permit_mx_backup') return authorized ? 'ok' : 'dunno';
         if (authorized) return 'dunno';
+        // defer_unauth_destination answers relay_domains_reject_code - 100 (454 by default), as smtpd_check.c does
         const defer = name === 'defer_unauth_destination';
         return this.reject(
           t,
-          defer ? c.int('defer_code') : c.int('relay_domains_reject_code'),
+          c.int('relay_domains_reject_code') - (defer ? 100 : 0),
           defer ? '4.7.1' : '5.7.1',
           `<${rcpt}>: Relay access denied`,
         );
       }
     }
+  }
+
+  /** check_policy_service (SMTPD_POLICY_README): the server's action=, applied as an access(5) action. */
+  private async policyService(server: string, t: Target, where: string): Promise<Result> {
+    const c = this.deps.config;
+    let settings;
+    try {
+      settings = policySettings(server, c);
+    } catch (err) {
+      this.deps.log.warn(`check_policy_service: ${(err as Error).message}`);
+      return { reply: this.tempfail(t, 'Server configuration error') };
+    }
+    if (!this.deps.policy) return { reply: this.tempfail(t, 'Server configuration error') };
+    const attrs = policyRequest(this.state, { stage: t.stage, recipient: t.recipient, size: this.messageSize, settings, config: c });
+    const action = await this.deps.policy.query(settings, attrs);
+    return this.accessAction(action, t, t.replyName, t.replyClass, where);
   }
 
   /** permit_auth_destination: our final destinations and relay_domains (not user@domain@domain routing). */
@@ -419,6 +450,7 @@ export class SmtpdCheck {
   /** reject_unlisted_recipient / reject_unlisted_sender (smtpd_check.c check_rcpt_maps). */
   private async unlisted(addr: string, cls: string, t: Target): Promise<Result> {
     if (addr === '') return 'dunno';
+    if (cls === RECIPIENT && this.deps.transp?.has('no_unknown_recipient_checks')) return 'dunno';
     const c = this.deps.config;
     let res: ResolveResult;
     try {
@@ -427,6 +459,23 @@ export class SmtpdCheck {
       return this.reject(t, 451, '4.3.0', `<${addr}>: Temporary lookup failure`);
     }
     const dsn = cls === SENDER ? '5.1.0' : '5.1.1';
+    // An address that a canonical or virtual alias map lists is valid whatever its class: cleanup
+    // rewrites it before delivery (check_rcpt_maps, LOCAL_RECIPIENT_README).
+    const rewriting = [
+      c.get('recipient_canonical_maps'),
+      cls === SENDER ? c.get('sender_canonical_maps') : '',
+      c.get('canonical_maps'),
+      c.get('virtual_alias_maps'),
+    ].filter((v) => v.trim() !== '');
+    if (rewriting.length > 0) {
+      const keys = this.mailAddrKeys(res.recipient || addr, res.class === 'local');
+      try {
+        for (const spec of rewriting) if (await this.lookupAny(spec, keys, false)) return 'dunno';
+      } catch (err) {
+        this.deps.log.warn(`address rewriting lookup error for "${addr}": ${(err as Error).message}`);
+        return this.reject(t, 451, '4.3.0', `<${addr}>: Temporary lookup failure`);
+      }
+    }
     let param: string;
     let code: string;
     let what: string;
@@ -456,14 +505,10 @@ export class SmtpdCheck {
     }
     const value = c.get(param).trim();
     if (value === '') return 'dunno';
-    // Any address in a virtual alias map is a valid recipient of every class.
-    const maps = [param === 'virtual_alias_maps' ? '' : c.get('virtual_alias_maps'), value].filter((v) => v.trim() !== '');
-    const local = res.class === 'local';
-    const keys = this.addressKeys(addr, local);
+    if (param === 'virtual_alias_maps') return this.reject(t, c.int(code) || 550, dsn, `<${addr}>: ${cls} rejected: User unknown in ${what}`);
+    const keys = this.addressKeys(addr, res.class === 'local');
     try {
-      for (const spec of maps) {
-        if (await this.lookupAny(spec, keys, false)) return 'dunno';
-      }
+      if (await this.lookupAny(value, keys, false)) return 'dunno';
     } catch (err) {
       this.deps.log.warn(`${param} lookup error for "${addr}": ${(err as Error).message}`);
       return this.reject(t, 451, '4.3.0', `<${addr}>: Temporary lookup failure`);
@@ -545,10 +590,14 @@ export class SmtpdCheck {
     const rest = (m?.[2] ?? '').trim();
     const target: Target = { ...t, replyName: name, replyClass: cls };
     if (word === 'DUNNO') return 'dunno';
-    if (word === 'REJECT') return this.reject(target, c.int('access_map_reject_code'), '5.7.1', `<${name}>: ${cls} rejected: ${rest || 'Access denied'}`);
-    if (word === 'DEFER') return this.reject(target, c.int('access_map_defer_code'), '4.7.1', `<${name}>: ${cls} rejected: ${rest || 'Access denied'}`);
+    if (word === 'REJECT' || word === 'DEFER') {
+      const d = dsnSplit(word === 'REJECT' ? '5.7.1' : '4.7.1', rest);
+      const code = c.int(word === 'REJECT' ? 'access_map_reject_code' : 'access_map_defer_code');
+      return this.reject(target, code, d.dsn, `<${name}>: ${cls} rejected: ${d.text || 'Access denied'}`);
+    }
     if (word === 'DEFER_IF_PERMIT') {
-      this.deferIfPermitSet(target, `<${name}>: ${cls} rejected: ${rest || 'Service unavailable'}`);
+      const d = dsnSplit('4.7.1', rest);
+      this.deferIfPermitSet(target, `<${name}>: ${cls} rejected: ${d.text || 'Service unavailable'}`, d.dsn);
       return 'dunno';
     }
     if (word === 'DEFER_IF_REJECT') {
@@ -640,9 +689,9 @@ export class SmtpdCheck {
 
   // ---- replies and logging -------------------------------------------------------
 
-  private deferIfPermitSet(t: Target, text: string): void {
+  private deferIfPermitSet(t: Target, text: string, dsn = '4.7.1'): void {
     if (!this.state.deferIfPermit) {
-      this.state.deferIfPermit = { code: this.deps.config.int('defer_code'), dsn: '4.7.1', text, where: t.stage };
+      this.state.deferIfPermit = { code: this.deps.config.int('defer_code'), dsn: dsnFix(450, dsn), text, where: t.stage };
     }
   }
 
@@ -652,6 +701,11 @@ export class SmtpdCheck {
     let d = dsn;
     if (this.deferIfReject && c >= 500) {
       c = this.deps.config.int('defer_code');
+      d = `4${d.slice(1)}`;
+    }
+    // soft_bounce: 5XX becomes 4XX (smtpd_check_reject)
+    if (c >= 500 && c < 600 && this.deps.config.bool('soft_bounce')) {
+      c -= 100;
       d = `4${d.slice(1)}`;
     }
     const reply = `${c} ${dsnFix(c, d)} ${text}`;
@@ -730,6 +784,20 @@ export class SmtpdCheck {
       keys.push(user);
       if (base !== user) keys.push(base);
     }
+    return [...new Set(keys)];
+  }
+
+  /** mail_addr_find(3) keys: user+ext@domain, user@domain, then (local domains) user+ext, user, then @domain. */
+  mailAddrKeys(addr: string, local: boolean): string[] {
+    const a = addr.toLowerCase();
+    const at = a.lastIndexOf('@');
+    const user = at < 0 ? a : a.slice(0, at);
+    const domain = at < 0 ? '' : a.slice(at + 1);
+    const delim = this.deps.config.get('recipient_delimiter');
+    const base = delim ? this.stripExtension(user, delim) : user;
+    const keys = domain ? [`${user}@${domain}`, `${base}@${domain}`] : [];
+    if (local || !domain) keys.push(user, base);
+    if (domain) keys.push(`@${domain}`);
     return [...new Set(keys)];
   }
 

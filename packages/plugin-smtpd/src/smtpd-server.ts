@@ -3,10 +3,12 @@
  * at once (smtp-server waits 100 ms before its greeting to catch early
  * talkers; in Postfix that is postscreen's job, not smtpd's), a command
  * parser with Postfix's line handling (line_length_limit truncation, bare
- * <LF> policy, pipelining detection), and a server that takes sockets
- * master accepted. Every command goes to the connection's {@link CommandSink}.
+ * <LF> policy, pipelining detection, RFC 3030 BDAT chunks read as raw
+ * octets), and a server that takes sockets master accepted. Every command
+ * goes to the connection's {@link CommandSink}.
  */
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -25,18 +27,33 @@ export interface CommandSink {
   command(line: Buffer, pending: boolean): Promise<void>;
   /** A line ended in a bare <LF> while smtpd_forbid_bare_newline rejects them. */
   bareNewline(): void;
-  /** smtpd_timeout expired while waiting for the client. */
+  /** smtpd_timeout expired while waiting for the client, or a command line took longer than that to arrive. */
   timeout(): void;
+  /** The client began with a TLS handshake on a plaintext port. */
+  tlsHello(): void;
   /** STARTTLS finished (or, in wrapper mode, the TLS handshake). */
   secured(socket: TLSSocket): void;
   /** The socket is gone. */
   closed(): void;
 }
 
+/** The first bytes of a TLS handshake record (a ClientHello sent to a plaintext port). */
+const TLS_HANDSHAKE = 0x16;
+const TLS_MAJOR = 0x03;
+
 /** SMTPStream with Postfix's command-line reading (smtp_get with SMTP_GET_FLAG_SKIP). */
 export class PosternStream extends SMTPStream {
   /** line_length_limit: longer command lines are cut there, the rest skipped. */
   lineLimit = 2048;
+  /** The limit for the next line only (smtpd_sasl_response_limit for a SASL response). */
+  nextLineLimit: number | undefined;
+  /** The line just handed on was longer than its limit (and was cut). */
+  truncated = false;
+  /** ms a command line may take to arrive once it has begun (0: no limit). */
+  commandDeadline = 0;
+  onDeadline: () => void = () => undefined;
+  /** The client's first bytes are a TLS handshake. */
+  onTlsHello: () => void = () => undefined;
   /** Reject lines that end in a bare <LF>. */
   rejectBareNewline = false;
   onBareNewline: () => void = () => undefined;
@@ -45,6 +62,68 @@ export class PosternStream extends SMTPStream {
   private buf: Buffer = Buffer.alloc(0);
   private skipping = false;
   private prevByte = -1;
+  private sawInput = false;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** The write callback held while a command handler runs (input waits behind it). */
+  private held: ((err?: Error | null) => void) | undefined;
+  /** A BDAT chunk being read: bytes still wanted, where they go (undefined: dropped). */
+  private chunk: { left: number; out: Writable | undefined; resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  /** True while a BDAT chunk's octets are awaited. */
+  get readingChunk(): boolean {
+    return this.chunk !== undefined;
+  }
+
+  /**
+   * Reads the `size` octets that follow the current BDAT command line, as
+   * they are (no dot-unstuffing, no line handling), into `out`, or drops
+   * them when `out` is undefined. Called by a command handler; command
+   * reading resumes after the chunk once the handler is done.
+   */
+  readChunk(size: number, out?: Writable): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.chunk = { left: size, out, resolve, reject };
+      const next = this.held;
+      this.held = undefined;
+      if (next) this.drain(next);
+    });
+  }
+
+  /** The client is gone: a chunk being read never completes. */
+  abortChunk(): void {
+    const c = this.chunk;
+    this.chunk = undefined;
+    c?.reject(new Error('client connection lost during BDAT'));
+  }
+
+  /** Feeds the pending chunk from the buffer; false when drain() must stop here. */
+  private feedChunk(next: (err?: Error | null) => void): boolean {
+    const c = this.chunk!;
+    const n = Math.min(c.left, this.buf.length);
+    if (n > 0) {
+      const piece = this.buf.subarray(0, n);
+      this.buf = this.buf.subarray(n);
+      c.left -= n;
+      if (c.out && !c.out.destroyed && !c.out.write(piece)) {
+        const resume = () => {
+          c.out!.off('drain', resume);
+          c.out!.off('close', resume);
+          this.drain(next);
+        };
+        c.out.once('drain', resume);
+        c.out.once('close', resume);
+        return false;
+      }
+    }
+    if (c.left > 0) {
+      next();
+      return false;
+    }
+    this.chunk = undefined;
+    this.held = next;
+    c.resolve();
+    return false;
+  }
 
   override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
     if (this.isClosed) return next();
@@ -115,6 +194,12 @@ export class PosternStream extends SMTPStream {
     dataStream.once('close', resume);
   }
 
+  private readChunkNow(): void {
+    const next = this.held;
+    this.held = undefined;
+    if (next) this.drain(next);
+  }
+
   private hasBareLf(chunk: Buffer): boolean {
     let prev = this.prevByte;
     for (let i = 0; i < chunk.length; i++) {
@@ -133,45 +218,87 @@ export class PosternStream extends SMTPStream {
   }
 
   private drain(next: (err?: Error | null) => void): void {
+    if (!this.sawInput && this.buf.length > 0) {
+      this.sawInput = true;
+      if (this.buf[0] === TLS_HANDSHAKE && (this.buf.length < 2 || this.buf[1] === TLS_MAJOR)) {
+        this.isClosed = true;
+        this.buf = Buffer.alloc(0);
+        this.onTlsHello();
+        return next();
+      }
+    }
     for (;;) {
-      if (this.isClosed) return next();
+      if (this.isClosed) {
+        this.stopDeadline();
+        return next();
+      }
+      if (this.chunk) {
+        this.stopDeadline();
+        this.feedChunk(next);
+        return;
+      }
       if (this._dataMode) {
+        this.stopDeadline();
         const rest = this.buf;
         this.buf = Buffer.alloc(0);
         this.prevByte = CR;
         if (!rest.length) return next();
         return this._write(rest, 'buffer', next);
       }
+      const limit = this.nextLineLimit ?? this.lineLimit;
       const nl = this.buf.indexOf(LF);
       if (nl < 0) {
-        if (this.buf.length > this.lineLimit) {
-          // Keep the first line_length_limit bytes; skip the rest of this line.
-          if (!this.skipping) this.buf = this.buf.subarray(0, this.lineLimit);
-          else this.buf = Buffer.alloc(0);
+        if (this.buf.length > limit) {
+          // Keep the first `limit` bytes (a copy: not the whole chunk); skip the rest of this line.
+          this.buf = Buffer.from(this.buf.subarray(0, limit));
           this.skipping = true;
         }
+        if (this.buf.length > 0) this.startDeadline();
         return next();
       }
-      const bareLf = nl === 0 || this.buf[nl - 1] !== CR;
-      let line = this.buf.subarray(0, bareLf ? nl : nl - 1);
+      this.stopDeadline();
+      const cr = nl > 0 && this.buf[nl - 1] === CR;
+      const bareLf = !cr && !this.skipping;
+      let line = this.buf.subarray(0, cr ? nl - 1 : nl);
       this.buf = this.buf.subarray(nl + 1);
-      if (this.skipping) {
-        this.skipping = false;
-        line = Buffer.alloc(0);
-        continue;
-      }
+      this.truncated = this.skipping || line.length > limit;
+      this.skipping = false;
+      this.nextLineLimit = undefined;
       if (bareLf && this.rejectBareNewline) return this.bare(next);
-      if (line.length > this.lineLimit) line = line.subarray(0, this.lineLimit);
+      if (line.length > limit) line = line.subarray(0, limit);
       const pending = this.buf.length > 0;
       let sync = true;
       let called = false;
       this.onLine(Buffer.from(line), pending, () => {
         called = true;
-        if (!sync) this.drain(next);
+        if (sync) return;
+        const held = this.held;
+        this.held = undefined;
+        if (held) this.drain(held);
       });
       sync = false;
-      if (!called) return;
+      if (!called) {
+        // the handler runs on; it may read a BDAT chunk before it is done
+        this.held = next;
+        if (this.chunk) this.readChunkNow();
+        return;
+      }
     }
+  }
+
+  /** A command line has begun: it must be complete within commandDeadline. */
+  private startDeadline(): void {
+    if (this.deadlineTimer || this.commandDeadline <= 0) return;
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      if (!this.isClosed && !this._dataMode && !this.chunk) this.onDeadline();
+    }, this.commandDeadline);
+    this.deadlineTimer.unref();
+  }
+
+  stopDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
   }
 }
 
@@ -210,6 +337,9 @@ export class PosternConnection extends SMTPConnection {
     const parser = new PosternStream({});
     const cfg = (this._server as PosternSMTPServer).streamConfig;
     parser.lineLimit = cfg.lineLimit;
+    parser.commandDeadline = cfg.commandDeadline;
+    parser.onDeadline = () => this.sink.timeout();
+    parser.onTlsHello = () => this.sink.tlsHello();
     parser.rejectBareNewline = this.rejectBareNewline === true;
     parser.onBareNewline = () => this.sink.bareNewline();
     parser.onLine = (line, pending, done) => this.dispatch(line, pending, done);
@@ -260,6 +390,10 @@ export class PosternConnection extends SMTPConnection {
       this._socket.destroy();
       return;
     }
+    if (this.stream?.readingChunk) {
+      this.sink.timeout();
+      return;
+    }
     if (this._handlerPending || (this._dataStream && this._parser && !this._parser._dataMode)) {
       this._armTimeout();
       return;
@@ -269,6 +403,7 @@ export class PosternConnection extends SMTPConnection {
 
   override _onClose(): void {
     const first = !this._closed;
+    this.stream?.stopDeadline();
     super._onClose();
     if (first) this.sink.closed();
   }
@@ -281,6 +416,8 @@ export class PosternConnection extends SMTPConnection {
 
 export interface StreamConfig {
   readonly lineLimit: number;
+  /** ms a command line may take to arrive (smtpd_timeout); 0: no limit. */
+  readonly commandDeadline: number;
 }
 
 let connectionIds = 0;

@@ -20,6 +20,7 @@ import type {
   TableRegistry,
 } from '@postern/core';
 import { anvilLimitReply, etrnReply, flushClient, isFlushSite, newQueueId, type AnvilService } from '@postern/core';
+import { SmtpdEventLimits } from './smtpd-anvil.js';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import { normalizeAddress } from './smtpd-peer.js';
@@ -28,6 +29,20 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import { queueSpaceReply } from './smtpd-space.js';
+import {
+  BdatTransaction,
+  parseBdat,
+  REPLY_BDAT_DISABLED,
+  REPLY_BDAT_NULL,
+  REPLY_BDAT_SYNTAX,
+  REPLY_CHUNK_TOO_BIG,
+  REPLY_MESSAGE_TOO_BIG,
+  replyDiscarded,
+} from './smtpd-bdat.js';
+import { SmtpdMilters, type MilterVerdict } from './smtpd-milter.js';
+import type { PolicyClients } from './smtpd-policy.js';
+import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
 
 /** What every session of one smtpd process shares. */
 export interface SmtpdShared {
@@ -44,6 +59,10 @@ export interface SmtpdShared {
   readonly anvil?: AnvilService;
   /** smtpd_client_event_limit_exceptions. */
   readonly eventLimitExceptions: NetworkMatcher;
+  /** check_policy_service's connections. */
+  readonly policy?: PolicyClients;
+  /** receive_override_options. */
+  readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
   readonly tlsReady: boolean;
   /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
@@ -55,16 +74,25 @@ type Handler = (args: string, line: string) => Promise<boolean | 'pending'>;
 
 const PRE_TLS = new Set(['ehlo', 'helo', 'starttls', 'quit', 'noop', 'rset']);
 const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
+/** smtpd_sasl_response_limit's default. */
+const SASL_RESPONSE_LIMIT = 12288;
 
 export class SmtpdSession implements CommandSink {
   readonly state: SmtpdState;
   private check!: SmtpdCheck;
+  private limits!: SmtpdEventLimits;
+  /** A new TLS session's rate check: commands wait for it (smtpd checks before it reads on). */
+  private tlsGate: Promise<void> | undefined;
   private readonly c: ConfigView;
   private readonly log: Logger;
   private readonly myhostname: string;
   private readonly handlers: Record<string, Handler>;
   private tlsLevel: 'none' | 'may' | 'encrypt';
   private quitting = false;
+  /** postern_smtpd_protocol = lmtp: LHLO, and one reply per recipient after DATA (RFC 2033). */
+  private readonly lmtp: boolean;
+  /** Recipients the next reply is repeated for (the end of DATA in LMTP). */
+  private lmtpReplies = 0;
   private inData = false;
   private dataBytes = 0;
 
@@ -75,10 +103,12 @@ export class SmtpdSession implements CommandSink {
     this.c = shared.config;
     this.log = shared.log;
     this.myhostname = this.c.get('myhostname');
+    // a UNIX-domain client is localhost[127.0.0.1] (smtpd_peer.c)
+    this.local = !conn.remoteAddress;
     this.state = newState({
-      name: 'unknown',
-      address: normalizeAddress(conn.remoteAddress),
-      port: conn.remotePort,
+      name: this.local ? 'localhost' : 'unknown',
+      address: this.local ? '127.0.0.1' : normalizeAddress(conn.remoteAddress),
+      port: conn.remotePort ?? 0,
       localAddress: normalizeAddress(conn.localAddress),
       localPort: conn.localPort,
       portLogging: this.c.bool('smtpd_client_port_logging'),
@@ -94,14 +124,18 @@ export class SmtpdSession implements CommandSink {
       this.log.warn('cannot get RSA private key or certificate (smtpd_tls_cert_file, smtpd_tls_key_file): disabling TLS support');
       this.tlsLevel = 'none';
     }
+    this.lmtp = this.c.get('postern_smtpd_protocol').trim().toLowerCase() === 'lmtp';
+    const greetings: Record<string, Handler> = this.lmtp
+      ? { lhlo: (a) => this.helo(a, true) }
+      : { helo: (a) => this.helo(a, false), ehlo: (a) => this.helo(a, true) };
     this.handlers = {
-      helo: (a) => this.helo(a, false),
-      ehlo: (a) => this.helo(a, true),
+      ...greetings,
       starttls: (a) => this.starttls(a),
       auth: (a) => this.auth(a),
       mail: (a) => this.mail(a),
       rcpt: (a) => this.rcpt(a),
       data: (a) => this.data(a),
+      bdat: (a) => this.bdat(a),
       rset: (a) => this.rset(a),
       noop: async () => (this.reply('250 2.0.0 Ok'), true),
       vrfy: (a) => this.vrfy(a),
@@ -117,12 +151,20 @@ export class SmtpdSession implements CommandSink {
 
   // ---- lifecycle ------------------------------------------------------------------------
 
+  /** The client came over a UNIX-domain socket. */
+  private readonly local: boolean;
+
   async start(): Promise<void> {
     const s = this.state;
-    s.name = await this.peerName(s.address);
+    if (!this.local) s.name = await this.peerName(s.address);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
+    this.limits = new SmtpdEventLimits(this.c, this.log, this.shared.anvil, this.shared.eventLimitExceptions, s);
     if (await this.overConnectionLimits()) return;
+    if (this.conn.wrapped && s.encrypted && !(this.conn._socket as TLSSocket).isSessionReused()) {
+      await this.newTlsSession();
+      if (this.quitting) return;
+    }
     this.check = new SmtpdCheck(
       {
         config: this.c,
@@ -131,6 +173,8 @@ export class SmtpdSession implements CommandSink {
         tables: this.shared.tables,
         hooks: this.shared.hooks,
         mynetworks: this.shared.mynetworks,
+        policy: this.shared.policy,
+        transp: this.shared.transp,
       },
       s,
     );
@@ -143,6 +187,26 @@ export class SmtpdSession implements CommandSink {
     if (denied) {
       s.accessDenied = denied;
       this.reply(denied);
+      return;
+    }
+    try {
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    } catch (err) {
+      // a bad smtpd_milters setting (milter8_conf_error)
+      this.log.warn(`smtpd_milters: ${(err as Error).message}`);
+      this.reply(`421 4.3.5 ${this.myhostname} Server configuration problem - try again later`);
+      this.quitting = true;
+      this.conn.close();
+      return;
+    }
+    const milter = await this.milters?.connect();
+    if (milter?.greeting) {
+      s.errorCount++;
+      this.reply(milter.greeting);
+      if (milter.close) {
+        this.quitting = true;
+        this.conn.close();
+      }
       return;
     }
     this.reply(`220 ${this.c.expand(this.c.get('smtpd_banner'))}`);
@@ -158,6 +222,8 @@ export class SmtpdSession implements CommandSink {
     if (this.c.int('smtpd_tls_loglevel') >= 1) {
       this.log.info(`Anonymous TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
     }
+    // wrapper mode: start() checks it before the greeting
+    if (!socket.isSessionReused() && !this.conn.wrapped) this.tlsGate = this.newTlsSession();
     if (!this.conn.wrapped) {
       // RFC 3207: forget what the client told us before the handshake.
       s.helo = undefined;
@@ -177,6 +243,15 @@ export class SmtpdSession implements CommandSink {
     this.conn.close();
   }
 
+  /** A TLS ClientHello on a plaintext port: say so instead of waiting for a line that never comes. */
+  tlsHello(): void {
+    const s = this.state;
+    this.log.warn(`${s.namaddr}: TLS handshake on a plaintext SMTP port: use STARTTLS${this.shared.tlsReady ? '' : ' (not offered)'} or the smtps port`);
+    this.reply(`421 4.7.0 ${this.myhostname} Error: TLS handshake on a plaintext port`);
+    this.quitting = true;
+    this.conn.close();
+  }
+
   bareNewline(): void {
     const code = this.c.int('smtpd_forbid_bare_newline_reject_code') || 550;
     const reply = `${code} ${code >= 500 ? '5' : '4'}.5.2 Error: bare <LF> received`;
@@ -188,6 +263,15 @@ export class SmtpdSession implements CommandSink {
   }
 
   private abortData = false;
+
+  /** smtpd_client_new_tls_session_rate_limit after a full handshake: 421 and hang up. */
+  private async newTlsSession(): Promise<void> {
+    const over = await this.limits.over('newtls');
+    if (!over) return;
+    this.reply(over);
+    this.quitting = true;
+    this.conn.close();
+  }
 
   /** smtpd_client_connection_count_limit and _rate_limit, counted by anvil(8) as Postfix's smtpd does. */
   private async overConnectionLimits(): Promise<boolean> {
@@ -201,8 +285,8 @@ export class SmtpdSession implements CommandSink {
     const r = await anvil.connect(service, s.address);
     this.anvilCounted = true;
     const over =
-      anvilLimitReply('count', r.count, countLimit, s.address, service, this.myhostname) ??
-      anvilLimitReply('rate', r.rate, rateLimit, s.address, service, this.myhostname);
+      anvilLimitReply('count', r.count, countLimit, s.address, service, this.myhostname, s.namaddr) ??
+      anvilLimitReply('rate', r.rate, rateLimit, s.address, service, this.myhostname, s.namaddr);
     if (!over) return false;
     this.log.warn(over.warning);
     this.reply(over.reply);
@@ -213,23 +297,43 @@ export class SmtpdSession implements CommandSink {
 
   private anvilCounted = false;
 
+  /** smtpd_milters of this session (smtpd-milter.ts). */
+  private milters?: SmtpdMilters;
+
+  /** A milter's reply to a command: refuse it (and disconnect after 421). */
+  private async milterRefusal(v: MilterVerdict | undefined): Promise<false | undefined> {
+    if (!v?.reply) return undefined;
+    await this.error(v.reply);
+    if (v.close) {
+      this.quitting = true;
+      this.conn.close();
+    }
+    return false;
+  }
+
   closed(): void {
     const s = this.state;
     if (this.anvilCounted) void this.shared.anvil?.disconnect(this.c.get('service_name'), s.address);
     if (this.saslExchange !== undefined) void this.shared.sasl?.abort(this.saslExchange);
+    this.conn.stream?.abortChunk();
+    this.endBdat();
+    this.milters?.quit();
     if (this.inData) countCommand(s, 'data', false);
     if (!this.quitting) this.log.info(`lost connection after ${this.whereText()} from ${s.namaddr}`);
     this.log.info(`disconnect from ${s.namaddr} ${formatCounts(s)}`);
   }
 
   private whereText(): string {
+    if (this.bdatTx) return `BDAT (${this.bdatTx.bytes} bytes)`;
     return this.inData ? `DATA (${this.dataBytes} bytes)` : this.state.where;
   }
 
   // ---- replies ------------------------------------------------------------------------------
 
   private reply(line: string): void {
-    this.conn.reply(line);
+    const n = this.lmtpReplies;
+    this.lmtpReplies = 0;
+    this.conn.reply(n > 1 ? Array<string>(n).fill(line).join('\r\n') : line);
   }
 
   /** An error reply: counted, and slowed down past smtpd_soft_error_limit (smtpd_chat_reply). */
@@ -245,6 +349,8 @@ export class SmtpdSession implements CommandSink {
 
   async command(raw: Buffer, pending: boolean): Promise<void> {
     const s = this.state;
+    if (this.tlsGate) await this.tlsGate;
+    if (this.quitting) return;
     const line = raw.toString('utf8');
     const m = /^\s*(\S+)\s*(.*?)\s*$/s.exec(line);
     const verb = (m?.[1] ?? '').toLowerCase();
@@ -285,16 +391,19 @@ export class SmtpdSession implements CommandSink {
 
   private async helo(args: string, ehlo: boolean): Promise<boolean> {
     const s = this.state;
-    if (!args || /\s/.test(args)) return this.error(ehlo ? '501 Syntax: EHLO hostname' : '501 Syntax: HELO hostname');
+    if (!args || /\s/.test(args)) return this.error(`501 Syntax: ${this.lmtp ? 'LHLO' : ehlo ? 'EHLO' : 'HELO'} hostname`);
     resetTransaction(s);
     s.helo = args.replace(/[\x00-\x1f\x7f]/g, '?');
-    s.protocol = ehlo ? 'ESMTP' : 'SMTP';
+    s.protocol = this.lmtp ? 'LMTP' : ehlo ? 'ESMTP' : 'SMTP';
     s.ehloPipelining = false;
     const err = await this.check.helo(s.helo);
     if (err) {
       s.helo = undefined;
       return this.error(err);
     }
+    // a milter's HELO reply refuses the command only when it is 421 (smtpd.c: other refusals show at MAIL)
+    const mv = await this.milters?.helo(s.helo);
+    if (mv?.close && (await this.milterRefusal(mv)) === false) return false;
     if (!ehlo) {
       this.reply(`250 ${this.myhostname}`);
       return true;
@@ -319,6 +428,7 @@ export class SmtpdSession implements CommandSink {
     add('8BITMIME');
     add('DSN');
     add('SMTPUTF8');
+    add('CHUNKING');
     s.ehloPipelining = !discard.has('pipelining');
     this.reply(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}`).join('\r\n'));
     return true;
@@ -331,6 +441,8 @@ export class SmtpdSession implements CommandSink {
     if (args) return this.error('501 5.5.4 Syntax: STARTTLS');
     if (s.encrypted) return this.error('554 5.5.1 Error: TLS already active');
     if (this.tlsLevel === 'none') return this.error('502 5.5.1 Error: command not implemented');
+    const tooMany = await this.limits.over('starttls');
+    if (tooMany) return this.error(tooMany);
     this.reply('220 2.0.0 Ready to start TLS');
     // smtp-server retires the plain-text parser (discarding anything queued behind
     // STARTTLS) and calls back once the handshake is done and a new parser reads.
@@ -378,6 +490,8 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (!this.shared.sasl || !this.c.bool('smtpd_sasl_auth_enable')) return this.error('503 5.5.1 Error: authentication not enabled');
+    const tooMany = await this.limits.over('auth');
+    if (tooMany) return this.error(tooMany);
     if (this.c.bool('smtpd_tls_auth_only') && !s.encrypted)
       return this.error('504 5.5.4 Encryption required for requested authentication mechanism');
     if (s.saslUsername !== undefined) return this.error('503 5.5.1 Error: already authenticated');
@@ -401,8 +515,11 @@ export class SmtpdSession implements CommandSink {
     if (step.status === 'continue') {
       this.saslExchange = step.id;
       this.reply(`334 ${step.challenge}`);
+      const stream = this.conn.stream;
+      if (stream) stream.nextLineLimit = this.c.int('smtpd_sasl_response_limit') || SASL_RESPONSE_LIMIT;
       this.conn._nextHandler = (line: Buffer, callback: () => void) => {
-        this.authResponse(mech, step.id, line.toString('utf8').trim()).then(
+        const tooLong = stream?.truncated === true;
+        this.authResponse(mech, step.id, line.toString('utf8').trim(), tooLong).then(
           (ok) => {
             if (ok !== 'pending') this.finishCommand('auth', ok);
             callback();
@@ -429,8 +546,13 @@ export class SmtpdSession implements CommandSink {
     return this.error(`535 5.7.8 Error: authentication failed: ${step.reason}`);
   }
 
-  private async authResponse(mech: string, id: string, response: string): Promise<boolean | 'pending'> {
+  private async authResponse(mech: string, id: string, response: string, tooLong: boolean): Promise<boolean | 'pending'> {
     const sasl = this.shared.sasl!;
+    if (tooLong) {
+      this.saslExchange = undefined;
+      await sasl.abort(id);
+      return this.error('500 5.5.6 SASL response limit exceeded');
+    }
     if (response === '*') {
       this.saslExchange = undefined;
       await sasl.abort(id);
@@ -453,8 +575,11 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
-    const p = parsePath(args, 'FROM');
+    if (this.bdatTx) return this.error('503 5.5.1 Error: MAIL after BDAT');
+    const p = parsePath(args, 'FROM', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
+    const tooMuch = await this.limits.over('message');
+    if (tooMuch) return this.error(tooMuch);
     if (p === 'bad') return this.error('501 5.1.7 Bad sender address syntax');
     let size: number | undefined;
     let body: '7BIT' | '8BITMIME' | undefined;
@@ -490,12 +615,25 @@ export class SmtpdSession implements CommandSink {
     }
     const limit = this.c.size('message_size_limit');
     if (size !== undefined && limit > 0 && size > limit) return this.error('552 5.3.4 Message size exceeds fixed limit');
+    const space = await queueSpaceReply(this.c, this.log);
+    if (space) {
+      this.check.logAction('reject', space, { stage: 'mail' });
+      return this.error(space);
+    }
     s.sender = p.address;
     s.sizeAnnounced = size;
     const err = await this.check.mail(p.address);
     if (err) {
       resetTransaction(s);
       return this.error(err);
+    }
+    if (this.milters) {
+      const refused = await this.milterRefusal(await this.milters.mail(p.address, p.params));
+      if (refused === false) {
+        this.milters.abort();
+        resetTransaction(s);
+        return false;
+      }
     }
     s.bodyType = body;
     s.smtputf8 = smtputf8;
@@ -509,8 +647,11 @@ export class SmtpdSession implements CommandSink {
   private async rcpt(args: string): Promise<boolean> {
     const s = this.state;
     if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
-    const p = parsePath(args, 'TO');
+    if (this.bdatTx) return this.error('503 5.5.1 Error: RCPT after BDAT');
+    const p = parsePath(args, 'TO', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
+    const tooMany = await this.limits.over('recipient');
+    if (tooMany) return this.error(tooMany);
     const limit = this.c.int('smtpd_recipient_limit');
     if (limit > 0 && s.recipients.length >= limit) return this.error('452 4.5.3 Error: too many recipients');
     if (p === 'bad' || p.address === '') return this.error('501 5.1.3 Bad recipient address syntax');
@@ -536,6 +677,7 @@ export class SmtpdSession implements CommandSink {
     s.rcptAttempts++;
     const err = await this.check.rcpt(p.address);
     if (err) return this.error(err);
+    if (this.milters && (await this.milterRefusal(await this.milters.rcpt(p.address, p.params))) === false) return false;
     s.recipients.push({ address: p.address, notify, orcpt });
     this.reply('250 2.1.5 Ok');
     return true;
@@ -543,6 +685,8 @@ export class SmtpdSession implements CommandSink {
 
   private async rset(args: string): Promise<boolean> {
     if (args) return this.error('501 5.5.4 Syntax: RSET');
+    this.endBdat();
+    this.milters?.abort();
     resetTransaction(this.state);
     this.reply('250 2.0.0 Ok');
     return true;
@@ -578,6 +722,7 @@ export class SmtpdSession implements CommandSink {
 
   private async data(args: string): Promise<boolean | 'pending'> {
     const s = this.state;
+    if (this.bdatTx) return this.error('503 5.5.1 Error: DATA after BDAT');
     if (s.recipients.length === 0) {
       if (s.sender === undefined) return this.error('503 5.5.1 Error: need RCPT command');
       return this.error('554 5.5.1 Error: no valid recipients');
@@ -585,6 +730,7 @@ export class SmtpdSession implements CommandSink {
     if (args) return this.error('501 5.5.4 Syntax: DATA');
     const err = await this.check.data();
     if (err) return this.error(err);
+    if (this.milters && (await this.milterRefusal(await this.milters.data())) === false) return false;
     const parser = this.conn.stream;
     if (!parser) return false;
     const stream = parser.startDataMode(0);
@@ -614,7 +760,7 @@ export class SmtpdSession implements CommandSink {
   }
 
   /** Streams the message into cleanup; replies once it is queued (or refused). */
-  private async receive(stream: NodeJS.ReadableStream): Promise<boolean> {
+  private async receive(stream: NodeJS.ReadableStream, bdat?: BdatTransaction): Promise<boolean> {
     const s = this.state;
     const c = this.c;
     const limit = c.size('message_size_limit');
@@ -655,6 +801,7 @@ export class SmtpdSession implements CommandSink {
     if (s.discard) {
       await pump.drain();
       if (pump.failed) return this.lost();
+      if (this.lmtp) this.lmtpReplies = s.recipients.length;
       this.reply('250 2.0.0 Ok: discarded');
       return true;
     }
@@ -678,26 +825,37 @@ export class SmtpdSession implements CommandSink {
       origin: 'smtpd',
       bodyType: s.bodyType,
       smtputf8: s.smtputf8 || undefined,
-      flags: s.hold ? { hold: true } : undefined,
-      filter: s.filter,
+      flags: s.hold || this.shared.transp.size > 0 ? { ...transpCleanupFlags(this.shared.transp), ...(s.hold && { hold: true }) } : undefined,
+      filter: s.filter ?? this.c.get('content_filter'),
       redirect: s.redirect,
     };
     let result: Awaited<ReturnType<CleanupService['submit']>> | undefined;
     let failure: Error | undefined;
+    let milterReply: string | undefined;
     onQueueId(proposedId);
     try {
-      result = await this.shared.cleanup.submit(request, content(), onQueueId);
+      if (this.milters) {
+        // the milters see (and may edit) the whole message before cleanup gets it
+        const staged = await this.milters.message(request, content());
+        milterReply = staged.reply;
+        if (staged.discard) result = { status: 'discarded', queueId: proposedId, code: 250, dsn: '2.0.0', text: 'Ok' };
+        else if (!milterReply) result = await this.shared.cleanup.submit(staged.request, once(staged.content), onQueueId);
+      } else {
+        result = await this.shared.cleanup.submit(request, content(), onQueueId);
+      }
     } catch (err) {
       failure = err as Error;
     }
     // Whatever happened, read the client's message to its end before replying.
     await pump.drain();
+    if (this.lmtp) this.lmtpReplies = s.recipients.length;
     if (pump.failed || this.abortData) return this.abortData ? false : this.lost();
     if (pump.tooBig) {
-      this.check.logAction('reject', '552 5.3.4 Message size exceeds fixed limit', { stage: 'end-of-data' });
-      return this.error('552 5.3.4 Message size exceeds fixed limit');
+      this.check.logAction('reject', REPLY_MESSAGE_TOO_BIG, { stage: 'end-of-data' });
+      return this.error(REPLY_MESSAGE_TOO_BIG);
     }
     if (eodReply) return this.error(eodReply);
+    if (milterReply) return this.milterRefusal({ reply: milterReply, close: milterReply.startsWith('421') }) as Promise<false>;
     if (failure || !result) {
       this.log.warn(`${s.queueId ?? 'NOQUEUE'}: queue file write error: ${failure?.message ?? 'no result'}`);
       return this.error('451 4.3.0 Error: queue file write error');
@@ -705,7 +863,7 @@ export class SmtpdSession implements CommandSink {
     switch (result.status) {
       case 'queued':
       case 'discarded':
-        this.reply(`250 2.0.0 Ok: queued as ${result.queueId}`);
+        this.reply(bdat ? `250 2.0.0 Ok: ${bdat.bytes} bytes queued as ${result.queueId}` : `250 2.0.0 Ok: queued as ${result.queueId}`);
         return true;
       default: {
         const reply = `${result.code} ${result.dsn} ${result.text}`;
@@ -713,6 +871,101 @@ export class SmtpdSession implements CommandSink {
         return this.error(reply);
       }
     }
+  }
+
+  // ---- BDAT (smtpd-bdat.ts) -------------------------------------------------------------------
+
+  private bdatTx: BdatTransaction | undefined;
+  /** An earlier chunk of this transaction failed: drop chunks until LAST or RSET. */
+  private bdatFailed = false;
+
+  private endBdat(): void {
+    this.bdatTx?.abort();
+    this.bdatTx = undefined;
+    this.bdatFailed = false;
+  }
+
+  private async bdat(args: string): Promise<boolean> {
+    const s = this.state;
+    const parser = this.conn.stream;
+    if (!parser) return false;
+    const discard = new Set(this.c.list('smtpd_discard_ehlo_keywords').map((k) => k.toLowerCase()));
+    const cmd = parseBdat(args);
+    if (discard.has('chunking') || !cmd) {
+      if (!cmd) this.log.warn(`${s.queueId ?? 'NOQUEUE'}: malformed BDAT command syntax from ${s.namaddr}: BDAT ${args.slice(0, 100)}`);
+      this.reply(discard.has('chunking') ? REPLY_BDAT_DISABLED : REPLY_BDAT_SYNTAX);
+      this.quitting = true;
+      this.conn.close();
+      return false;
+    }
+    const { size, last } = cmd;
+    if (size === 0 && !last) {
+      this.log.warn(`${s.queueId ?? 'NOQUEUE'}: null BDAT request from ${s.namaddr}`);
+      return this.skipChunk(parser, size, last, REPLY_BDAT_NULL);
+    }
+    if (this.bdatFailed) return this.skipChunk(parser, size, last, replyDiscarded(size));
+    if (!this.bdatTx) {
+      if (s.recipients.length === 0) {
+        return this.skipChunk(parser, size, last, s.sender === undefined ? '503 5.5.1 Error: need RCPT command' : '554 5.5.1 Error: no valid recipients');
+      }
+      const err = await this.check.data();
+      if (err) return this.skipChunk(parser, size, last, err);
+      const mv = this.milters ? await this.milters.data() : undefined;
+      if (mv?.reply) {
+        await this.skipChunk(parser, size, last, mv.reply);
+        if (mv.close) {
+          this.quitting = true;
+          this.conn.close();
+        }
+        return false;
+      }
+    }
+    const limit = this.c.size('message_size_limit');
+    if (limit > 0 && (this.bdatTx?.bytes ?? 0) + size > limit) {
+      this.log.warn(`${s.queueId ?? 'NOQUEUE'}: BDAT request from ${s.namaddr} exceeds message size limit`);
+      this.bdatTx?.abort();
+      return this.skipChunk(parser, size, last, REPLY_CHUNK_TOO_BIG);
+    }
+    let tx = this.bdatTx;
+    if (!tx) {
+      tx = this.bdatTx = new BdatTransaction();
+      tx.result = this.receive(tx.content, tx);
+    }
+    s.where = 'BDAT';
+    try {
+      await parser.readChunk(size, tx.content);
+    } catch {
+      return false;
+    }
+    tx.bytes += size;
+    if (!last) {
+      this.reply(`250 2.0.0 Ok: ${size} bytes`);
+      return true;
+    }
+    tx.content.end();
+    const ok = await tx.result;
+    this.bdatTx = undefined;
+    this.bdatFailed = false;
+    resetTransaction(s);
+    s.where = 'END-OF-MESSAGE';
+    return ok;
+  }
+
+  /** skip_bdat(): read the chunk and drop it, then answer; LAST ends the transaction, otherwise later chunks are dropped too. */
+  private async skipChunk(parser: NonNullable<PosternConnection['stream']>, size: number, last: boolean, reply: string): Promise<false> {
+    try {
+      await parser.readChunk(size);
+    } catch {
+      return false;
+    }
+    if (last) {
+      this.endBdat();
+      resetTransaction(this.state);
+    } else {
+      this.bdatTx?.abort();
+      this.bdatFailed = true;
+    }
+    return this.error(reply);
   }
 
   private lost(): false {
@@ -736,6 +989,10 @@ export class SmtpdSession implements CommandSink {
     }
     return 'unknown';
   }
+}
+
+async function* once(content: Buffer): AsyncGenerator<Buffer> {
+  yield content;
 }
 
 function protocolName(s: SmtpdState): string {
@@ -769,7 +1026,7 @@ export function decodeXtext(v: string): string | undefined {
  * "FROM:<addr> PARAMS" (extract_addr): "syntax" when the keyword is wrong,
  * "bad" when the address is malformed.
  */
-export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: string; params: string[] } | 'syntax' | 'bad' {
+export function parsePath(args: string, keyword: 'FROM' | 'TO', strict = false): { address: string; params: string[] } | 'syntax' | 'bad' {
   const m = new RegExp(`^${keyword}:\\s*(.*)$`, 'is').exec(args);
   if (!m) return 'syntax';
   const rest = m[1]!;
@@ -789,6 +1046,8 @@ export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: stri
     tail = rest.slice(i + 1);
     if (tail && !/^\s/.test(tail)) return 'bad';
   } else {
+    // strict_rfc821_envelopes: RFC 821 wants the <> around the address
+    if (strict) return 'bad';
     const sp = rest.search(/\s/);
     addr = sp < 0 ? rest : rest.slice(0, sp);
     tail = sp < 0 ? '' : rest.slice(sp);

@@ -13,7 +13,7 @@ export interface SmtpdRecipient {
 
 /** Counter per command, in Postfix's order for "disconnect from ..." lines. */
 export const COMMAND_ORDER = [
-  'helo', 'ehlo', 'xclient', 'xforward', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat',
+  'helo', 'ehlo', 'lhlo', 'xclient', 'xforward', 'starttls', 'auth', 'mail', 'rcpt', 'data', 'bdat',
   'rset', 'noop', 'vrfy', 'etrn', 'quit', 'unknown',
 ] as const;
 
@@ -27,8 +27,8 @@ export interface SmtpdState {
   localAddress: string;
   localPort: number;
   helo?: string;
-  /** SMTP / ESMTP. */
-  protocol: 'SMTP' | 'ESMTP';
+  /** SMTP / ESMTP, or LMTP (postern_smtpd_protocol = lmtp). */
+  protocol: 'SMTP' | 'ESMTP' | 'LMTP';
   ehloPipelining: boolean;
   encrypted: boolean;
   tls?: { protocol: string; cipher: string; bits: number };
@@ -57,6 +57,8 @@ export interface SmtpdState {
   filter?: string;
   redirect?: string;
   prepend: string[];
+  /** The policy-delegation instance attribute: one per mail transaction. */
+  policyInstance?: string;
   // counters
   errorCount: number;
   junkCommands: number;
@@ -115,6 +117,7 @@ export function resetTransaction(state: SmtpdState): void {
   state.filter = undefined;
   state.redirect = undefined;
   state.prepend = [];
+  state.policyInstance = undefined;
 }
 
 export function countCommand(state: SmtpdState, name: string, ok: boolean): void {

@@ -10,7 +10,7 @@ test('main dialogue: greeting, EHLO, MAIL, RCPT, DATA, QUIT; content and logs', 
     assert.equal(await c.reply(), '220 mx.example.com ESMTP Postern');
     assert.equal(
       await c.cmd('EHLO client.example'),
-      ['250-mx.example.com', '250-PIPELINING', '250-SIZE 10240000', '250-VRFY', '250-ETRN', '250-ENHANCEDSTATUSCODES', '250-8BITMIME', '250-DSN', '250 SMTPUTF8'].join('\n'),
+      ['250-mx.example.com', '250-PIPELINING', '250-SIZE 10240000', '250-VRFY', '250-ETRN', '250-ENHANCEDSTATUSCODES', '250-8BITMIME', '250-DSN', '250-SMTPUTF8', '250 CHUNKING'].join('\n'),
     );
     assert.equal(await c.cmd('MAIL FROM:<alice@client.example> SIZE=100 BODY=8BITMIME'), '250 2.1.0 Ok');
     assert.equal(await c.cmd('RCPT TO:<bob@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.com'), '250 2.1.5 Ok');
@@ -35,7 +35,7 @@ test('main dialogue: greeting, EHLO, MAIL, RCPT, DATA, QUIT; content and logs', 
     const lines = content.split('\n');
     assert.equal(lines[0], 'Received: from client.example (unknown [127.0.0.1])');
     assert.equal(lines[1], `\tby mx.example.com (Postern) with ESMTP id ${queueId}`);
-    assert.match(lines[2]!, /^\tfor <bob@example\.com>; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}/);
+    assert.match(lines[2]!, /^\tfor <bob@example\.com>; \w{3}, [ \d]\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}/);
     assert.deepEqual(lines.slice(3), ['Subject: hi', '', 'hello', '.dot', '']);
 
     assert.deepEqual(rig.log.lines.filter((l) => !l.startsWith('warning')), [
@@ -83,6 +83,22 @@ test('replies to bad sequences and syntax, as Postfix gives them', async () => {
       disc,
       'disconnect from unknown[127.0.0.1] helo=0/1 starttls=0/1 auth=0/1 mail=1/6 rcpt=0/3 data=0/2 rset=1 noop=1 vrfy=1/2 etrn=0/1 quit=1 unknown=0/1 commands=5/21',
     );
+  } finally {
+    await rig.stop();
+  }
+});
+
+test('strict_rfc821_envelopes = yes: an address without <> is refused with 501', async () => {
+  const rig = await startRig({ strict_rfc821_envelopes: 'yes' });
+  try {
+    const c = await RawClient.open(rig.port);
+    await c.reply();
+    await c.cmd('EHLO client.example');
+    assert.equal(await c.cmd('MAIL FROM:a@client.example'), '501 5.1.7 Bad sender address syntax');
+    assert.equal(await c.cmd('MAIL FROM:<a@client.example>'), '250 2.1.0 Ok');
+    assert.equal(await c.cmd('RCPT TO:bob@example.com'), '501 5.1.3 Bad recipient address syntax');
+    assert.equal(await c.cmd('RCPT TO:<bob@example.com>'), '250 2.1.5 Ok');
+    await c.cmd('QUIT');
   } finally {
     await rig.stop();
   }

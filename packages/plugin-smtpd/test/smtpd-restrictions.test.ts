@@ -14,16 +14,16 @@ async function session(port: number, from: string, rcpts: string[], localAddress
   return out;
 }
 
-test('default relay restrictions: mynetworks may relay, others get 450 4.7.1 Relay access denied', async () => {
+test('default relay restrictions: mynetworks may relay, others get 454 4.7.1 Relay access denied (relay_domains_reject_code - 100, as Postfix 3.7 defer_unauth_destination does)', async () => {
   const rig = await startRig({ mynetworks: '127.0.0.1/32' });
   try {
     const inside = await session(rig.port, 'a@client.example', ['x@elsewhere.example']);
     assert.equal(inside[3], '250 2.1.5 Ok');
     const outside = await session(rig.port, 'a@client.example', ['x@elsewhere.example', 'bob@example.com', 'r@relay.example'], '127.0.0.2');
-    assert.deepEqual(outside.slice(3, 6), ['450 4.7.1 <x@elsewhere.example>: Relay access denied', '250 2.1.5 Ok', '250 2.1.5 Ok']);
+    assert.deepEqual(outside.slice(3, 6), ['454 4.7.1 <x@elsewhere.example>: Relay access denied', '250 2.1.5 Ok', '250 2.1.5 Ok']);
     assert.ok(
       rig.log.lines.includes(
-        'NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 450 4.7.1 <x@elsewhere.example>: Relay access denied; from=<a@client.example> to=<x@elsewhere.example> proto=ESMTP helo=<client.example>',
+        'NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 454 4.7.1 <x@elsewhere.example>: Relay access denied; from=<a@client.example> to=<x@elsewhere.example> proto=ESMTP helo=<client.example>',
       ),
       rig.log.lines.join('\n'),
     );
@@ -123,6 +123,42 @@ test('restriction table: access actions, reject_non_fqdn_*, unlisted recipients,
       params: { local_recipient_maps: 'inline:{ bob=x }' },
       rcpt: 'bob@example.com',
       want: '250 2.1.5 Ok',
+    },
+    {
+      name: 'a local address that virtual_alias_maps lists (user@domain key) is valid (LOCAL_RECIPIENT_README)',
+      params: { local_recipient_maps: 'inline:{ bob=x }', virtual_alias_maps: 'inline:{ info@example.com=bob }' },
+      rcpt: 'info@example.com',
+      want: '250 2.1.5 Ok',
+    },
+    {
+      name: 'a local address that recipient_canonical_maps lists is valid',
+      params: { local_recipient_maps: 'inline:{ bob=x }', recipient_canonical_maps: 'inline:{ sales@example.com=bob@example.com }' },
+      rcpt: 'sales@example.com',
+      want: '250 2.1.5 Ok',
+    },
+    {
+      name: 'a local address that canonical_maps lists (user key) is valid',
+      params: { local_recipient_maps: 'inline:{ bob=x }', canonical_maps: 'inline:{ help=bob }' },
+      rcpt: 'help@example.com',
+      want: '250 2.1.5 Ok',
+    },
+    {
+      name: 'a relay address that virtual_alias_maps lists by @domain is valid',
+      params: { relay_recipient_maps: 'inline:{ a@relay.example=x }', virtual_alias_maps: 'inline:{ @relay.example=bob }' },
+      rcpt: 'z@relay.example',
+      want: '250 2.1.5 Ok',
+    },
+    {
+      name: 'an address no rewriting map lists is still unknown',
+      params: { local_recipient_maps: 'inline:{ bob=x }', virtual_alias_maps: 'inline:{ info@example.com=bob }', canonical_maps: 'inline:{ help=bob }' },
+      rcpt: 'other@example.com',
+      want: '550 5.1.1 <other@example.com>: Recipient address rejected: User unknown in local recipient table',
+    },
+    {
+      name: 'soft_bounce = yes: a 5XX restriction reply becomes 4XX',
+      params: { soft_bounce: 'yes', local_recipient_maps: 'inline:{ bob=x }' },
+      rcpt: 'carol@example.com',
+      want: '450 4.1.1 <carol@example.com>: Recipient address rejected: User unknown in local recipient table',
     },
     {
       name: 'unlisted virtual mailbox',

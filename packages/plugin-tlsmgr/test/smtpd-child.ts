@@ -5,6 +5,7 @@
  */
 import { createTableRegistry } from '@postern/tables';
 import { startServiceInProcess } from '@postern/core';
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- the session-resumption test needs a real STARTTLS server using tlsmgr; until the test kit has one, it is smtpd (a devDependency)
 import { createSmtpdMain, SMTPD_PARAMETERS } from '@postern/plugin-smtpd';
 import { CaptureLog, entry, makeConfig } from './tls-rig.js';
 

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeServiceClients, createConfigView, createServiceHost, ParameterRegistry, parseMainCf, provide, serveCleanup, serveVerify, serviceClient, SERVICE, startServiceInProcess, TABLES, verifyClient, type CleanupRequest, type ConfigView, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
+import { closeServiceClients, createServiceHost, provide, serveCleanup, serveVerify, serviceClient, SERVICE, startServiceInProcess, TABLES, verifyClient, type CleanupRequest, type ConfigView, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
+import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
 import { AddressVerifier, IN_PROGRESS, main, verifierFromConfig, verifySender } from '../src/verify.js';
 import { MemoryVerifyStore, parseEntry } from '../src/verify-cache.js';
@@ -33,9 +34,7 @@ const DAY = 86400;
 const T0 = 1_700_000_000;
 
 function makeConfig(dir: string, extra: string): ConfigView {
-  const registry = ParameterRegistry.withCore();
-  registry.declare('@postern/plugin-verify', PARAMETERS);
-  return createConfigView({ registry, configDirectory: dir, mainCf: parseMainCf(`queue_directory = ${join(dir, 'spool')}\n${extra}`) });
+  return testConfig({ configDirectory: dir, parameters: { '@postern/plugin-verify': PARAMETERS }, mainCf: `queue_directory = ${join(dir, 'spool')}\n${extra}` });
 }
 
 describe('verify cache over the verify socket (injected clock)', () => {

@@ -7,5 +7,5 @@ export const plugin = definePlugin({
   version: '0.1.0',
   core: '^0.1.0',
   commands: {},
-  queueBackends: { lmdb: ({ queueDirectory, log }) => openQueueStore({ queueDirectory, log }) },
+  backends: { queue: { lmdb: ({ config, log }) => openQueueStore({ queueDirectory: config.get('queue_directory'), log }) } },
 });

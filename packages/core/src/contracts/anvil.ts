@@ -101,18 +101,22 @@ export type AnvilLimitKind = 'count' | 'rate' | 'message' | 'recipient' | 'newtl
 
 /**
  * smtpd's reply and warning when `value` exceeds `limit` (limit 0 = no limit),
- * or null: the texts of Postfix's smtpd.c (client addr `addr`, service `service`).
+ * or null: the texts of Postfix's smtpd.c (client address `addr`, its
+ * name[address] `namaddr` for the warnings, service `service`). `newtls` is
+ * the check after a handshake (421, then smtpd hangs up); `starttls` the one
+ * before it (454, STARTTLS refused).
  */
 export function anvilLimitReply(
-  kind: AnvilLimitKind,
+  kind: AnvilLimitKind | 'starttls',
   value: number,
   limit: number,
   addr: string,
   service: string,
   myhostname: string,
+  namaddr: string = addr,
 ): { readonly reply: string; readonly warning: string } | null {
   if (limit <= 0 || value <= limit) return null;
-  const from = `${value} from ${addr} for service ${service}`;
+  const from = `${value} from ${namaddr} for service ${service}`;
   switch (kind) {
     case 'count':
       return { reply: `421 4.7.0 ${myhostname} Error: too many connections from ${addr}`, warning: `Connection concurrency limit exceeded: ${from}` };
@@ -123,9 +127,11 @@ export function anvilLimitReply(
     case 'recipient':
       return { reply: `450 4.7.1 Error: too many recipients from ${addr}`, warning: `Recipient address rate limit exceeded: ${from}` };
     case 'newtls':
-      return { reply: `421 4.7.0 ${myhostname} Error: too many new TLS sessions from ${addr}`, warning: `New TLS session rate limit exceeded: ${from}` };
+      return { reply: `421 4.7.0 ${myhostname} Error: too many new TLS sessions from ${namaddr}`, warning: `New TLS session rate limit exceeded: ${from}` };
+    case 'starttls':
+      return { reply: `454 4.7.0 Error: too many new TLS sessions from ${namaddr}`, warning: `Refusing STARTTLS request from ${namaddr} for service ${service}` };
     case 'auth':
-      return { reply: `503 5.7.0 Error: too many AUTH commands from ${addr}`, warning: `AUTH command rate limit exceeded: ${from}` };
+      return { reply: `450 4.7.1 Error: too many AUTH commands from ${addr}`, warning: `AUTH command rate limit exceeded: ${from}` };
   }
 }
 

@@ -49,7 +49,11 @@ export interface CleanupRequest {
   readonly traceFlags?: readonly ('verify' | 'record' | 'expand')[];
   /** Keep this arrival time (re-queue) instead of now (ms). */
   readonly arrivalTime?: number;
-  /** FILTER/content_filter already applied upstream, or requested by smtpd access maps. */
+  /**
+   * The content filter, "transport:nexthop": a FILTER action or the client's
+   * content_filter (Postfix's REC_TYPE_FILT); "" for none (the re-injection
+   * smtpd of FILTER_README, -o content_filter=). Absent: cleanup's content_filter.
+   */
   readonly filter?: string;
   readonly redirect?: string;
 }

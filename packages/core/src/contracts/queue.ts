@@ -167,26 +167,18 @@ export interface QueueStore {
   check?(): Promise<QueueCheckReport>;
   /** postsuper -s: repairs what check() finds. */
   repair?(): Promise<QueueCheckReport>;
+  /**
+   * Backends shared by several nodes: calls `listener` when messages became
+   * ready that no local trigger announced (returned from a dead node's active
+   * queue, or left in incoming by a node that died); the queue manager then
+   * scans incoming. Returns an unsubscribe function. A local backend has none.
+   */
+  onForeignWork?(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
 export const QUEUE_STORE = token<QueueStore>('QueueStore');
 
-/** What a queue backend is opened with. */
-export interface QueueBackendOptions {
-  /** main.cf queue_directory (the backend keeps its files there, or ignores it). */
-  readonly queueDirectory: string;
-  readonly log?: Logger;
-  /** The process's configuration view (a backend's own parameters, declared by its package). */
-  readonly config?: ConfigView;
-}
-
-/**
- * Opens the queue store of one backend. A package declares its backends in
- * PluginDefinition.queueBackends; main.cf `queue_backend` names the one every
- * process uses (lmdb, from @postern/queue-lmdb, by default).
- */
-export type QueueBackend = (options: QueueBackendOptions) => QueueStore;
 
 /** postsuper -s: what a backend's structure check found. */
 export type QueueProblemKind =

@@ -24,6 +24,8 @@ export interface HostAddress {
   readonly family: 4 | 6;
   /** Postern extension for tests and benchmarks: the port this address listens on. */
   readonly port?: number;
+  /** The record's time to live in seconds, when the resolver knows it (DNSBL results). */
+  readonly ttl?: number;
 }
 
 /**
@@ -43,6 +45,11 @@ export interface NameResolver {
   mx(domain: string): Promise<ResolverAnswer<MxRecord>>;
   /** Addresses of `host` by `method`. */
   addresses(host: string, method: HostLookupMethod): Promise<ResolverAnswer<HostAddress>>;
+  /**
+   * TXT records of `name`, each one string (its character strings joined), for
+   * the $rbl_txt of DNSBL replies; resolvers without it give DNSBL replies no text.
+   */
+  txt?(name: string): Promise<ResolverAnswer<string>>;
 }
 
 export const NAME_RESOLVER = token<NameResolver>('NameResolver');

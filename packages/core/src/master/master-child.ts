@@ -18,7 +18,7 @@ import type { PluginDefinition } from '../plugin/manifest.js';
 import { flushLogs } from '../log/logger.js';
 import { closeServiceClients } from '../service/clients.js';
 import { createServiceHost } from '../service/host.js';
-import { dispatchRelay, setRelaySender } from '../service/relay.js';
+import { dispatchRelay, setPassSender, setRelaySender } from '../service/relay.js';
 import { loadServiceRuntime } from './runtime.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
 
@@ -51,6 +51,11 @@ async function childMain(): Promise<void> {
   setRelaySender((to, data, handle) => {
     if (!process.connected) return false;
     tell({ t: 'relay', to, data }, handle);
+    return true;
+  });
+  setPassSender((service, socket) => {
+    if (!process.connected) return false;
+    tell({ t: 'pass', service }, socket);
     return true;
   });
   const host = createServiceHost({ entry, config, log, container });

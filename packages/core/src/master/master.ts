@@ -8,7 +8,7 @@
  *
  * Files: queue_directory/pid/master.pid holds master's process ID.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { Logger } from '../contracts/logger.js';
@@ -18,7 +18,7 @@ import { describeError, posternError } from '../errors.js';
 import { MAIL_CLASS } from '../protocol/services.js';
 import { flushLogs } from '../log/logger.js';
 import { discoverPlugins, resolveServices, CORE_VERSION, type InstalledPlugin, type PluginSet } from '../plugin/loader.js';
-import { openConfiguredQueue } from '../plugin/provided.js';
+import { backendRegistry, openConfiguredQueueStore } from '../plugin/backends.js';
 import { openEndpoint, type Endpoint } from './master-listen.js';
 import { effectiveProcessLimit } from '../config/index.js';
 import { MasterService, daemonPath, type ServiceStatus, type SpawnOptions } from './master-spawn.js';
@@ -26,6 +26,9 @@ import { loadConfiguration, pluginDirsFromMainCf, type Configuration } from './m
 import { processLogger } from './runtime.js';
 import { serviceAccount, setPermissions, type Account } from './master-perms.js';
 import type { ChildSpec } from './master-proto.js';
+
+/** How long a restarted master waits for ports its killed predecessor's processes still hold (ms). */
+const KILLED_MASTER_PORT_WAIT = 10_000;
 
 export interface MasterOptions {
   readonly configDirectory: string;
@@ -65,6 +68,7 @@ export class Master {
   private reloading: Promise<void> | undefined;
   private chrootWarned = false;
   private account: Account | undefined;
+  private inUseWait = 0;
 
   private constructor(private readonly options: MasterOptions) {}
 
@@ -83,13 +87,15 @@ export class Master {
     this.log = processLogger(config, 'master', { file: this.options.logFile, verbose: this.options.verbose });
     const running = runningMasterPid(config);
     if (running && running !== process.pid) throw posternError('POSTERN_ERR_MASTER_RUNNING', running);
+    // a pid file of a master that is gone: it was killed, and its processes may still hold its ports
+    this.inUseWait = existsSync(masterPidFile(config)) ? KILLED_MASTER_PORT_WAIT : 0;
     const providers = resolveServices(this.configuration.entries, this.plugins);
     for (const w of this.configuration.warnings) this.log.warn(w);
 
     const queueDir = config.get('queue_directory');
     for (const sub of [MAIL_CLASS.PUBLIC, MAIL_CLASS.PRIVATE, 'pid']) mkdirSync(join(queueDir, sub), { recursive: true });
     this.account = serviceAccount(config, this.log);
-    if (this.account) await setPermissions(config, this.account, this.options.logFile, () => openConfiguredQueue(this.plugins, config));
+    if (this.account) await setPermissions(config, this.account, this.options.logFile, () => openConfiguredQueueStore(backendRegistry(this.plugins.plugins), config, this.log));
 
     let opened = 0;
     for (const entry of this.configuration.entries) {
@@ -141,6 +147,7 @@ export class Master {
       spareCores: Number(config.get('master_spawn_idle_cores')) || 0,
       daemonPath: daemonPath(provider.dir, entry.command),
       log: this.log,
+      program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
       credentials: this.credentials(entry),
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
@@ -158,7 +165,7 @@ export class Master {
     const endpoint = await openEndpoint(entry, config, this.account, {
       connection: (socket) => service!.connection(socket),
       trigger: (data) => service!.trigger(data.toString('latin1')),
-    });
+    }, this.inUseWait);
     service = new MasterService(this.spawnOptions(entry, provider, endpoint));
     this.services.set(entryKey(entry), service);
   }

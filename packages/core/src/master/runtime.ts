@@ -21,8 +21,10 @@ import { REWRITE } from '../contracts/rewrite.js';
 import { BOUNCE } from '../contracts/bounce.js';
 import { PostfixLogger } from '../log/logger.js';
 import { bounceClient, cleanupClient, rewriteClient } from '../service/clients.js';
-import { openConfiguredQueue, pluginTableRegistry } from '../plugin/provided.js';
-import { discoverPlugins, type PluginSet } from '../plugin/loader.js';
+import { newTableRegistry } from '../tables/index.js';
+import { discoverPlugins, type InstalledPlugin, type PluginSet } from '../plugin/loader.js';
+import { backendRegistry, openConfiguredQueueStore, registerPluginTables } from '../plugin/backends.js';
+import { BACKENDS } from '../contracts/backend.js';
 import { loadConfiguration, type Configuration } from './master-config.js';
 import type { ChildSpec } from './master-proto.js';
 
@@ -46,18 +48,20 @@ export function processLogger(config: ConfigView, command: string, options: { fi
   });
 }
 
-/**
- * A process's container: core's contracts, registered in a child container
- * (never the global one). Tables have every installed package's types; the
- * queue store is the backend main.cf queue_backend names.
- */
-export function processContainer(config: ConfigView, log: Logger, plugins: PluginSet): { container: DependencyContainer; close(): Promise<void> } {
+/** A process's container: core's contracts, registered in a child container (never the global one). */
+export function processContainer(
+  config: ConfigView,
+  log: Logger,
+  plugins: readonly InstalledPlugin[] = [],
+): { container: DependencyContainer; close(): Promise<void> } {
   const container = rootContainer.createChildContainer();
   let store: QueueStore | undefined;
+  const backends = backendRegistry(plugins);
   provide(container, CONFIG, config);
   provide(container, LOGGER, log);
-  provideLazy(container, TABLES, () => pluginTableRegistry(plugins, log));
-  provideLazy(container, QUEUE_STORE, () => (store = openConfiguredQueue(plugins, config, log)));
+  provide(container, BACKENDS, backends);
+  provideLazy(container, TABLES, () => registerPluginTables(newTableRegistry({ log }), plugins));
+  provideLazy(container, QUEUE_STORE, () => (store = openConfiguredQueueStore(backends, config, log)));
   provideLazy(container, CLEANUP, () => cleanupClient(config));
   provideLazy(container, REWRITE, () => rewriteClient(config));
   provideLazy(container, BOUNCE, () => bounceClient(config));
@@ -75,7 +79,7 @@ export async function loadServiceRuntime(spec: ChildSpec): Promise<ProcessRuntim
   const configuration = await loadConfiguration(spec.configDirectory, plugins);
   const config = configuration.view(spec.entry as MasterEntry);
   const log = processLogger(config, spec.entry.command, { file: spec.logFile, verbose: spec.verbose || spec.entry.flags.includes('-v') });
-  const { container, close } = processContainer(config, log, plugins);
+  const { container, close } = processContainer(config, log, plugins.plugins);
   const limits: Record<string, number> = {};
   for (const e of configuration.entries) limits[e.name] = effectiveProcessLimit(e, config);
   provide(container, SERVICE_PROCESS_LIMITS, limits);

@@ -8,8 +8,6 @@
  * would search from core (so Postern's own packages and third-party ones
  * installed beside them are found alike) and in extra directories (daemon_directory):
  *   @postern/plugin-*, postern-plugin-*, @scope/postern-plugin-*
- * and library packages that add table types or queue backends (named
- * @postern/*, postern-* or @scope/postern-*, marked `"postern": { "plugin": true }`).
  * A package's main module exports `plugin` (see definePlugin).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -76,22 +74,17 @@ function isPluginName(name: string): boolean {
 }
 
 /**
- * A library package that declares table types or queue backends (no master.cf
- * command): named @postern/*, postern-* or @scope/postern-*, with
- * `"postern": { "plugin": true }` in its package.json.
+ * A library package (not named as a plugin) that still adds something through
+ * a plugin declaration (queue backends, table types, shared-state backends)
+ * says so with `"postern": { "plugin": true }` in its package.json.
  */
-function isDeclaringLibrary(name: string, dir: string): boolean {
-  if (!/^@postern\/[\w.-]+$/.test(name) && !/^(@[\w.-]+\/)?postern-[\w.-]+$/.test(name)) return false;
+function declaresPlugin(dir: string): boolean {
   try {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { postern?: { plugin?: unknown } };
     return pkg.postern?.plugin === true;
   } catch {
     return false;
   }
-}
-
-function isCandidate(name: string, dir: string): boolean {
-  return isPluginName(name) || isDeclaringLibrary(name, dir);
 }
 
 function candidates(dir: string): string[] {
@@ -110,8 +103,8 @@ function candidates(dir: string): string[] {
       } catch {
         /* not a directory */
       }
-      for (const s of scoped) if (isCandidate(`${n}/${s}`, join(dir, n, s))) out.push(join(dir, n, s));
-    } else if (isCandidate(n, join(dir, n))) out.push(join(dir, n));
+      for (const s of scoped) if (isPluginName(`${n}/${s}`) || declaresPlugin(join(dir, n, s))) out.push(join(dir, n, s));
+    } else if (isPluginName(n)) out.push(join(dir, n));
   }
   return out;
 }

@@ -3,14 +3,12 @@
  * table): its name and version, the core it needs, the master.cf commands it
  * provides, its parameters with their defaults, the contracts it provides and
  * uses, and for each command the service entry, loaded only in the service's
- * own process. A library package (no master.cf command) declares the table
- * types and queue backends it adds the same way, with `commands: {}`, and
- * `"postern": { "plugin": true }` in its package.json so the loader finds it.
+ * own process.
  */
 import type { ParameterSpec } from '../contracts/config.js';
 import type { ServiceMain } from '../contracts/service.js';
-import type { QueueBackend } from '../contracts/queue.js';
 import type { TableFactory } from '../contracts/table.js';
+import type { BackendFactory } from '../contracts/backend.js';
 import { posternError } from '../errors.js';
 
 /** Contract names a plugin can provide or use (the services of protocol/services.ts, plus core's). */
@@ -41,10 +39,16 @@ export interface PluginDefinition {
   readonly provides?: readonly ContractName[];
   /** Contracts this plugin calls; the loader checks some installed plugin provides each. */
   readonly uses?: readonly ContractName[];
-  /** Lookup-table types this package adds (e.g. "redis"); every process's table registry has them. */
+  /**
+   * The smtpd restriction names this package provides (smtpd's own, or an
+   * smtpd plugin's): `postern check` reports a name in smtpd_*_restrictions
+   * that no installed package lists.
+   */
+  readonly restrictions?: readonly string[];
+  /** Lookup-table types this plugin adds (e.g. "redis"). */
   readonly tables?: Readonly<Record<string, TableFactory>>;
-  /** Queue store backends this package adds; main.cf queue_backend names the one in use. */
-  readonly queueBackends?: Readonly<Record<string, QueueBackend>>;
+  /** Backends this package adds: contract ("queue", "anvil", "flush") -> backend name -> factory (see contracts/backend.ts). */
+  readonly backends?: Readonly<Record<string, Readonly<Record<string, BackendFactory>>>>;
 }
 
 const NAME = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/;

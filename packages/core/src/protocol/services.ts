@@ -26,6 +26,12 @@ export const SERVICE = {
   ERROR: 'error',
   RETRY: 'retry',
   DISCARD: 'discard',
+  /** postscreen's DNS allow/denylist lookups (dnsblog_service_name). */
+  DNSBLOG: 'dnsblog',
+  /** postscreen's TLS engine (tlsproxy_service_name). */
+  TLSPROXY: 'tlsproxy',
+  /** The pass service postscreen hands accepted connections to (smtpd_service_name). */
+  SMTPD: 'smtpd',
 } as const;
 export type ServiceName = (typeof SERVICE)[keyof typeof SERVICE];
 

@@ -42,3 +42,21 @@ export function dispatchRelay(from: number, data: unknown, handle: unknown): voi
   }
   for (const l of listeners) l(from, data, handle);
 }
+
+let passer: ((service: string, socket: unknown) => boolean) | undefined;
+
+/** master-child: how passConnection() reaches master. */
+export function setPassSender(send: (service: string, socket: unknown) => boolean): void {
+  passer = send;
+}
+
+/**
+ * Hands an accepted client connection to master.cf's `service` of type pass
+ * (postscreen -> smtpd, as Postfix's postscreen does with its descriptor);
+ * master gives it to one of that service's processes. The socket must not
+ * have buffered unread input: it is closed in this process once sent. False
+ * without master (the caller keeps the socket).
+ */
+export function passConnection(service: string, socket: unknown): boolean {
+  return passer ? passer(service, socket) : false;
+}

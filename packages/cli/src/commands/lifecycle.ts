@@ -1,0 +1,188 @@
+/**
+ * postfix(1) for Postern: start, start-fg, stop, reload, status, check.
+ * Messages keep postfix-script's shape ("postern/postfix-script: starting
+ * the Postern mail system").
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  describeError,
+  discoverPlugins,
+  loadConfiguration,
+  Master,
+  masterPidFile,
+  pluginDirsFromMainCf,
+  resolveServices,
+  runningMasterPid,
+  type Configuration,
+  type PluginSet,
+} from '@postern/core';
+import { unknownRestrictions } from './check-restrictions.js';
+import { getopt, hasOpt, optValue } from '../getopt.js';
+import { configDirectory, initDefaultInstance } from '../instance.js';
+import type { CommandIo } from '../io.js';
+
+/** postfix(1)'s own subcommands. */
+export const LIFECYCLE: readonly string[] = ['start', 'start-fg', 'stop', 'abort', 'reload', 'status', 'check'];
+
+const SCRIPT = 'postern/postfix-script';
+const POSTERN_BIN = fileURLToPath(new URL('../bin/postern.js', import.meta.url));
+
+function fatal(io: CommandIo, text: string): number {
+  io.stderr.write(`${SCRIPT}: fatal: ${text}\n`);
+  return 1;
+}
+
+interface Loaded {
+  readonly configuration: Configuration;
+  readonly dir: string;
+}
+
+async function load(io: CommandIo, argv: readonly string[], init: boolean): Promise<Loaded & { verbose: boolean; plugins: PluginSet }> {
+  const p = getopt(argv, 'c:v');
+  const choice = configDirectory(optValue(p, 'c'), io.env);
+  if (init && choice.isDefault && initDefaultInstance(io.env)) {
+    io.stderr.write(`${SCRIPT}: created the default configuration in ${choice.dir}\n`);
+    const { ADMIN_COMMANDS } = await import('./admin.js');
+    await ADMIN_COMMANDS['newaliases']!([], io);
+  }
+  if (!existsSync(join(choice.dir, 'main.cf'))) {
+    throw new Error(`no main.cf in ${choice.dir} (use -c DIR, or run "postern start" once to create the default instance)`);
+  }
+  const plugins = await discoverPlugins(pluginDirsFromMainCf(choice.dir));
+  const configuration = await loadConfiguration(choice.dir, plugins);
+  resolveServices(configuration.entries, plugins);
+  return { configuration, dir: choice.dir, verbose: hasOpt(p, 'v'), plugins };
+}
+
+async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
+  try {
+    const { configuration, plugins } = await load(io, argv, false);
+    for (const w of configuration.warnings) io.stderr.write(`postern/postfix-script: warning: ${w}\n`);
+    const unknown = await unknownRestrictions(configuration, plugins);
+    if (unknown.length > 0) return fatal(io, unknown.join(`\n${SCRIPT}: fatal: `));
+    const queue = configuration.view().get('queue_directory');
+    for (const sub of ['public', 'private', 'pid']) mkdirSync(join(queue, sub), { recursive: true });
+    return 0;
+  } catch (err) {
+    return fatal(io, describeError(err));
+  }
+}
+
+async function startForeground(io: CommandIo, argv: readonly string[], daemon: boolean): Promise<number> {
+  let loaded: Loaded & { verbose: boolean };
+  try {
+    loaded = await load(io, argv, true);
+  } catch (err) {
+    return fatal(io, describeError(err));
+  }
+  const view = loaded.configuration.view();
+  const logFile = daemon ? undefined : '/dev/stdout';
+  try {
+    await Master.start({ configDirectory: loaded.dir, logFile, verbose: loaded.verbose });
+  } catch (err) {
+    return fatal(io, describeError(err));
+  }
+  if (!daemon) io.stderr.write(`${SCRIPT}: the Postern mail system is running in the foreground (maillog to stdout, queue ${view.get('queue_directory')})\n`);
+  // master runs until a signal stops it
+  return new Promise<number>(() => undefined);
+}
+
+async function startDaemon(io: CommandIo, argv: readonly string[]): Promise<number> {
+  let loaded: Loaded;
+  try {
+    loaded = await load(io, argv, true);
+  } catch (err) {
+    return fatal(io, describeError(err));
+  }
+  const view = loaded.configuration.view();
+  const running = runningMasterPid(view);
+  if (running) return fatal(io, `the Postern mail system is already running (pid ${running})`);
+  io.stderr.write(`${SCRIPT}: starting the Postern mail system\n`);
+  const pidDir = join(view.get('queue_directory'), 'pid');
+  mkdirSync(pidDir, { recursive: true });
+  const errFile = join(pidDir, 'master.stderr');
+  const fd = openSync(errFile, 'w');
+  const child = spawn(process.execPath, [POSTERN_BIN, 'start-fg', '--daemon', '-c', loaded.dir], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: io.env,
+  });
+  closeSync(fd);
+  child.unref();
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    if (runningMasterPid(view) === child.pid) return 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const why = readFileSync(errFile, 'utf8').trim();
+  return fatal(io, why ? `master did not start:\n${why}` : 'master did not start in time; see the maillog');
+}
+
+function signalMaster(io: CommandIo, argv: readonly string[], signal: NodeJS.Signals, wait: boolean): Promise<number> {
+  return (async () => {
+    let loaded: Loaded;
+    try {
+      loaded = await load(io, argv, false);
+    } catch (err) {
+      return fatal(io, describeError(err));
+    }
+    const view = loaded.configuration.view();
+    const pid = runningMasterPid(view);
+    if (!pid) return fatal(io, 'the Postern mail system is not running');
+    io.stderr.write(`${SCRIPT}: ${signal === 'SIGHUP' ? 'refreshing' : 'stopping'} the Postern mail system\n`);
+    process.kill(pid, signal);
+    if (!wait) return 0;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (!runningMasterPid(view)) {
+        io.stderr.write(`${SCRIPT}: waiting for the Postern mail system to terminate\n`);
+        return 0;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return fatal(io, `master (pid ${pid}) did not stop within 30 s; its pid file is ${masterPidFile(view)}`);
+  })();
+}
+
+async function status(io: CommandIo, argv: readonly string[]): Promise<number> {
+  let loaded: Loaded;
+  try {
+    loaded = await load(io, argv, false);
+  } catch (err) {
+    return fatal(io, describeError(err));
+  }
+  const pid = runningMasterPid(loaded.configuration.view());
+  if (!pid) {
+    io.stderr.write(`${SCRIPT}: the Postern mail system is not running\n`);
+    return 1;
+  }
+  io.stderr.write(`${SCRIPT}: the Postern mail system is running: PID: ${pid}\n`);
+  return 0;
+}
+
+export function lifecycleCommand(name: string, argv: readonly string[], io: CommandIo): Promise<number> {
+  switch (name) {
+    case 'start':
+      return startDaemon(io, argv);
+    case 'start-fg': {
+      const daemon = argv.includes('--daemon');
+      return startForeground(io, argv.filter((a) => a !== '--daemon'), daemon);
+    }
+    case 'stop':
+      return signalMaster(io, argv, 'SIGTERM', true);
+    case 'abort':
+      return signalMaster(io, argv, 'SIGKILL', true);
+    case 'reload':
+      return signalMaster(io, argv, 'SIGHUP', false);
+    case 'status':
+      return status(io, argv);
+    case 'check':
+      return check(io, argv);
+    default:
+      return Promise.resolve(fatal(io, `unknown command: ${name}`));
+  }
+}

@@ -1,0 +1,12 @@
+export { DNS_PARAMETERS, configuredResolver, dnsResolver, type DnsResolverOptions } from './dns-resolver.js';
+export {
+  dnsblLookup,
+  dnsblQueryName,
+  filterReply,
+  ipFilterMatch,
+  parseDnsblSite,
+  parseIpFilter,
+  type DnsblAnswer,
+  type DnsblSite,
+} from './dnsbl.js';
+export { DNSMASQ, startTestDns, type TestDns, type TestDnsOptions } from './test-dns.js';
