@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { freePort, Instance } from '../lib/instance.js';
 import { masterCf } from '../lib/system.js';
@@ -76,7 +76,9 @@ export async function postern(options: TargetOptions): Promise<Target> {
   const smtpPort = await freePort();
   const qmqpPort = await freePort();
   const inst = new Instance({ master: masterCf(smtpPort, `127.0.0.1:${qmqpPort} inet n - n - - qmqpd\npickup unix n - n 60 1 pickup\n`) });
-  inst.writeMain({ ...relayTo(options.sinkPort), ...(options.queueDirectory && { queue_directory: options.queueDirectory }), ...options.main });
+  // the queue elsewhere (a tmpfs): where the instance expects it, through a symbolic link
+  if (options.queueDirectory) symlinkSync(options.queueDirectory, inst.queueDir);
+  inst.writeMain({ ...relayTo(options.sinkPort), ...options.main });
   let pid: number | undefined;
   return {
     name: 'Postern',
