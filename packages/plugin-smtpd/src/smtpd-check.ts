@@ -22,6 +22,7 @@ import type { NetworkMatcher } from './smtpd-peer.js';
 import type { InputTransp } from './smtpd-transp.js';
 import { policyRequest, policySettings, type PolicyClients } from './smtpd-policy.js';
 import type { SmtpdState } from './smtpd-state.js';
+import { RBL_CLASS, SmtpdDnsxl } from './smtpd-dnsbl.js';
 
 export interface CheckDeps {
   readonly config: ConfigView;
@@ -34,6 +35,8 @@ export interface CheckDeps {
   readonly policy?: PolicyClients;
   /** receive_override_options. */
   readonly transp?: ReadonlySet<InputTransp>;
+  /** reject_rbl_client and friends (smtpd-dnsbl.ts). */
+  readonly dnsxl?: SmtpdDnsxl;
 }
 
 /** A check's outcome inside a restriction list. */
@@ -371,6 +374,16 @@ export class SmtpdCheck {
       }
       case 'check_policy_service':
         return this.policyService(arg(), t, where);
+      case 'reject_rbl_client':
+      case 'reject_rbl':
+      case 'permit_dnswl_client':
+      case 'reject_rhsbl_client':
+      case 'permit_rhswl_client':
+      case 'reject_rhsbl_reverse_client':
+      case 'reject_rhsbl_helo':
+      case 'reject_rhsbl_sender':
+      case 'reject_rhsbl_recipient':
+        return this.dnsxl(name, arg(), t);
       default: {
         const plugin = this.deps.hooks.restriction(name);
         if (plugin) return this.verdict(await plugin(this.checkState(t.stage, rcpt, this.messageSize)), t);
@@ -409,6 +422,61 @@ export class SmtpdCheck {
         );
       }
     }
+  }
+
+  /** The DNSxL restrictions (smtpd-dnsbl.ts): what each looks up, and Postfix's replies. */
+  private async dnsxl(name: string, spec: string, t: Target): Promise<Result> {
+    const s = this.state;
+    const x = this.deps.dnsxl;
+    if (!x) return { reply: this.tempfail(t, 'Server configuration error') };
+    const permit = name.startsWith('permit_');
+    const known = (n: string) => (n !== 'unknown' ? n : undefined);
+    const [what, cls, byAddress] = ((): [string | undefined, string, boolean] => {
+      switch (name) {
+        case 'reject_rbl_client':
+        case 'reject_rbl':
+        case 'permit_dnswl_client':
+          return [s.address, RBL_CLASS.client, true];
+        case 'reject_rhsbl_client':
+        case 'permit_rhswl_client':
+          return [known(s.name), RBL_CLASS.client, false];
+        case 'reject_rhsbl_reverse_client':
+          return [known(s.name), RBL_CLASS.reverse, false];
+        case 'reject_rhsbl_helo':
+          return [s.helo, RBL_CLASS.helo, false];
+        case 'reject_rhsbl_sender':
+          return [s.sender || undefined, RBL_CLASS.sender, false];
+        default:
+          return [t.recipient, RBL_CLASS.recipient, false];
+      }
+    })();
+    if (!what) return 'dunno';
+    const lookupName = byAddress ? what : SmtpdDnsxl.domainOf(what);
+    if (!lookupName) return 'dunno';
+    // an allowlisting never opens the relay: at RCPT the recipient must be ours to accept
+    if (permit && t.stage === 'rcpt' && t.recipient && !this.authDestination(await this.resolve(t.recipient))) return 'dunno';
+    let r;
+    try {
+      r = await x.query(spec, lookupName);
+    } catch (err) {
+      this.deps.log.warn(`${name} ${spec}: ${(err as Error).message}`);
+      return { reply: this.tempfail(t, 'Server configuration error') };
+    }
+    if (permit) {
+      if (r.status === 'listed') return 'ok';
+      // DEFER_IF_REJECT: a DNSWL that cannot be asked turns a later reject into a deferral
+      if (r.status === 'tempfail') this.deferIfReject = true;
+      return 'dunno';
+    }
+    if (r.status !== 'listed') return 'dunno';
+    const reply = await x.rejectReply(spec, what, cls, r.txt, {
+      client_address: s.address,
+      client_name: s.name,
+      helo_name: s.helo,
+      sender: s.sender,
+      recipient: t.recipient,
+    });
+    return this.reject(t, reply.code, dsnFix(reply.code, reply.dsn), reply.text);
   }
 
   /** check_policy_service (SMTPD_POLICY_README): the server's action=, applied as an access(5) action. */

@@ -5,6 +5,7 @@
  * this list (scripts/params-table.mjs).
  */
 import type { ParameterSpec } from '@postern/core';
+import { DNS_PARAMETERS } from '@postern/dns';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_banner', default: '$myhostname ESMTP $mail_name', type: 'string', description: 'The text after 220 in the greeting.' },
@@ -15,6 +16,9 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_error_sleep_time', default: '1s', type: 'time', description: 'Delay before an error reply once smtpd_soft_error_limit is reached.' },
   { name: 'smtpd_client_connection_count_limit', default: '50', type: 'int', description: 'Simultaneous connections one client may make to this service (anvil(8)); 0 = no limit.' },
   { name: 'smtpd_client_connection_rate_limit', default: '0', type: 'int', description: 'Connections one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
+  { name: 'default_rbl_reply', default: '$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}', type: 'string', description: 'The reply template of reject_rbl_* and reject_rhsbl_* when rbl_reply_maps has none for the domain.' },
+  { name: 'maps_rbl_reject_code', default: '554', type: 'int', description: 'The $rbl_code of DNS denylist rejections.' },
+  { name: 'rbl_reply_maps', default: '', type: 'string', description: 'Tables from DNS list domain (domain=filter first) to a reply template.' },
   { name: 'smtpd_client_message_rate_limit', default: '0', type: 'int', description: 'MAIL FROM requests one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
   { name: 'smtpd_client_recipient_rate_limit', default: '0', type: 'int', description: 'RCPT TO requests one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
   { name: 'smtpd_client_new_tls_session_rate_limit', default: '0', type: 'int', description: 'New (not resumed) TLS sessions one client may negotiate per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
@@ -86,4 +90,5 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'plaintext_reject_code', default: '450', type: 'int', description: 'Reply code when TLS is required.' },
   { name: 'local_recipient_maps', default: 'proxy:unix:passwd.byname $alias_maps', type: 'table', description: 'Local recipients; empty: accept every local recipient.' },
   { name: 'relay_recipient_maps', default: '', type: 'table', description: 'Recipients of relay_domains; empty: accept all.' },
+  ...DNS_PARAMETERS,
 ];

@@ -30,6 +30,7 @@ import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
 import type { PolicyClients } from './smtpd-policy.js';
+import type { SmtpdDnsxl } from './smtpd-dnsbl.js';
 import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
 
 /** What every session of one smtpd process shares. */
@@ -49,6 +50,8 @@ export interface SmtpdShared {
   readonly eventLimitExceptions: NetworkMatcher;
   /** check_policy_service's connections. */
   readonly policy?: PolicyClients;
+  /** reject_rbl_client and friends. */
+  readonly dnsxl?: SmtpdDnsxl;
   /** receive_override_options. */
   readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
@@ -159,6 +162,7 @@ export class SmtpdSession implements CommandSink {
         hooks: this.shared.hooks,
         mynetworks: this.shared.mynetworks,
         policy: this.shared.policy,
+        dnsxl: this.shared.dnsxl,
         transp: this.shared.transp,
       },
       s,
