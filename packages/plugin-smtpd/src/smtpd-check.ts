@@ -17,12 +17,14 @@ import type {
   SmtpdStage,
   SmtpdVerdict,
   TableRegistry,
+  VerifyService,
 } from '@postern/core';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import type { InputTransp } from './smtpd-transp.js';
 import { policyRequest, policySettings, type PolicyClients } from './smtpd-policy.js';
 import type { SmtpdState } from './smtpd-state.js';
 import { RBL_CLASS, SmtpdDnsxl } from './smtpd-dnsbl.js';
+import { checkUnverified } from './smtpd-verify.js';
 
 export interface CheckDeps {
   readonly config: ConfigView;
@@ -37,6 +39,9 @@ export interface CheckDeps {
   readonly transp?: ReadonlySet<InputTransp>;
   /** reject_rbl_client and friends (smtpd-dnsbl.ts). */
   readonly dnsxl?: SmtpdDnsxl;
+  /** verify(8), for reject_unverified_* (smtpd-verify.ts), and how to wait between its polls. */
+  readonly verify?: VerifyService;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** A check's outcome inside a restriction list. */
@@ -384,6 +389,14 @@ export class SmtpdCheck {
       case 'reject_rhsbl_sender':
       case 'reject_rhsbl_recipient':
         return this.dnsxl(name, arg(), t);
+      case 'reject_unverified_recipient':
+        if (!rcpt) {
+          this.deps.log.warn(`restriction \`${name}' ignored: no recipient in current context`);
+          return 'dunno';
+        }
+        return this.unverified(rcpt, RECIPIENT, t);
+      case 'reject_unverified_sender':
+        return s.sender ? this.unverified(s.sender, SENDER, t) : 'dunno';
       default: {
         const plugin = this.deps.hooks.restriction(name);
         if (plugin) return this.verdict(await plugin(this.checkState(t.stage, rcpt, this.messageSize)), t);
@@ -422,6 +435,20 @@ export class SmtpdCheck {
         );
       }
     }
+  }
+
+  /** reject_unverified_recipient / _sender through verify(8) (smtpd-verify.ts). */
+  private async unverified(addr: string, cls: typeof RECIPIENT | typeof SENDER, t: Target): Promise<Result> {
+    if (!this.deps.verify) return { reply: this.tempfail(t, 'Server configuration error') };
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const v = await checkUnverified(this.deps.config, this.deps.log, this.deps.verify, sleep, addr, cls);
+    if (v.kind === 'dunno') return 'dunno';
+    const target = { ...t, replyName: addr, replyClass: cls };
+    if (v.kind === 'defer_if_permit') {
+      if (!this.state.deferIfPermit) this.state.deferIfPermit = { code: v.code, dsn: v.dsn, text: v.text, where: t.stage };
+      return 'dunno';
+    }
+    return this.reject(target, v.code, v.dsn, v.text);
   }
 
   /** The DNSxL restrictions (smtpd-dnsbl.ts): what each looks up, and Postfix's replies. */

@@ -31,6 +31,7 @@ import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState
 import { DataPump } from './smtpd-data.js';
 import type { PolicyClients } from './smtpd-policy.js';
 import type { SmtpdDnsxl } from './smtpd-dnsbl.js';
+import type { VerifyService } from '@postern/core';
 import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
 
 /** What every session of one smtpd process shares. */
@@ -52,6 +53,8 @@ export interface SmtpdShared {
   readonly policy?: PolicyClients;
   /** reject_rbl_client and friends. */
   readonly dnsxl?: SmtpdDnsxl;
+  /** verify(8), for reject_unverified_*. */
+  readonly verify?: VerifyService;
   /** receive_override_options. */
   readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
@@ -163,6 +166,8 @@ export class SmtpdSession implements CommandSink {
         mynetworks: this.shared.mynetworks,
         policy: this.shared.policy,
         dnsxl: this.shared.dnsxl,
+        verify: this.shared.verify,
+        sleep: this.shared.sleep,
         transp: this.shared.transp,
       },
       s,

@@ -87,6 +87,9 @@ import {
   type AnvilService,
   NAME_RESOLVER,
   type NameResolver,
+  VERIFY,
+  verifyClient,
+  type VerifyService,
 } from '@postern/core';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
@@ -174,6 +177,7 @@ export async function createSmtpd(
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
+    verify: fromContainer<VerifyService>(container, VERIFY) ?? verifyClient(config),
     dnsxl: new SmtpdDnsxl(config, fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config), tables),
     transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
