@@ -29,14 +29,15 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
 describe('content_filter: after-queue filtering and re-injection', () => {
   let sys: MailSystem;
   let filter: SMTPServer;
+  let lmtpFilter: SMTPServer;
   const filtered: { from: string; to: string[] }[] = [];
+  const lmtpFiltered: { from: string; to: string[] }[] = [];
 
-  before(async () => {
-    const filterPort = await freePort();
-    const reinjectPort = await freePort();
-    // the filter: takes the message, adds a header, hands it to the re-injection smtpd, then answers
+  /** An SMTP (or LMTP) proxy: takes the message, adds a header, re-injects it, then answers. */
+  function proxy(lmtp: boolean, seen: { from: string; to: string[] }[], reinjectPort: number, header: string): SMTPServer {
     const reinject = nodemailer.createTransport({ host: '127.0.0.1', port: reinjectPort, secure: false, ignoreTLS: true });
-    filter = new SMTPServer({
+    return new SMTPServer({
+      lmtp,
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
@@ -45,8 +46,8 @@ describe('content_filter: after-queue filtering and re-injection', () => {
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
           const envelope = { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address) };
-          filtered.push(envelope);
-          const raw = `X-Filtered: by the test filter\r\n${Buffer.concat(chunks).toString('utf8')}`;
+          seen.push(envelope);
+          const raw = `${header}\r\n${Buffer.concat(chunks).toString('utf8')}`;
           reinject.sendMail({ envelope, raw }).then(
             () => callback(),
             (err: Error) => callback(Object.assign(new Error(`re-injection failed: ${err.message}`), { responseCode: 451 })),
@@ -54,18 +55,30 @@ describe('content_filter: after-queue filtering and re-injection', () => {
         });
       },
     });
+  }
+
+  before(async () => {
+    const filterPort = await freePort();
+    const reinjectPort = await freePort();
+    filter = proxy(false, filtered, reinjectPort, 'X-Filtered: by the test filter');
+    lmtpFilter = proxy(true, lmtpFiltered, reinjectPort, 'X-Filtered: by the LMTP filter');
+    const lmtpPort = await freePort();
+    await new Promise<void>((r) => lmtpFilter.listen(lmtpPort, '127.0.0.1', r));
     await new Promise<void>((r) => filter.listen(filterPort, '127.0.0.1', r));
     sys = await startSystem({
-      aliases: 'postmaster: root\nalice: root\n',
+      aliases: 'postmaster: root\nalice: root\ncarol: root\n',
       before: (inst) => {
         // header_checks would reject the filter's header: the re-injection service skips them
         writeFileSync(join(inst.configDir, 'header_checks'), '/^X-Filtered:/ REJECT filtered twice\n');
         return {
           content_filter: `scan:[127.0.0.1]:${filterPort}`,
+          // a FILTER action overrides content_filter for this recipient's mail
+          smtpd_recipient_restrictions: `check_recipient_access inline:{ {carol@localhost=FILTER lmtp:inet:127.0.0.1:${lmtpPort}} }, permit_mynetworks, reject`,
           header_checks: `regexp:${join(inst.configDir, 'header_checks')}`,
         };
       },
-      extraMaster: `scan      unix  -       -       n       -       10      smtp
+      extraMaster: `lmtp      unix  -       -       n       -       -       lmtp
+scan      unix  -       -       n       -       10      smtp
     -o smtp_send_xforward_command=yes
     -o disable_mime_output_conversion=yes
 127.0.0.1:${reinjectPort} inet n  -       n       -       10      smtpd
@@ -82,6 +95,7 @@ describe('content_filter: after-queue filtering and re-injection', () => {
   after(async () => {
     await sys?.inst.dispose();
     await new Promise<void>((r) => filter.close(() => r()));
+    await new Promise<void>((r) => lmtpFilter.close(() => r()));
   });
 
   test('a message goes through the filter once and is delivered with its header', async () => {
@@ -108,5 +122,20 @@ describe('content_filter: after-queue filtering and re-injection', () => {
     assert.notEqual(local[1], firstId);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(filtered.length, 1, 'no loop: the re-injected copy is not filtered again');
+  });
+
+  test('a FILTER access action sends the message through an LMTP next hop instead', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sys.smtpPort, secure: false, ignoreTLS: true });
+    const info = await transport.sendMail({
+      envelope: { from: 'sender@example.org', to: ['carol@localhost'] },
+      raw: 'From: sender@example.org\r\nTo: carol@localhost\r\nSubject: lmtp filter\r\n\r\nbody\r\n',
+    });
+    const id = info.response.split(' ').pop()!;
+    await sys.inst.waitForLog(new RegExp(`${id}: to=<carol@localhost>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:\\d+, .*status=sent`));
+    const mbox = join(sys.mailDir, 'root');
+    const msg = await waitFor('delivery of the LMTP-filtered message', () => parseMboxSettled(existsSync(mbox) ? sys.mbox('root') : '').find((m) => m.headers.get('subject')?.[0] === 'lmtp filter'));
+    assert.deepEqual(msg.headers.get('x-filtered'), ['by the LMTP filter']);
+    assert.deepEqual(lmtpFiltered, [{ from: 'sender@example.org', to: ['carol@localhost'] }]);
+    assert.equal(filtered.length, 1, 'content_filter was not used for this message');
   });
 });

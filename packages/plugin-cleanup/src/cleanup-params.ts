@@ -6,9 +6,12 @@
  * empty_address_recipient (repeated here with the same defaults, because
  * cleanup reads them too).
  */
+import { MILTER_PARAMETERS } from '@postern/milter';
 import type { ParameterSpec } from '@postern/core';
 
 export const CLEANUP_PARAMETERS: readonly ParameterSpec[] = [
+  { name: 'non_smtpd_milters', default: '', type: 'list', description: 'Milters for mail that does not arrive through smtpd (sendmail/pickup, qmqpd): inet:host:port, unix:pathname or { address, name=value ... }.' },
+  ...MILTER_PARAMETERS,
   { name: 'canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for sender and recipient addresses.' },
   { name: 'sender_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for sender addresses only.' },
   { name: 'recipient_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for recipient addresses only.' },

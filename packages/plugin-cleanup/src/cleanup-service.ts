@@ -32,6 +32,7 @@ import { isLongQueueId, QUEUE } from '@postern/core';
 import type { ActState } from './cleanup-act.js';
 import { AddressMapper, MappingError } from './cleanup-addr.js';
 import { CleanupMessage, type MessageChecks } from './cleanup-message.js';
+import { nonSmtpdMilters, nonSmtpdMiltersApply } from './cleanup-milter.js';
 
 export interface CleanupOptions {
   readonly config: ConfigView;
@@ -91,8 +92,10 @@ export class Cleanup implements CleanupService {
       .map((i) => tables.open(i));
   }
 
-  async submit(request: CleanupRequest, content: AsyncIterable<Buffer>, onQueueId?: (queueId: string) => void): Promise<CleanupResult> {
+  async submit(input: CleanupRequest, body: AsyncIterable<Buffer>, onQueueId?: (queueId: string) => void): Promise<CleanupResult> {
     const { config, log } = this.opts;
+    let request = input;
+    let content = body;
     let writer: QueueWriter;
     const proposed = request.queueId && isLongQueueId(request.queueId) ? request.queueId : undefined;
     if (request.queueId && !proposed) log.warn(`${request.origin}: ignoring malformed queue ID "${request.queueId.slice(0, 40)}"`);
@@ -105,6 +108,18 @@ export class Cleanup implements CleanupService {
     }
     const id = writer.id;
     if (id !== request.queueId) onQueueId?.(id);
+    if (nonSmtpdMiltersApply(config, request)) {
+      // the client sends the content once it knows the queue ID
+      const staged = await nonSmtpdMilters(config, log, { ...request, queueId: id }, content).catch((err: unknown) => {
+        writer.abort();
+        throw err;
+      });
+      if (staged.refused) {
+        writer.abort();
+        return { ...staged.refused, queueId: id };
+      }
+      ({ request, content } = staged);
+    }
     const flags = request.flags ?? {};
     const mapping = !flags.noAddressMappings;
     const arrivalTime = request.arrivalTime ?? Date.now();

@@ -29,6 +29,7 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import { SmtpdMilters, type MilterVerdict } from './smtpd-milter.js';
 import type { PolicyClients } from './smtpd-policy.js';
 import type { SmtpdDnsxl } from './smtpd-dnsbl.js';
 import type { VerifyService } from '@postern/core';
@@ -183,6 +184,17 @@ export class SmtpdSession implements CommandSink {
       this.reply(denied);
       return;
     }
+    this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    const milter = await this.milters?.connect();
+    if (milter?.greeting) {
+      s.accessDenied = milter.denied;
+      this.reply(milter.greeting);
+      if (milter.close) {
+        this.quitting = true;
+        this.conn.close();
+      }
+      return;
+    }
     this.reply(`220 ${this.c.expand(this.c.get('smtpd_banner'))}`);
   }
 
@@ -262,10 +274,25 @@ export class SmtpdSession implements CommandSink {
 
   private anvilCounted = false;
 
+  /** smtpd_milters of this session (smtpd-milter.ts). */
+  private milters?: SmtpdMilters;
+
+  /** A milter's reply to a command: refuse it (and disconnect after 421). */
+  private async milterRefusal(v: MilterVerdict | undefined): Promise<false | undefined> {
+    if (!v?.reply) return undefined;
+    await this.error(v.reply);
+    if (v.close) {
+      this.quitting = true;
+      this.conn.close();
+    }
+    return false;
+  }
+
   closed(): void {
     const s = this.state;
     if (this.anvilCounted) void this.shared.anvil?.disconnect(this.c.get('service_name'), s.address);
     if (this.saslExchange !== undefined) void this.shared.sasl?.abort(this.saslExchange);
+    this.milters?.quit();
     if (this.inData) countCommand(s, 'data', false);
     if (!this.quitting) this.log.info(`lost connection after ${this.whereText()} from ${s.namaddr}`);
     this.log.info(`disconnect from ${s.namaddr} ${formatCounts(s)}`);
@@ -348,6 +375,9 @@ export class SmtpdSession implements CommandSink {
       s.helo = undefined;
       return this.error(err);
     }
+    // a milter's HELO reply refuses the command only when it is 421 (smtpd.c: other refusals show at MAIL)
+    const mv = await this.milters?.helo(s.helo);
+    if (mv?.close && (await this.milterRefusal(mv)) === false) return false;
     if (!ehlo) {
       this.reply(`250 ${this.myhostname}`);
       return true;
@@ -556,6 +586,14 @@ export class SmtpdSession implements CommandSink {
       resetTransaction(s);
       return this.error(err);
     }
+    if (this.milters) {
+      const refused = await this.milterRefusal(await this.milters.mail(p.address, p.params));
+      if (refused === false) {
+        this.milters.abort();
+        resetTransaction(s);
+        return false;
+      }
+    }
     s.bodyType = body;
     s.smtputf8 = smtputf8;
     s.dsnRet = ret;
@@ -597,6 +635,7 @@ export class SmtpdSession implements CommandSink {
     s.rcptAttempts++;
     const err = await this.check.rcpt(p.address);
     if (err) return this.error(err);
+    if (this.milters && (await this.milterRefusal(await this.milters.rcpt(p.address, p.params))) === false) return false;
     s.recipients.push({ address: p.address, notify, orcpt });
     this.reply('250 2.1.5 Ok');
     return true;
@@ -604,6 +643,7 @@ export class SmtpdSession implements CommandSink {
 
   private async rset(args: string): Promise<boolean> {
     if (args) return this.error('501 5.5.4 Syntax: RSET');
+    this.milters?.abort();
     resetTransaction(this.state);
     this.reply('250 2.0.0 Ok');
     return true;
@@ -646,6 +686,7 @@ export class SmtpdSession implements CommandSink {
     if (args) return this.error('501 5.5.4 Syntax: DATA');
     const err = await this.check.data();
     if (err) return this.error(err);
+    if (this.milters && (await this.milterRefusal(await this.milters.data())) === false) return false;
     const parser = this.conn.stream;
     if (!parser) return false;
     const stream = parser.startDataMode(0);
@@ -746,9 +787,18 @@ export class SmtpdSession implements CommandSink {
     };
     let result: Awaited<ReturnType<CleanupService['submit']>> | undefined;
     let failure: Error | undefined;
+    let milterReply: string | undefined;
     onQueueId(proposedId);
     try {
-      result = await this.shared.cleanup.submit(request, content(), onQueueId);
+      if (this.milters) {
+        // the milters see (and may edit) the whole message before cleanup gets it
+        const staged = await this.milters.message(request, content());
+        milterReply = staged.reply;
+        if (staged.discard) result = { status: 'discarded', queueId: proposedId, code: 250, dsn: '2.0.0', text: 'Ok' };
+        else if (!milterReply) result = await this.shared.cleanup.submit(staged.request, once(staged.content), onQueueId);
+      } else {
+        result = await this.shared.cleanup.submit(request, content(), onQueueId);
+      }
     } catch (err) {
       failure = err as Error;
     }
@@ -761,6 +811,7 @@ export class SmtpdSession implements CommandSink {
       return this.error('552 5.3.4 Message size exceeds fixed limit');
     }
     if (eodReply) return this.error(eodReply);
+    if (milterReply) return this.milterRefusal({ reply: milterReply, close: milterReply.startsWith('421') }) as Promise<false>;
     if (failure || !result) {
       this.log.warn(`${s.queueId ?? 'NOQUEUE'}: queue file write error: ${failure?.message ?? 'no result'}`);
       return this.error('451 4.3.0 Error: queue file write error');
@@ -799,6 +850,10 @@ export class SmtpdSession implements CommandSink {
     }
     return 'unknown';
   }
+}
+
+async function* once(content: Buffer): AsyncGenerator<Buffer> {
+  yield content;
 }
 
 function protocolName(s: SmtpdState): string {

@@ -199,3 +199,33 @@ test('check_policy_service: request_limit, unix:private/NAME, a dead server and 
     await policy.close();
   }
 });
+
+test('check_policy_service: max_idle closes an unused connection; a silent server times out into default_action', async () => {
+  const policy = new RecordingPolicy(() => 'action=DUNNO\n\n');
+  await policy.listen({ port: 0, host: '127.0.0.1' });
+  const port = (policy.server.address() as { port: number }).port;
+  const silent = createServer((s) => s.on('error', () => undefined));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentPort = (silent.address() as { port: number }).port;
+  const rig = await startRig({
+    smtpd_policy_service_max_idle: '1s',
+    smtpd_recipient_restrictions: `check_policy_service inet:127.0.0.1:${port}`,
+    smtpd_data_restrictions: `check_policy_service { inet:127.0.0.1:${silentPort}, timeout=1s, try_limit=1, default_action=DUNNO }`,
+  });
+  try {
+    assert.equal((await attempt(rig.port, 'bob@example.com'))[1], '250 2.1.5 Ok');
+    assert.equal((await attempt(rig.port, 'bob@example.com'))[1], '250 2.1.5 Ok');
+    assert.equal(policy.connections, 1, 'reused while fresh');
+    await new Promise((r) => setTimeout(r, 1300));
+    const t0 = Date.now();
+    const r = await attempt(rig.port, 'bob@example.com', 'Subject: x\r\n\r\nbody');
+    assert.equal(policy.connections, 2, 'a new connection after max_idle');
+    assert.match(r[3]!, /^250 2\.0\.0 Ok: queued as /, 'default_action=DUNNO lets the message in');
+    assert.ok(Date.now() - t0 >= 900, 'waited for the timeout');
+    assert.ok(rig.log.lines.some((l) => l === `warning: problem talking to server 127.0.0.1:${silentPort}: timeout`), rig.log.lines.join('\n'));
+  } finally {
+    await rig.stop();
+    await policy.close();
+    silent.close();
+  }
+});

@@ -1,0 +1,4 @@
+export { Milter, milterAddress, type MacroLists, type MacroSource, type MilterDefaultAction, type MilterEdit, type MilterSpec } from './milter-conn.js';
+export { MilterChain, MILTER_PARAMETERS, macroLists, milterSpecs, type MilterConfig, type MilterMessageResult } from './milter-chain.js';
+export { applyContentEdits, formatMessage, parseMessage, type MilterHeader, type MilterMessage } from './milter-message.js';
+export { CHUNK_SIZE, SMFIC, SMFIF, SMFIM, SMFIP, SMFIR } from './milter-protocol.js';

@@ -1,0 +1,179 @@
+/**
+ * The MTA side of the milter protocol against scripted milters on loopback
+ * sockets (each test's milter answers by a small rule), plus the message
+ * parser and the edits, table-driven.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { applyContentEdits, formatMessage, MilterChain, milterSpecs, parseMessage, type MilterConfig, type MilterEdit } from '../src/index.js';
+
+type Send = (cmd: string, data?: Buffer) => void;
+
+/** A milter that negotiates (version 6, `actions`, `steps`, optional symlist) and answers by `rule`. */
+async function scripted(
+  rule: (cmd: string, data: Buffer, send: Send) => void,
+  negotiate: { actions?: number; steps?: number; symlist?: Buffer } = {},
+): Promise<{ server: Server; port: number; seen: { cmd: string; data: Buffer }[] }> {
+  const seen: { cmd: string; data: Buffer }[] = [];
+  const server = createServer((sock: Socket) => {
+    sock.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    const send: Send = (cmd, data = Buffer.alloc(0)) => {
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(data.length + 1, 0);
+      head.write(cmd, 4, 'latin1');
+      sock.write(Buffer.concat([head, data]));
+    };
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        const len = buf.readUInt32BE(0);
+        const cmd = String.fromCharCode(buf[4]!);
+        const data = Buffer.from(buf.subarray(5, 4 + len));
+        buf = buf.subarray(4 + len);
+        seen.push({ cmd, data });
+        if (cmd === 'O') {
+          const r = Buffer.alloc(12);
+          r.writeUInt32BE(6, 0);
+          r.writeUInt32BE(negotiate.actions ?? (0x1ff & ~0x100), 4);
+          r.writeUInt32BE(negotiate.steps ?? 0, 8);
+          send('O', Buffer.concat([r, negotiate.symlist ?? Buffer.alloc(0)]));
+        } else if (cmd !== 'D' && cmd !== 'A' && cmd !== 'Q') rule(cmd, data, send);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port, seen };
+}
+
+function config(smtpdMilters: string, extra: Record<string, string> = {}): MilterConfig {
+  const values: Record<string, string> = {
+    smtpd_milters: smtpdMilters,
+    milter_protocol: '6',
+    milter_default_action: 'tempfail',
+    milter_connect_timeout: '5',
+    milter_command_timeout: '5',
+    milter_content_timeout: '5',
+    milter_connect_macros: 'j {daemon_name} v _',
+    milter_mail_macros: 'i {mail_addr}',
+    queue_directory: '/nonexistent',
+    ...extra,
+  };
+  return {
+    get: (n) => values[n] ?? '',
+    list: (n) => (values[n] ?? '').split(/[\s,]+/).filter(Boolean),
+    time: (n) => Number(values[n] ?? 0),
+  };
+}
+
+const str = (s: string) => Buffer.from(`${s}\0`);
+const macros = (name: string): string | undefined => ({ j: 'mx.example', '{daemon_name}': 'mx.example', _: 'client [192.0.2.1]', '{client_addr}': '192.0.2.1', '{mail_addr}': 'a@example' })[name];
+
+test('milterSpecs: plain and braced entries, per-milter settings, bad settings refused', () => {
+  const c = config('inet:127.0.0.1:8891, { unix:private/m2, command_timeout=2s, default_action=accept, protocol=4 }', { milter_command_timeout: '30' });
+  const [a, b] = milterSpecs(c, 'smtpd_milters');
+  assert.equal(a!.endpoint, 'inet:127.0.0.1:8891');
+  assert.equal(a!.commandTimeout, 30_000);
+  assert.equal(a!.defaultAction, 'tempfail');
+  assert.deepEqual([b!.endpoint, b!.commandTimeout, b!.defaultAction, b!.protocol], ['unix:private/m2', 2000, 'accept', 4]);
+  assert.throws(() => milterSpecs(config('{ inet:127.0.0.1:1, default_action=maybe }'), 'smtpd_milters'), /bad default_action/);
+  assert.throws(() => milterSpecs(config('{ inet:127.0.0.1:1, colour=red }'), 'smtpd_milters'), /unknown milter attribute/);
+});
+
+test('message edits, as cleanup_milter applies them', () => {
+  const content = Buffer.from('Received: from x\n\tby y\nSubject: hi\nX-A: 1\nX-A: 2\n\nbody\n');
+  const cases: { name: string; edits: MilterEdit[]; want: string }[] = [
+    { name: 'no edits keep the message', edits: [], want: content.toString() },
+    { name: 'add header goes last', edits: [{ op: 'addHeader', name: 'X-B', value: ' b' }], want: 'Received: from x\n\tby y\nSubject: hi\nX-A: 1\nX-A: 2\nX-B: b\n\nbody\n' },
+    { name: 'insert at 0 goes first', edits: [{ op: 'insertHeader', index: 0, name: 'DKIM-Signature', value: ' v=1' }], want: 'DKIM-Signature: v=1\nReceived: from x\n\tby y\nSubject: hi\nX-A: 1\nX-A: 2\n\nbody\n' },
+    { name: 'change the 2nd X-A', edits: [{ op: 'changeHeader', index: 2, name: 'x-a', value: ' two' }], want: 'Received: from x\n\tby y\nSubject: hi\nX-A: 1\nX-A: two\n\nbody\n' },
+    { name: 'an empty value deletes', edits: [{ op: 'changeHeader', index: 1, name: 'Subject', value: '' }], want: 'Received: from x\n\tby y\nX-A: 1\nX-A: 2\n\nbody\n' },
+    { name: 'change of a missing header adds it', edits: [{ op: 'changeHeader', index: 1, name: 'X-New', value: ' n' }], want: 'Received: from x\n\tby y\nSubject: hi\nX-A: 1\nX-A: 2\nX-New: n\n\nbody\n' },
+    { name: 'replace body', edits: [{ op: 'replaceBody', body: Buffer.from('new\n') }], want: 'Received: from x\n\tby y\nSubject: hi\nX-A: 1\nX-A: 2\n\nnew\n' },
+  ];
+  for (const c of cases) {
+    const msg = parseMessage(content);
+    applyContentEdits(msg, c.edits);
+    assert.equal(formatMessage(msg).toString(), c.want, c.name);
+  }
+  assert.deepEqual(parseMessage(content).headers[0], { name: 'Received', value: ' from x\n\tby y' });
+});
+
+test('negotiation: the milter\'s macro list (SETSYMLIST), skipped and unanswered steps', async () => {
+  // stage 0 (connect): only {client_addr}; steps: no HELO, no reply to connect
+  const symlist = Buffer.concat([Buffer.from([0, 0, 0, 0]), str('{client_addr}')]);
+  const m = await scripted((cmd, _d, send) => void (cmd !== 'C' && send('c')), { actions: 0x1ff, steps: 0x2 | 0x1000, symlist });
+  const chain = await MilterChain.open(milterSpecs(config(`inet:127.0.0.1:${m.port}`), 'smtpd_milters'), config(''), macros, () => undefined);
+  assert.equal(await chain.connect('unknown', '192.0.2.1', 25, 'inet'), undefined);
+  assert.equal(await chain.helo('client.example'), undefined);
+  assert.equal(await chain.mail('a@example', ['SIZE=10']), undefined);
+  chain.quit();
+  m.server.close();
+  const cmds = m.seen.map((s) => s.cmd).join('');
+  assert.equal(cmds, 'ODCDM', 'no HELO sent; macros before connect and MAIL');
+  assert.deepEqual(m.seen[1]!.data.toString().split('\0'), ['C{client_addr}', '192.0.2.1', ''], 'only the macro the milter asked for');
+  assert.equal(m.seen[2]!.data.subarray(0, 13).toString('latin1'), '[192.0.2.1]\x004');
+  assert.equal(m.seen[2]!.data.readUInt16BE(13), 25);
+  assert.deepEqual(m.seen[4]!.data.toString().split('\0'), ['<a@example>', 'SIZE=10', '']);
+});
+
+test('replies: reject, tempfail, a custom reply, progress, body skip, discard and quarantine', async () => {
+  const m = await scripted((cmd, data, send) => {
+    const arg = data.toString().split('\0')[0] ?? '';
+    if (cmd === 'M' && arg.includes('rej')) return send('r');
+    if (cmd === 'M' && arg.includes('temp')) return send('t');
+    if (cmd === 'R' && arg.includes('custom')) return send('y', str('553 5.1.8 not you'));
+    if (cmd === 'R') return (send('p'), send('p'), send('c'));
+    if (cmd === 'B') return send('s');
+    if (cmd === 'E') return (send('q', str('look at it')), send('+', str('<new@example>')), send('e', str('<other@example>')), send('c'));
+    send('c');
+  });
+  const chain = await MilterChain.open(milterSpecs(config(`inet:127.0.0.1:${m.port}`), 'smtpd_milters'), config(''), macros, () => undefined);
+  await chain.connect('host.example', '192.0.2.1', 25, 'inet');
+  assert.equal(await chain.mail('rej@example'), '550 5.7.1 Command rejected');
+  assert.equal(await chain.mail('temp@example'), '451 4.7.1 Service unavailable - try again later');
+  assert.equal(await chain.mail('ok@example'), undefined);
+  assert.equal(await chain.rcpt('custom@example'), '553 5.1.8 not you');
+  assert.equal(await chain.rcpt('slow@example'), undefined, 'SMFIR_PROGRESS keeps waiting');
+  const body = Buffer.alloc(200_000, 'x');
+  const r = await chain.message(Buffer.concat([Buffer.from('Subject: s\n\n'), body]));
+  assert.equal(r.reply, undefined);
+  assert.equal(r.hold, 'look at it');
+  assert.equal(r.sender, 'other@example');
+  assert.deepEqual(r.addRecipients, ['new@example']);
+  assert.equal(m.seen.filter((s) => s.cmd === 'B').length, 1, 'SMFIR_SKIP: no more body chunks');
+  chain.quit();
+  m.server.close();
+});
+
+test('failures: a silent milter times out, a malformed reply and a refused connection give the default action', async () => {
+  const silent = await scripted((cmd, data, send) => {
+    if (cmd === 'M') return; // never answers
+    if (cmd === 'R') return send('y', str('hello there'));
+    send('c');
+  });
+  const warnings: string[] = [];
+  const c = config(`{ inet:127.0.0.1:${silent.port}, command_timeout=1s }`);
+  const chain = await MilterChain.open(milterSpecs(c, 'smtpd_milters'), c, macros, (w) => warnings.push(w));
+  await chain.connect('host.example', '192.0.2.1', 25, 'inet');
+  const t0 = Date.now();
+  assert.equal(await chain.mail('a@example'), '451 4.7.1 Service unavailable - try again later');
+  assert.ok(Date.now() - t0 >= 900, 'waited for milter_command_timeout');
+  assert.equal(await chain.rcpt('b@example'), '451 4.7.1 Service unavailable - try again later', 'the default action from then on');
+  assert.match(warnings[0]!, /^milter inet:127\.0\.0\.1:\d+: timeout while sending M$/);
+  chain.quit();
+
+  const c2 = config(`{ inet:127.0.0.1:${silent.port}, default_action=accept }`);
+  const chain2 = await MilterChain.open(milterSpecs(c2, 'smtpd_milters'), c2, macros, (w) => warnings.push(w));
+  await chain2.connect('host.example', '192.0.2.1', 25, 'inet');
+  assert.equal(await chain2.rcpt('b@example'), undefined, 'malformed reply, default_action=accept: go on');
+  assert.ok(warnings.some((w) => /malformed reply: hello there/.test(w)));
+  chain2.quit();
+  silent.server.close();
+
+  const c3 = config('{ inet:127.0.0.1:1, default_action=reject }');
+  const chain3 = await MilterChain.open(milterSpecs(c3, 'smtpd_milters'), c3, macros, (w) => warnings.push(w));
+  assert.equal(await chain3.connect('host.example', '192.0.2.1', 25, 'inet'), '550 5.5.0 Service unavailable');
+  chain3.quit();
+});
