@@ -46,7 +46,7 @@ describe('mail flow: SMTP in, local mbox out', () => {
     // a mailbox read while local(8) is still writing it is incomplete: wait for a whole message
     await waitFor('delivery to root', () => (existsSync(mbox) && parseMboxSettled(sys.mbox('root')).length > 0 ? true : undefined));
     const [msg] = parseMbox(sys.mbox('root'));
-    assert.match(msg!.fromLine, /^From sender@example\.org \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
+    assert.match(msg!.fromLine, /^From sender@example\.org  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
     assert.deepEqual(msg!.headers.get('return-path'), ['<sender@example.org>']);
     assert.deepEqual(msg!.headers.get('x-original-to'), ['alice@localhost']);
     assert.deepEqual(msg!.headers.get('delivered-to'), ['root@mail.example.test']);

@@ -18,7 +18,7 @@ import { startSystem, type MailSystem } from '../lib/system.js';
 import { LineClient } from '../lib/line-client.js';
 
 const require = createRequire(import.meta.url);
-const SENDMAIL = join(dirname(require.resolve('@postern/mta/package.json')), 'dist', 'src', 'bin', 'sendmail.js');
+const SENDMAIL = join(dirname(require.resolve('@postern/cli/package.json')), 'dist', 'src', 'bin', 'sendmail.js');
 
 describe('milters: opendkim and a rejecting milter', { skip: OPENDKIM_MISSING }, () => {
   let sys: MailSystem;

@@ -14,7 +14,7 @@ import { openQueueStore, QUEUE } from '@postern/core';
 import { Instance } from '../lib/instance.js';
 
 const require = createRequire(import.meta.url);
-const SENDMAIL = join(dirname(require.resolve('@postern/mta/package.json')), 'dist', 'src', 'bin', 'sendmail.js');
+const SENDMAIL = join(dirname(require.resolve('@postern/cli/package.json')), 'dist', 'src', 'bin', 'sendmail.js');
 
 function sendmail(configDir: string, args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

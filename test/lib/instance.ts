@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-export const POSTERN_BIN = join(dirname(require.resolve('@postern/mta/package.json')), 'dist', 'src', 'bin', 'postern.js');
+export const POSTERN_BIN = join(dirname(require.resolve('@postern/cli/package.json')), 'dist', 'src', 'bin', 'postern.js');
 /** test/fixtures, beside the compiled tests' source tree. */
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures');
 

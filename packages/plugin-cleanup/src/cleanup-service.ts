@@ -173,7 +173,7 @@ export class Cleanup implements CleanupService {
 
       if (message.tooBig) {
         writer.abort();
-        return { status: 'rejected', queueId: id, code: 552, dsn: '5.3.4', text: 'Message size exceeds fixed limit' };
+        return { status: 'rejected', queueId: id, code: 552, dsn: '5.3.4', text: 'Error: message file too big' };
       }
       if (state.reason !== undefined) {
         writer.abort();

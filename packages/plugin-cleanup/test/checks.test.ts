@@ -126,7 +126,7 @@ test('message_size_limit: 552 5.3.4 and nothing queued', async () => {
   await withCleanup({ message_size_limit: '1000' }, {}, async (h) => {
     const big = `Subject: big\n\n${'x'.repeat(100)}\n`.repeat(1) + `${'y'.repeat(99)}\n`.repeat(50);
     const r = await h.submit(REQ, [big.slice(0, 2000), big.slice(2000)]);
-    assert.deepEqual([r.status, r.code, r.dsn, r.text], ['rejected', 552, '5.3.4', 'Message size exceeds fixed limit']);
+    assert.deepEqual([r.status, r.code, r.dsn, r.text], ['rejected', 552, '5.3.4', 'Error: message file too big']);
     assert.equal(await h.queued(), 0);
     const ok = await h.submit(REQ, 'Subject: small\n\nbody\n');
     assert.equal(ok.status, 'queued');

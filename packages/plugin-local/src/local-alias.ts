@@ -6,7 +6,9 @@
  * second visit, as in "user: user, other", falls through to .forward and
  * the mailbox). When "owner-NAME" is also an alias, the envelope sender of
  * everything NAME expands to becomes owner-NAME@$myorigin, or with
- * expand_owner_alias the owner alias's own value. Commands and files in an
+ * expand_owner_alias the owner alias's own value, and (Postfix's owner
+ * attribute) local users in the list get the message as a new one through
+ * cleanup; without an owner- alias the owner in force is kept (reset_owner_alias = no). Commands and files in an
  * alias run with the privileges of the alias database owner, default_privs
  * when that is root or the table has no file.
  */
@@ -29,7 +31,7 @@ async function aliasPrivileges(req: LocalRequest, table: LookupTable): Promise<P
   if (!owner || owner.uid === 0) return defaultPrivs(req.tables, req.settings.defaultPrivs);
   return unprivileged(
     req.tables,
-    { uid: owner.uid, gid: owner.gid, home: '/', shell: '/bin/sh', logname: `uid ${owner.uid}` },
+    { uid: owner.uid, gid: owner.gid, logname: `uid ${owner.uid}` },
     req.settings.defaultPrivs,
   );
 }
@@ -49,16 +51,18 @@ export async function deliverAlias(
     if (!hit) continue;
     if (req.dup.check(`alias ${name}`)) return undefined;
     let sender = attr.sender;
+    let ownerAttr: string | undefined;
     if (attr.sender !== '') {
       const owner = name.startsWith('owner-') ? undefined : await lookup(req, `owner-${name}`);
       if (owner) {
         const expanded = splitDestinations(owner.value);
         sender = req.settings.expandOwnerAlias && expanded.length > 0 ? expanded[0]! : `owner-${name}@${req.settings.myorigin}`;
+        ownerAttr = sender;
       }
     }
     const privs = await aliasPrivileges(req, hit.table);
     const tokens = splitDestinations(hit.value);
-    const child: DeliverAttr = { ...attr, sender, expType: 'alias', privs, via: `alias ${name}` };
+    const child: DeliverAttr = { ...attr, sender, expType: 'alias', privs, owner: ownerAttr ?? attr.owner, via: `alias ${name}` };
     req.log.debug(`${req.request.queueId}: alias ${name} -> ${tokens.join(', ')}`);
     return deliverTokens(req, child, tokens, index);
   }

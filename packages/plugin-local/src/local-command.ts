@@ -8,8 +8,11 @@
  * set, else directly or through /bin/sh -c when it has shell meta
  * characters (it is a shell command line by specification). Addresses
  * never appear on that command line: they reach the command only through
- * the environment -- SHELL, HOME, USER, LOGNAME, SENDER, RECIPIENT, LOCAL,
- * DOMAIN, EXTENSION, ORIGINAL_RECIPIENT, CLIENT_*, SASL_* -- with every
+ * the environment local(8) documents -- USER, LOGNAME, SENDER, RECIPIENT,
+ * LOCAL always; HOME and SHELL when the privileges are an account's (not
+ * for a root-owned alias, which runs as default_privs without either);
+ * DOMAIN, EXTENSION (only when the address has one), ORIGINAL_RECIPIENT
+ * and ENVID when not empty; CLIENT_* and SASL_* when known -- with every
  * value passed through command_expansion_filter (other characters become
  * "_"), PATH reset to /usr/bin:/bin and export_environment copied.
  * The message is fed with a From_ line, Return-Path:, X-Original-To: and
@@ -36,18 +39,19 @@ export function commandEnvironment(req: LocalRequest, attr: DeliverAttr, privs: 
   const client = req.request.client;
   const sasl = req.request.sasl;
   Object.assign(env, {
-    SHELL: f(privs.shell),
-    HOME: f(privs.home),
     USER: f(user),
     LOGNAME: f(user),
     SENDER: f(attr.sender),
     RECIPIENT: f(attr.recipient),
     LOCAL: f(parts.local),
-    DOMAIN: f(parts.domain),
-    EXTENSION: f(parts.extension),
-    ORIGINAL_RECIPIENT: f(attr.original),
   });
+  if (privs.home !== undefined) env.HOME = f(privs.home);
+  if (privs.shell !== undefined) env.SHELL = f(privs.shell);
+  if (parts.delimiter !== '') env.EXTENSION = f(parts.extension);
   const optional: Record<string, string | undefined> = {
+    DOMAIN: parts.domain,
+    ORIGINAL_RECIPIENT: attr.original,
+    ENVID: req.request.dsnEnvid,
     CLIENT_ADDRESS: client?.address,
     CLIENT_HELO: client?.helo,
     CLIENT_HOSTNAME: client?.name,

@@ -8,7 +8,11 @@
  * comments; the rest are destinations as in aliases. Commands and files in
  * it run with the user's privileges (default_privs for root). A .forward
  * file is expanded once per request, so "\user" or "user" in it reaches
- * the mailbox. A file without destinations is ignored.
+ * the mailbox; another local user named in it gets the message as a new
+ * one through cleanup, with Delivered-To: this recipient (Postfix's owner
+ * attribute), so that mutually forwarding users bounce with 5.4.6 "mail
+ * forwarding loop" instead of filling a mailbox. A file without
+ * destinations is ignored.
  */
 import type { RecipientParts } from './local-recipient.js';
 import { localExpand } from './local-expand.js';
@@ -55,7 +59,7 @@ export async function deliverDotForward(
     }
     const tokens = destinationsOf(read.text);
     if (tokens.length === 0) continue;
-    const child: DeliverAttr = { ...attr, expType: 'forward', privs, via: `forward file ${path}` };
+    const child: DeliverAttr = { ...attr, expType: 'forward', privs, owner: pw.name, via: `forward file ${path}` };
     return deliverTokens(req, child, tokens, index);
   }
   return undefined;

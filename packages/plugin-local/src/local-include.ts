@@ -1,6 +1,8 @@
 /**
  * deliver_include(): ":include:/path" in an alias or .forward. The file
- * holds destinations, one or more per line ("#" starts a comment line).
+ * holds destinations, one or more per line ("#" starts a comment line,
+ * and, as forward(5) has it, a "#" after white space or a comma outside
+ * quotes starts a comment that runs to the end of the line).
  * It is read with the privileges in force (as that user when running as
  * root); when the file is owned by another non-root user, its commands and
  * files run with that owner's privileges. Destinations in it count as
@@ -11,10 +13,22 @@ import { readAsUser } from './local-read.js';
 import type { DeliverAttr, LeafResult, LocalRequest } from './local-state.js';
 import { deliverTokens, splitDestinations } from './local-token.js';
 
+/** The line without a trailing "# comment" (a "#" after white space or "," outside quotes). */
+export function stripComment(line: string): string {
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === '\\') i++;
+    else if (c === '"') quoted = !quoted;
+    else if (c === '#' && !quoted && (i === 0 || /[\s,]/.test(line[i - 1]!))) return line.slice(0, i);
+  }
+  return line;
+}
+
 export function destinationsOf(text: string): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
-    const t = line.trim();
+    const t = stripComment(line).trim();
     if (t === '' || t.startsWith('#')) continue;
     out.push(...splitDestinations(t));
   }
@@ -34,7 +48,7 @@ export async function deliverInclude(req: LocalRequest, attr: DeliverAttr, path:
   let privs = attr.privs;
   try {
     const st = await stat(path);
-    if (st.uid !== 0 && privs && st.uid !== privs.uid) privs = { uid: st.uid, gid: st.gid, home: '/', shell: '/bin/sh', logname: `uid ${st.uid}` };
+    if (st.uid !== 0 && privs && st.uid !== privs.uid) privs = { uid: st.uid, gid: st.gid, logname: `uid ${st.uid}` };
   } catch {
     /* read succeeded; keep the privileges in force */
   }

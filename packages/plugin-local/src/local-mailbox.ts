@@ -19,10 +19,14 @@
  *
  * Privileges: a spool mailbox is created and locked as this process (root:
  * handed to the user, mode 0600; strict_mailbox_ownership defers when an
- * existing one belongs to someone else); a home mailbox is written with the
+ * existing one belongs to someone else). Its group is the user's, except
+ * in a spool directory that is group- but not world-writable (Debian's
+ * /var/mail, 2775 root:mail), where it is the directory's group as
+ * Postfix's deliver_mailbox_file() gives it. A home mailbox is written with the
  * user's uid/gid when this process is root (core's mailbox worker process),
  * else as the current user.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deliverMailbox, isTraceOnly } from '@postern/core';
 import { runLocalCommand } from './local-command.js';
@@ -40,6 +44,16 @@ async function mailboxCommandFor(req: LocalRequest, pw: PasswdEntry): Promise<st
     }
   }
   return req.settings.mailboxCommand.trim() !== '' ? req.settings.mailboxCommand : undefined;
+}
+
+/** The group of a new spool mailbox: the spool directory's when that is group- but not world-writable. */
+export async function spoolGroup(spool: string, userGid: number): Promise<number> {
+  try {
+    const st = await stat(spool);
+    return (st.mode & 0o002) === 0 && (st.mode & 0o020) !== 0 ? st.gid : userGid;
+  } catch {
+    return userGid;
+  }
 }
 
 export async function deliverMailboxFor(req: LocalRequest, attr: DeliverAttr, parts: RecipientParts, pw: PasswdEntry): Promise<LeafResult> {
@@ -83,7 +97,7 @@ export async function deliverMailboxFor(req: LocalRequest, attr: DeliverAttr, pa
       lockDelay: s.lockDelay,
       staleLockTime: s.staleLockTime,
       sizeLimit: s.mailboxSizeLimit,
-      owner: { uid: pw.uid, gid: pw.gid },
+      owner: { uid: pw.uid, gid: inHome ? pw.gid : await spoolGroup(s.mailSpoolDirectory, pw.gid) },
       ...(s.strictMailboxOwnership && !inHome && { requireOwner: pw.uid }),
       ...(inHome && { runAs: { uid: pw.uid, gid: pw.gid } }),
       signal: req.signal,

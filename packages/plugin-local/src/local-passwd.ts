@@ -46,21 +46,26 @@ export function privsOf(pw: PasswdEntry): Privileges {
   return { uid: pw.uid, gid: pw.gid, home: pw.home, shell: pw.shell, logname: pw.name };
 }
 
-/** The default_privs account; never root. */
+/**
+ * The default_privs account's uid and gid; never root. As in Postfix,
+ * only the ids are taken: no home directory or shell comes with them.
+ */
 export async function defaultPrivs(tables: TableRegistry, name: string): Promise<Privileges> {
   const pw = await getpwnam(tables, name);
   if (!pw) throw new Error(`unknown default_privs user: ${name}`);
   if (pw.uid === 0) throw new Error(`default_privs: bad user name or root: ${name}`);
-  return privsOf(pw);
+  return { uid: pw.uid, gid: pw.gid, logname: pw.name };
 }
 
 /**
- * Commands and files never run as root: root's privileges become
- * default_privs (Postfix does the same for root-owned alias files and for
- * mail to root).
+ * Commands and files never run as root: root's uid and gid become
+ * default_privs' (Postfix does the same for root-owned alias files and for
+ * mail to root); the home and shell in force are kept.
  */
 export async function unprivileged(tables: TableRegistry, privs: Privileges, defaultName: string): Promise<Privileges> {
-  return privs.uid === 0 ? defaultPrivs(tables, defaultName) : privs;
+  if (privs.uid !== 0) return privs;
+  const ids = await defaultPrivs(tables, defaultName);
+  return { ...privs, uid: ids.uid, gid: ids.gid };
 }
 
 /** The owner of a file-based table (the alias database owner), if any. */

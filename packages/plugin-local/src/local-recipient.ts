@@ -6,10 +6,14 @@
  *      MAX_LEVEL nested expansions bounce the same way;
  *   2. duplicate suppression within the request;
  *   3. aliases (alias_maps): full local part, then without extension;
- *   4. the user's .forward (forward_path);
- *   5. the user's mailbox (mailbox_command_maps, mailbox_command,
+ *   4. an address that another user's .forward (or a list with an owner-
+ *      alias) names, or that an :include: file names, is resubmitted as a
+ *      new message through cleanup (deliver_indirect), carrying the
+ *      Delivered-To: that breaks forwarding loops;
+ *   5. the user's .forward (forward_path);
+ *   6. the user's mailbox (mailbox_command_maps, mailbox_command,
  *      home_mailbox, mail_spool_directory);
- *   6. unknown user: luser_relay, else bounce 5.1.1 unknown user: "NAME".
+ *   7. unknown user: luser_relay, else bounce 5.1.1 unknown user: "NAME".
  */
 import { splitAddress, splitLocalPart } from '@postern/core';
 import { deliverAlias } from './local-alias.js';
@@ -18,7 +22,7 @@ import { deliverDotForward } from './local-forward.js';
 import { deliverMailboxFor } from './local-mailbox.js';
 import { getpwnam } from './local-passwd.js';
 import type { DeliverAttr, LeafResult, LocalRequest } from './local-state.js';
-import { deliverAddress } from './local-token.js';
+import { deliverAddress, deliverIndirect } from './local-token.js';
 
 /** Nested expansions allowed before local(8) gives up (alias/forward loops). */
 export const MAX_LEVEL = 100;
@@ -60,6 +64,9 @@ export async function deliverRecipient(req: LocalRequest, attr: DeliverAttr, ind
 
   const aliased = await deliverAlias(req, here, parts, index);
   if (aliased) return aliased;
+  if ((attr.owner !== undefined && attr.owner.toLowerCase() !== parts.user) || attr.parentType === 'include') {
+    return deliverIndirect(req, attr, address, index);
+  }
 
   const pw = await getpwnam(req.tables, parts.user);
   if (pw) {

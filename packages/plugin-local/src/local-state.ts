@@ -56,8 +56,9 @@ export interface PasswdEntry {
 export interface Privileges {
   readonly uid: number;
   readonly gid: number;
-  readonly home: string;
-  readonly shell: string;
+  /** The account's home and shell; absent for privileges that are not an account's (default_privs for a root-owned alias). */
+  readonly home?: string;
+  readonly shell?: string;
   /** The account name the privileges belong to (log text). */
   readonly logname: string;
 }
@@ -78,6 +79,15 @@ export interface DeliverAttr {
   readonly expType?: ExpansionType;
   /** Privileges for command and file destinations at this node. */
   readonly privs?: Privileges;
+  /**
+   * Postfix's owner attribute: the user whose .forward, or the owner- alias
+   * whose list, this node came from. A local address listed there for
+   * another user is resubmitted as a new message (so a .forward loop meets
+   * the Delivered-To: check).
+   */
+  readonly owner?: string;
+  /** What expanded into the address at this node (an :include: file's addresses are always resubmitted). */
+  readonly parentType?: ExpansionType;
   /** Human-readable trail: "alias list", "forward file /home/u/.forward" ... */
   readonly via?: string;
 }

@@ -6,8 +6,9 @@
  *   /file/name    append to a file; a trailing "/" means Maildir (local-file.ts)
  *   :include:/f   read more destinations from /f (local-include.ts)
  *   address       a local address (no domain, or a domain in mydestination)
- *                 is delivered by recursion; any other address is forwarded
- *                 as a new message through cleanup (local-resubmit.ts)
+ *                 is delivered by recursion (unless local-recipient.ts
+ *                 resubmits it); any other address is forwarded as a new
+ *                 message through cleanup (local-resubmit.ts)
  */
 import { tok822SplitList, unquoteLocalPart, splitAddress } from '@postern/core';
 import { deliverCommandToken } from './local-command.js';
@@ -48,8 +49,13 @@ export async function deliverAddress(req: LocalRequest, attr: DeliverAttr, token
   const qualified = domain === undefined ? `${address}@${req.settings.myorigin}` : address;
   const target = splitAddress(qualified).domain ?? '';
   if (isLocalDomain(req, target)) {
-    return deliverRecipient(req, { ...attr, level: attr.level + 1, recipient: qualified, expType: undefined }, index);
+    return deliverRecipient(req, { ...attr, level: attr.level + 1, recipient: qualified, expType: undefined, parentType: attr.expType }, index);
   }
+  return deliverIndirect(req, attr, qualified, index);
+}
+
+/** deliver_indirect(): the address leaves as a new message through cleanup (local-resubmit.ts). */
+export function deliverIndirect(req: LocalRequest, attr: DeliverAttr, qualified: string, index: number): LeafResult[] {
   if (req.dup.check(`forward ${attr.sender} ${qualified.toLowerCase()}`)) return [];
   const entry = { sender: attr.sender, delivered: attr.delivered, address: qualified, original: attr.original, index };
   req.forwards.add(entry);

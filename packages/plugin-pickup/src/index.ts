@@ -18,5 +18,4 @@ export const plugin = definePlugin({
 export default plugin;
 export { createPickupScanner, type PickupScanner } from './pickup.js';
 export { pickupFile, type PickupFileOptions, type PickupOutcome } from './pickup-file.js';
-export { MAILDROP_ORIGIN, postdrop, readMaildropRecord, type MaildropRecord, type MaildropSubmitter } from './maildrop.js';
 

@@ -4,8 +4,7 @@
  * envelope and content to cleanup, and say what to do with the maildrop copy.
  */
 import { QUEUE, type CleanupRequest, type CleanupResult, type CleanupService, type Logger, type QueueStore } from '@postern/core';
-import { readMaildropRecord } from './maildrop.js';
-import { mailDate } from '@postern/core';
+import { mailDate, readMaildropRecord } from '@postern/core';
 
 /** What became of one maildrop message. */
 export type PickupOutcome =

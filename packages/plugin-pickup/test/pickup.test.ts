@@ -16,7 +16,8 @@ import {
   type LmdbQueueStore,
   type Logger,
 } from '@postern/core';
-import { createPickupScanner, pickupFile, postdrop, readMaildropRecord } from '../src/index.js';
+import { postdrop, readMaildropRecord } from '@postern/core';
+import { createPickupScanner, pickupFile } from '../src/index.js';
 import { MemoryLogger as TestLog } from '@postern/core';
 
 

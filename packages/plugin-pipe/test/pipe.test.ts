@@ -147,7 +147,7 @@ test('flags F, R, D, O, B, . and > shape the message; eol=\\r\\n', async () => {
   assert.equal(r[0]!.status, 'sent');
   const text = await readFile(out, 'utf8');
   const lines = text.split('\r\n');
-  assert.match(lines[0]!, /^From MAILER-DAEMON \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
+  assert.match(lines[0]!, /^From MAILER-DAEMON  \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
   assert.deepEqual(lines.slice(1), [
     'Return-Path: <MAILER-DAEMON>',
     'X-Original-To: Orig@example.com',

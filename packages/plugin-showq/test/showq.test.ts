@@ -89,7 +89,7 @@ describe('showq service', () => {
     assert.deepEqual(rows.map((r) => r.queue_id), [inc, def, hold]);
     assert.deepEqual(summary, { messages: 3, bytes: 3 * 17 });
     assert.deepEqual(rows[0], {
-      queue_name: 'incoming', queue_id: inc, arrival_time: 1_600_000_000, message_size: 17, force_expired: false,
+      queue_name: 'incoming', queue_id: inc, arrival_time: 1_600_000_000, message_size: 17, forced_expire: false,
       sender: '<>', recipients: [{ address: 'y@example.net' }],
     });
     assert.deepEqual(rows[1]!.recipients, [{ address: 'z@example.net', delay_reason: 'lost connection' }]);

@@ -426,10 +426,11 @@ export class SmtpdCheck {
         const authorized = this.authDestination(res);
         if (name === 'permit_auth_destination' || name === 'permit_mx_backup') return authorized ? 'ok' : 'dunno';
         if (authorized) return 'dunno';
+        // defer_unauth_destination answers relay_domains_reject_code - 100 (454 by default), as smtpd_check.c does
         const defer = name === 'defer_unauth_destination';
         return this.reject(
           t,
-          defer ? c.int('defer_code') : c.int('relay_domains_reject_code'),
+          c.int('relay_domains_reject_code') - (defer ? 100 : 0),
           defer ? '4.7.1' : '5.7.1',
           `<${rcpt}>: Relay access denied`,
         );

@@ -3,10 +3,12 @@
  * at once (smtp-server waits 100 ms before its greeting to catch early
  * talkers; in Postfix that is postscreen's job, not smtpd's), a command
  * parser with Postfix's line handling (line_length_limit truncation, bare
- * <LF> policy, pipelining detection), and a server that takes sockets
- * master accepted. Every command goes to the connection's {@link CommandSink}.
+ * <LF> policy, pipelining detection, RFC 3030 BDAT chunks read as raw
+ * octets), and a server that takes sockets master accepted. Every command
+ * goes to the connection's {@link CommandSink}.
  */
 import type { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
@@ -45,6 +47,66 @@ export class PosternStream extends SMTPStream {
   private buf: Buffer = Buffer.alloc(0);
   private skipping = false;
   private prevByte = -1;
+  /** The write callback held while a command handler runs (input waits behind it). */
+  private held: ((err?: Error | null) => void) | undefined;
+  /** A BDAT chunk being read: bytes still wanted, where they go (undefined: dropped). */
+  private chunk: { left: number; out: Writable | undefined; resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  /** True while a BDAT chunk's octets are awaited. */
+  get readingChunk(): boolean {
+    return this.chunk !== undefined;
+  }
+
+  /**
+   * Reads the `size` octets that follow the current BDAT command line, as
+   * they are (no dot-unstuffing, no line handling), into `out`, or drops
+   * them when `out` is undefined. Called by a command handler; command
+   * reading resumes after the chunk once the handler is done.
+   */
+  readChunk(size: number, out?: Writable): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.chunk = { left: size, out, resolve, reject };
+      const next = this.held;
+      this.held = undefined;
+      if (next) this.drain(next);
+    });
+  }
+
+  /** The client is gone: a chunk being read never completes. */
+  abortChunk(): void {
+    const c = this.chunk;
+    this.chunk = undefined;
+    c?.reject(new Error('client connection lost during BDAT'));
+  }
+
+  /** Feeds the pending chunk from the buffer; false when drain() must stop here. */
+  private feedChunk(next: (err?: Error | null) => void): boolean {
+    const c = this.chunk!;
+    const n = Math.min(c.left, this.buf.length);
+    if (n > 0) {
+      const piece = this.buf.subarray(0, n);
+      this.buf = this.buf.subarray(n);
+      c.left -= n;
+      if (c.out && !c.out.destroyed && !c.out.write(piece)) {
+        const resume = () => {
+          c.out!.off('drain', resume);
+          c.out!.off('close', resume);
+          this.drain(next);
+        };
+        c.out.once('drain', resume);
+        c.out.once('close', resume);
+        return false;
+      }
+    }
+    if (c.left > 0) {
+      next();
+      return false;
+    }
+    this.chunk = undefined;
+    this.held = next;
+    c.resolve();
+    return false;
+  }
 
   override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
     if (this.isClosed) return next();
@@ -115,6 +177,12 @@ export class PosternStream extends SMTPStream {
     dataStream.once('close', resume);
   }
 
+  private readChunkNow(): void {
+    const next = this.held;
+    this.held = undefined;
+    if (next) this.drain(next);
+  }
+
   private hasBareLf(chunk: Buffer): boolean {
     let prev = this.prevByte;
     for (let i = 0; i < chunk.length; i++) {
@@ -135,6 +203,10 @@ export class PosternStream extends SMTPStream {
   private drain(next: (err?: Error | null) => void): void {
     for (;;) {
       if (this.isClosed) return next();
+      if (this.chunk) {
+        this.feedChunk(next);
+        return;
+      }
       if (this._dataMode) {
         const rest = this.buf;
         this.buf = Buffer.alloc(0);
@@ -167,10 +239,18 @@ export class PosternStream extends SMTPStream {
       let called = false;
       this.onLine(Buffer.from(line), pending, () => {
         called = true;
-        if (!sync) this.drain(next);
+        if (sync) return;
+        const held = this.held;
+        this.held = undefined;
+        if (held) this.drain(held);
       });
       sync = false;
-      if (!called) return;
+      if (!called) {
+        // the handler runs on; it may read a BDAT chunk before it is done
+        this.held = next;
+        if (this.chunk) this.readChunkNow();
+        return;
+      }
     }
   }
 }
@@ -258,6 +338,10 @@ export class PosternConnection extends SMTPConnection {
   override _onTimeout(): void {
     if (this._closing) {
       this._socket.destroy();
+      return;
+    }
+    if (this.stream?.readingChunk) {
+      this.sink.timeout();
       return;
     }
     if (this._handlerPending || (this._dataStream && this._parser && !this._parser._dataMode)) {

@@ -29,6 +29,16 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import {
+  BdatTransaction,
+  parseBdat,
+  REPLY_BDAT_DISABLED,
+  REPLY_BDAT_NULL,
+  REPLY_BDAT_SYNTAX,
+  REPLY_CHUNK_TOO_BIG,
+  REPLY_MESSAGE_TOO_BIG,
+  replyDiscarded,
+} from './smtpd-bdat.js';
 import { SmtpdMilters, type MilterVerdict } from './smtpd-milter.js';
 import type { PolicyClients } from './smtpd-policy.js';
 import type { SmtpdDnsxl } from './smtpd-dnsbl.js';
@@ -128,6 +138,7 @@ export class SmtpdSession implements CommandSink {
       mail: (a) => this.mail(a),
       rcpt: (a) => this.rcpt(a),
       data: (a) => this.data(a),
+      bdat: (a) => this.bdat(a),
       rset: (a) => this.rset(a),
       noop: async () => (this.reply('250 2.0.0 Ok'), true),
       vrfy: (a) => this.vrfy(a),
@@ -292,6 +303,8 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.anvilCounted) void this.shared.anvil?.disconnect(this.c.get('service_name'), s.address);
     if (this.saslExchange !== undefined) void this.shared.sasl?.abort(this.saslExchange);
+    this.conn.stream?.abortChunk();
+    this.endBdat();
     this.milters?.quit();
     if (this.inData) countCommand(s, 'data', false);
     if (!this.quitting) this.log.info(`lost connection after ${this.whereText()} from ${s.namaddr}`);
@@ -299,6 +312,7 @@ export class SmtpdSession implements CommandSink {
   }
 
   private whereText(): string {
+    if (this.bdatTx) return `BDAT (${this.bdatTx.bytes} bytes)`;
     return this.inData ? `DATA (${this.dataBytes} bytes)` : this.state.where;
   }
 
@@ -402,6 +416,7 @@ export class SmtpdSession implements CommandSink {
     add('8BITMIME');
     add('DSN');
     add('SMTPUTF8');
+    add('CHUNKING');
     s.ehloPipelining = !discard.has('pipelining');
     this.reply(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}`).join('\r\n'));
     return true;
@@ -540,6 +555,7 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
+    if (this.bdatTx) return this.error('503 5.5.1 Error: MAIL after BDAT');
     const p = parsePath(args, 'FROM');
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
     const tooMuch = await this.limits.over('message');
@@ -606,6 +622,7 @@ export class SmtpdSession implements CommandSink {
   private async rcpt(args: string): Promise<boolean> {
     const s = this.state;
     if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
+    if (this.bdatTx) return this.error('503 5.5.1 Error: RCPT after BDAT');
     const p = parsePath(args, 'TO');
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
     const tooMany = await this.limits.over('recipient');
@@ -643,6 +660,7 @@ export class SmtpdSession implements CommandSink {
 
   private async rset(args: string): Promise<boolean> {
     if (args) return this.error('501 5.5.4 Syntax: RSET');
+    this.endBdat();
     this.milters?.abort();
     resetTransaction(this.state);
     this.reply('250 2.0.0 Ok');
@@ -679,6 +697,7 @@ export class SmtpdSession implements CommandSink {
 
   private async data(args: string): Promise<boolean | 'pending'> {
     const s = this.state;
+    if (this.bdatTx) return this.error('503 5.5.1 Error: DATA after BDAT');
     if (s.recipients.length === 0) {
       if (s.sender === undefined) return this.error('503 5.5.1 Error: need RCPT command');
       return this.error('554 5.5.1 Error: no valid recipients');
@@ -716,7 +735,7 @@ export class SmtpdSession implements CommandSink {
   }
 
   /** Streams the message into cleanup; replies once it is queued (or refused). */
-  private async receive(stream: NodeJS.ReadableStream): Promise<boolean> {
+  private async receive(stream: NodeJS.ReadableStream, bdat?: BdatTransaction): Promise<boolean> {
     const s = this.state;
     const c = this.c;
     const limit = c.size('message_size_limit');
@@ -807,8 +826,8 @@ export class SmtpdSession implements CommandSink {
     if (this.lmtp) this.lmtpReplies = s.recipients.length;
     if (pump.failed || this.abortData) return this.abortData ? false : this.lost();
     if (pump.tooBig) {
-      this.check.logAction('reject', '552 5.3.4 Message size exceeds fixed limit', { stage: 'end-of-data' });
-      return this.error('552 5.3.4 Message size exceeds fixed limit');
+      this.check.logAction('reject', REPLY_MESSAGE_TOO_BIG, { stage: 'end-of-data' });
+      return this.error(REPLY_MESSAGE_TOO_BIG);
     }
     if (eodReply) return this.error(eodReply);
     if (milterReply) return this.milterRefusal({ reply: milterReply, close: milterReply.startsWith('421') }) as Promise<false>;
@@ -819,7 +838,7 @@ export class SmtpdSession implements CommandSink {
     switch (result.status) {
       case 'queued':
       case 'discarded':
-        this.reply(`250 2.0.0 Ok: queued as ${result.queueId}`);
+        this.reply(bdat ? `250 2.0.0 Ok: ${bdat.bytes} bytes queued as ${result.queueId}` : `250 2.0.0 Ok: queued as ${result.queueId}`);
         return true;
       default: {
         const reply = `${result.code} ${result.dsn} ${result.text}`;
@@ -827,6 +846,101 @@ export class SmtpdSession implements CommandSink {
         return this.error(reply);
       }
     }
+  }
+
+  // ---- BDAT (smtpd-bdat.ts) -------------------------------------------------------------------
+
+  private bdatTx: BdatTransaction | undefined;
+  /** An earlier chunk of this transaction failed: drop chunks until LAST or RSET. */
+  private bdatFailed = false;
+
+  private endBdat(): void {
+    this.bdatTx?.abort();
+    this.bdatTx = undefined;
+    this.bdatFailed = false;
+  }
+
+  private async bdat(args: string): Promise<boolean> {
+    const s = this.state;
+    const parser = this.conn.stream;
+    if (!parser) return false;
+    const discard = new Set(this.c.list('smtpd_discard_ehlo_keywords').map((k) => k.toLowerCase()));
+    const cmd = parseBdat(args);
+    if (discard.has('chunking') || !cmd) {
+      if (!cmd) this.log.warn(`${s.queueId ?? 'NOQUEUE'}: malformed BDAT command syntax from ${s.namaddr}: BDAT ${args.slice(0, 100)}`);
+      this.reply(discard.has('chunking') ? REPLY_BDAT_DISABLED : REPLY_BDAT_SYNTAX);
+      this.quitting = true;
+      this.conn.close();
+      return false;
+    }
+    const { size, last } = cmd;
+    if (size === 0 && !last) {
+      this.log.warn(`${s.queueId ?? 'NOQUEUE'}: null BDAT request from ${s.namaddr}`);
+      return this.skipChunk(parser, size, last, REPLY_BDAT_NULL);
+    }
+    if (this.bdatFailed) return this.skipChunk(parser, size, last, replyDiscarded(size));
+    if (!this.bdatTx) {
+      if (s.recipients.length === 0) {
+        return this.skipChunk(parser, size, last, s.sender === undefined ? '503 5.5.1 Error: need RCPT command' : '554 5.5.1 Error: no valid recipients');
+      }
+      const err = await this.check.data();
+      if (err) return this.skipChunk(parser, size, last, err);
+      const mv = this.milters ? await this.milters.data() : undefined;
+      if (mv?.reply) {
+        await this.skipChunk(parser, size, last, mv.reply);
+        if (mv.close) {
+          this.quitting = true;
+          this.conn.close();
+        }
+        return false;
+      }
+    }
+    const limit = this.c.size('message_size_limit');
+    if (limit > 0 && (this.bdatTx?.bytes ?? 0) + size > limit) {
+      this.log.warn(`${s.queueId ?? 'NOQUEUE'}: BDAT request from ${s.namaddr} exceeds message size limit`);
+      this.bdatTx?.abort();
+      return this.skipChunk(parser, size, last, REPLY_CHUNK_TOO_BIG);
+    }
+    let tx = this.bdatTx;
+    if (!tx) {
+      tx = this.bdatTx = new BdatTransaction();
+      tx.result = this.receive(tx.content, tx);
+    }
+    s.where = 'BDAT';
+    try {
+      await parser.readChunk(size, tx.content);
+    } catch {
+      return false;
+    }
+    tx.bytes += size;
+    if (!last) {
+      this.reply(`250 2.0.0 Ok: ${size} bytes`);
+      return true;
+    }
+    tx.content.end();
+    const ok = await tx.result;
+    this.bdatTx = undefined;
+    this.bdatFailed = false;
+    resetTransaction(s);
+    s.where = 'END-OF-MESSAGE';
+    return ok;
+  }
+
+  /** skip_bdat(): read the chunk and drop it, then answer; LAST ends the transaction, otherwise later chunks are dropped too. */
+  private async skipChunk(parser: NonNullable<PosternConnection['stream']>, size: number, last: boolean, reply: string): Promise<false> {
+    try {
+      await parser.readChunk(size);
+    } catch {
+      return false;
+    }
+    if (last) {
+      this.endBdat();
+      resetTransaction(this.state);
+    } else {
+      this.bdatTx?.abort();
+      this.bdatFailed = true;
+    }
+    return this.error(reply);
   }
 
   private lost(): false {

@@ -10,7 +10,7 @@ test('main dialogue: greeting, EHLO, MAIL, RCPT, DATA, QUIT; content and logs', 
     assert.equal(await c.reply(), '220 mx.example.com ESMTP Postern');
     assert.equal(
       await c.cmd('EHLO client.example'),
-      ['250-mx.example.com', '250-PIPELINING', '250-SIZE 10240000', '250-VRFY', '250-ETRN', '250-ENHANCEDSTATUSCODES', '250-8BITMIME', '250-DSN', '250 SMTPUTF8'].join('\n'),
+      ['250-mx.example.com', '250-PIPELINING', '250-SIZE 10240000', '250-VRFY', '250-ETRN', '250-ENHANCEDSTATUSCODES', '250-8BITMIME', '250-DSN', '250-SMTPUTF8', '250 CHUNKING'].join('\n'),
     );
     assert.equal(await c.cmd('MAIL FROM:<alice@client.example> SIZE=100 BODY=8BITMIME'), '250 2.1.0 Ok');
     assert.equal(await c.cmd('RCPT TO:<bob@example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;bob@example.com'), '250 2.1.5 Ok');

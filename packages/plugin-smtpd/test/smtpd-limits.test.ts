@@ -16,7 +16,7 @@ test('message_size_limit: 552 5.3.4 after the final dot, nothing queued, session
     const c = await RawClient.open(rig.port);
     await toData(c);
     c.send(`Subject: big\r\n\r\n${'x'.repeat(70)}\r\n`.repeat(20) + '.\r\n');
-    assert.equal(await c.reply(), '552 5.3.4 Message size exceeds fixed limit');
+    assert.equal(await c.reply(), '552 5.3.4 Error: message file too big');
     assert.equal(await c.cmd('NOOP'), '250 2.0.0 Ok');
     assert.equal(await c.cmd('QUIT'), '221 2.0.0 Bye');
     await c.waitClose();

@@ -14,16 +14,16 @@ async function session(port: number, from: string, rcpts: string[], localAddress
   return out;
 }
 
-test('default relay restrictions: mynetworks may relay, others get 450 4.7.1 Relay access denied', async () => {
+test('default relay restrictions: mynetworks may relay, others get 454 4.7.1 Relay access denied (relay_domains_reject_code - 100, as Postfix 3.7 defer_unauth_destination does)', async () => {
   const rig = await startRig({ mynetworks: '127.0.0.1/32' });
   try {
     const inside = await session(rig.port, 'a@client.example', ['x@elsewhere.example']);
     assert.equal(inside[3], '250 2.1.5 Ok');
     const outside = await session(rig.port, 'a@client.example', ['x@elsewhere.example', 'bob@example.com', 'r@relay.example'], '127.0.0.2');
-    assert.deepEqual(outside.slice(3, 6), ['450 4.7.1 <x@elsewhere.example>: Relay access denied', '250 2.1.5 Ok', '250 2.1.5 Ok']);
+    assert.deepEqual(outside.slice(3, 6), ['454 4.7.1 <x@elsewhere.example>: Relay access denied', '250 2.1.5 Ok', '250 2.1.5 Ok']);
     assert.ok(
       rig.log.lines.includes(
-        'NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 450 4.7.1 <x@elsewhere.example>: Relay access denied; from=<a@client.example> to=<x@elsewhere.example> proto=ESMTP helo=<client.example>',
+        'NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 454 4.7.1 <x@elsewhere.example>: Relay access denied; from=<a@client.example> to=<x@elsewhere.example> proto=ESMTP helo=<client.example>',
       ),
       rig.log.lines.join('\n'),
     );

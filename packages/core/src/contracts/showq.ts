@@ -33,7 +33,7 @@ export interface ShowqRow {
   readonly arrival_time: number;
   /** Bytes. */
   readonly message_size: number;
-  readonly force_expired: boolean;
+  readonly forced_expire: boolean;
   /** The envelope sender; the null sender is shown as empty_address_recipient (MAILER-DAEMON). */
   readonly sender: string;
   readonly recipients: readonly ShowqRecipient[];
@@ -100,7 +100,7 @@ export async function* showqScan(store: QueueStore, options: ShowqOptions = {}):
         queue_id: m.id,
         arrival_time: Math.floor(m.arrivalTime / 1000),
         message_size: m.size,
-        force_expired: false,
+        forced_expire: false,
         sender: m.sender === '' ? empty : m.sender,
         recipients,
       };

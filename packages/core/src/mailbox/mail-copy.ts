@@ -3,7 +3,8 @@
  * file or a command. The queued content (LF or CRLF line ends) is copied
  * line by line with, depending on the options, and in this order:
  *
- *   From SENDER DATE          (from: mbox and pipe's F flag; asctime format)
+ *   From SENDER  DATE         (from: mbox and pipe's F flag; asctime format,
+ *                             two spaces before the date as Postfix writes)
  *   Return-Path: <SENDER>     (returnPath)
  *   X-Original-To: ORIGINAL   (originalRecipient)
  *   Delivered-To: RECIPIENT   (deliveredTo)
@@ -55,9 +56,9 @@ export function asctime(date: Date): string {
   );
 }
 
-/** The mbox envelope line "From sender date" (no line end). */
+/** The mbox envelope line "From sender  date" (no line end; two spaces, as Postfix's mail_copy writes). */
 export function fromLine(sender: string, date: Date = new Date(), nullSender = MAILER_DAEMON): string {
-  return `From ${sender === '' ? nullSender : quoteLocalPart(sender)} ${asctime(date)}`;
+  return `From ${sender === '' ? nullSender : quoteLocalPart(sender)}  ${asctime(date)}`;
 }
 
 /** The lines mail_copy prepends, without line ends. */

@@ -13,3 +13,4 @@ export { openQueueStore } from './queue-store.js';
 export type { LmdbQueueStore, QueueStoreOptions, WriterOptions, CommitListener } from './queue-store.js';
 export type { QueueCheckReport, QueueProblem, QueueProblemKind } from './queue-check.js';
 export { QUEUE_LMDB, CHUNK_SIZE } from './queue-lmdb.js';
+export { MAILDROP_ORIGIN, postdrop, readMaildropRecord, type MaildropRecord, type MaildropSubmitter } from './maildrop.js';

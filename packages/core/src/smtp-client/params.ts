@@ -68,12 +68,13 @@ export function clientParameters(protocol: ClientProtocol): ParameterSpec[] {
     ...(type && { type }),
     description,
   }));
+  // read by both clients: each plugin declares them, so either works installed alone
+  specs.push(
+    { name: 'disable_dns_lookups', default: 'no', type: 'bool', description: 'Disable DNS lookups in the SMTP and LMTP clients.' },
+    { name: 'disable_mime_output_conversion', default: 'no', type: 'bool', description: 'Disable the 8BITMIME to 7BIT conversion.' },
+  );
   if (protocol === 'smtp') {
-    specs.push(
-      { name: 'fallback_relay', default: '', type: 'list', description: 'Optional list of relay hosts for SMTP destinations that cannot be reached.' },
-      { name: 'disable_dns_lookups', default: 'no', type: 'bool', description: 'Disable DNS lookups in the SMTP and LMTP clients.' },
-      { name: 'disable_mime_output_conversion', default: 'no', type: 'bool', description: 'Disable the 8BITMIME to 7BIT conversion.' },
-    );
+    specs.push({ name: 'fallback_relay', default: '', type: 'list', description: 'Optional list of relay hosts for SMTP destinations that cannot be reached.' });
   }
   return specs;
 }

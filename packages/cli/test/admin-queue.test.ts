@@ -135,9 +135,9 @@ describe('postern queue/super/cat/kick/lock/log (mail system stopped)', () => {
     const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.deepEqual(rows.map((x) => x['queue_name']), ['active', 'deferred', 'hold']);
     const d = rows[1]!;
-    assert.deepEqual(Object.keys(d), ['queue_name', 'queue_id', 'arrival_time', 'message_size', 'force_expired', 'sender', 'recipients']);
+    assert.deepEqual(Object.keys(d), ['queue_name', 'queue_id', 'arrival_time', 'message_size', 'forced_expire', 'sender', 'recipients']);
     assert.equal(d['arrival_time'], Date.UTC(2020, 10, 21, 7, 0, 0) / 1000);
-    assert.equal(d['force_expired'], false);
+    assert.equal(d['forced_expire'], false);
     assert.deepEqual(d['recipients'], [
       { address: 'dave@example.net', delay_reason: 'connect to mx.example.net[192.0.2.1]:25: Connection refused' },
       { address: 'erin@example.net', delay_reason: 'connect to mx.example.net[192.0.2.1]:25: Connection refused' },

@@ -4,14 +4,23 @@
  * POSTERN_HOME defaulting to ~/.postern: a per-user instance that needs no
  * root, whose queue and mailboxes are under the same directory. The first
  * start of the default instance writes its main.cf and master.cf from the
- * templates in conf/.
+ * templates of the full distribution (@postern/mta's conf/); a slim install
+ * without it names its configuration with -c.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { CommandFatal } from './commands/queue.js';
 
-export const TEMPLATE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'conf');
+/** The default configuration's templates: @postern/mta's conf/, when the full distribution is installed. */
+export function templateDir(): string | undefined {
+  try {
+    return join(dirname(createRequire(import.meta.url).resolve('@postern/mta/package.json')), 'conf');
+  } catch {
+    return undefined;
+  }
+}
 
 export function posternHome(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env['POSTERN_HOME'] || join(homedir(), '.postern'));
@@ -37,6 +46,10 @@ export function initDefaultInstance(env: NodeJS.ProcessEnv = process.env): boole
   const home = posternHome(env);
   const etc = join(home, 'etc');
   if (existsSync(join(etc, 'main.cf'))) return false;
+  const templates = templateDir();
+  if (!templates) {
+    throw new CommandFatal(`no configuration in ${etc} and no default to install (@postern/mta is not installed): give -c config_dir`);
+  }
   mkdirSync(etc, { recursive: true });
   const user = userInfo().username;
   const vars: Record<string, string> = {
@@ -47,7 +60,7 @@ export function initDefaultInstance(env: NodeJS.ProcessEnv = process.env): boole
     HOSTNAME: hostname().includes('.') ? hostname() : `${hostname()}.localdomain`,
   };
   for (const file of ['main.cf', 'master.cf', 'aliases']) {
-    const text = readFileSync(join(TEMPLATE_DIR, file), 'utf8').replace(/@@(\w+)@@/g, (_, k: string) => vars[k] ?? '');
+    const text = readFileSync(join(templates, file), 'utf8').replace(/@@(\w+)@@/g, (_, k: string) => vars[k] ?? '');
     writeFileSync(join(etc, file), text);
   }
   for (const d of ['spool', 'mail', 'log']) mkdirSync(join(home, d), { recursive: true });

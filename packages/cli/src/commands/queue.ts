@@ -26,6 +26,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   closeServiceClients,
+  COMMAND_PACKAGES,
+  runningMasterPid,
   createConfigView,
   flushLogs,
   discoverPlugins,
@@ -115,6 +117,15 @@ export function commandQueueStore(config: ConfigView): LmdbQueueStore {
   return openQueueStore({ queueDirectory });
 }
 
+/** Why the showq service did not answer: the system is down, or it runs without showq. */
+async function whyNoShowq(config: ConfigView): Promise<string> {
+  if (!runningMasterPid(config)) return 'Mail system is down';
+  const installed = (await discoverPlugins(pluginDirsFromMainCf(config.get('config_directory')))).commands.has(SERVICE.SHOWQ);
+  return installed
+    ? 'the mail system runs without a showq service (see master.cf)'
+    : `the mail system runs without a showq service: no installed package provides it (install ${COMMAND_PACKAGES[SERVICE.SHOWQ]})`;
+}
+
 /** True when the service's socket exists (master listens on it). */
 export function serviceListening(config: ConfigView, service: string): boolean {
   return existsSync(servicePath(config, service));
@@ -161,7 +172,7 @@ export function formatMailqRow(row: ShowqRow, layout: MailqLayout = 'long'): str
   let id = row.queue_id;
   if (row.queue_name === 'active') id += '*';
   else if (row.queue_name === 'hold') id += '!';
-  if (row.force_expired) id += '#';
+  if (row.forced_expire) id += '#';
   const time = asctimeOf(row.arrival_time * 1000).padEnd(L.time).slice(0, L.time);
   let out = `${id.padEnd(L.id)} ${String(row.message_size).padStart(L.size)} ${time} ${row.sender}\n`;
   let saved = '';
@@ -191,7 +202,7 @@ export function formatJsonRow(row: ShowqRow): string {
     .join(', ');
   return (
     `{"queue_name": ${q(row.queue_name)}, "queue_id": ${q(row.queue_id)}, "arrival_time": ${row.arrival_time}, ` +
-    `"message_size": ${row.message_size}, "force_expired": ${row.force_expired}, "sender": ${q(row.sender)}, ` +
+    `"message_size": ${row.message_size}, "forced_expire": ${row.forced_expire}, "sender": ${q(row.sender)}, ` +
     `"recipients": [${recipients}]}\n`
   );
 }
@@ -236,7 +247,7 @@ export async function listQueue(config: ConfigView, io: CommandIo, options: List
     }
   }
   if (!summary) {
-    io.stderr.write(`${program}: warning: Mail system is down -- accessing queue directly\n`);
+    io.stderr.write(`${program}: warning: ${await whyNoShowq(config)} -- accessing queue directly\n`);
     const store = commandQueueStore(config);
     try {
       summary = await new StoreShowq(store).list(onRow, { emptyAddress });

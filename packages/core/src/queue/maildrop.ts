@@ -12,7 +12,8 @@
  * because the maildrop queue is written by local users (Postfix's pickup
  * treats every maildrop file as untrusted input).
  */
-import { QUEUE, type DsnNotify, type Envelope, type QueuedMessage, type QueueStore, type QueueWriter } from '@postern/core';
+import type { DsnNotify, Envelope, QueuedMessage, QueueStore, QueueWriter } from '../contracts/queue.js';
+import { QUEUE } from '../protocol/queues.js';
 
 /** The local user who ran sendmail. */
 export interface MaildropSubmitter {

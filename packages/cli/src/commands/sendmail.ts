@@ -64,6 +64,7 @@ import {
   TRIGGER,
   createTableRegistry,
   openQueueStore,
+  postdrop,
   processLogger,
   sendTrigger,
   servicePath,
@@ -76,12 +77,14 @@ import {
   type ConfigView,
   type DsnNotify,
   type DsnRet,
+  type Logger,
+  type MaildropSubmitter,
   type QueueStore,
+  type RewriteService,
+  type TableRegistry,
 } from '@postern/core';
-import { postdrop, type MaildropSubmitter } from '@postern/plugin-pickup';
-import { createSmtpd } from '@postern/plugin-smtpd';
-import { TrivialRewrite } from '@postern/plugin-trivial-rewrite';
 import type { CommandIo } from '../io.js';
+import { importProvider } from '../plugins.js';
 import { CommandFatal, EX, loadCommandConfig, queueCommand } from './queue.js';
 import { ADMIN_COMMANDS } from './admin.js';
 import { lifecycleCommand } from './lifecycle.js';
@@ -379,6 +382,19 @@ class SmtpInputTracker extends Transform {
   }
 }
 
+/** What sendmail -bs uses of the smtpd and trivial-rewrite packages' main modules. */
+interface SmtpdModule {
+  createSmtpd(
+    config: ConfigView,
+    log: Logger,
+    container: undefined,
+    options: { cleanup: CleanupService; rewrite: RewriteService; tables: TableRegistry },
+  ): Promise<{ accept(socket: Socket): void; stop(graceful: boolean): Promise<void> }>;
+}
+interface RewriteModule {
+  TrivialRewrite: new (config: ConfigView, tables: TableRegistry, log: Logger) => RewriteService;
+}
+
 /** -bs: an SMTP session on stdin/stdout, served by smtpd in this process. */
 async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: MaildropSubmitter): Promise<number> {
   const store = openMaildrop(config, `${submitter.user}(${submitter.uid})`);
@@ -387,6 +403,13 @@ async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: Mail
   const log = processLogger(config, 'smtpd');
   // Address resolution in this process too: -bs needs no running service.
   const tables = createTableRegistry({ log });
+  // smtpd and trivial-rewrite through the plugin loader: whatever package provides them
+  const configDir = config.get('config_directory');
+  const { TrivialRewrite } = await importProvider<RewriteModule>(configDir, 'trivial-rewrite', FATAL);
+  const { createSmtpd } = await importProvider<SmtpdModule>(configDir, 'smtpd', FATAL);
+  if (typeof TrivialRewrite !== 'function' || typeof createSmtpd !== 'function') {
+    throw new CommandFatal('the installed smtpd or trivial-rewrite package cannot run in-process (no createSmtpd/TrivialRewrite export)', FATAL);
+  }
   const rewrite = new TrivialRewrite(config, tables, log);
   const smtpd = await createSmtpd(config, log, undefined, { cleanup, rewrite, tables });
   // smtpd serves sockets: a loopback pair carries stdin/stdout (the client is

@@ -22,6 +22,9 @@ import { getopt, hasOpt, optValue } from '../getopt.js';
 import { configDirectory, initDefaultInstance } from '../instance.js';
 import type { CommandIo } from '../io.js';
 
+/** postfix(1)'s own subcommands. */
+export const LIFECYCLE: readonly string[] = ['start', 'start-fg', 'stop', 'abort', 'reload', 'status', 'check'];
+
 const SCRIPT = 'postern/postfix-script';
 const POSTERN_BIN = fileURLToPath(new URL('../bin/postern.js', import.meta.url));
 

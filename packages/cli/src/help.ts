@@ -1,0 +1,154 @@
+/**
+ * The help of every postern command: its synopsis (as the Postfix manual
+ * page has it) and one line per flag. `postern help [command]` and
+ * `postern command --help` print it.
+ */
+
+export interface CommandHelp {
+  /** The Postfix command it stands for. */
+  readonly postfix: string;
+  readonly synopsis: string;
+  readonly flags: readonly (readonly [flag: string, text: string])[];
+  /** Takes -v itself (so postern's global -v is passed on). */
+  readonly verbose: boolean;
+}
+
+const C = ['-c config_dir', 'the configuration directory (default: $MAIL_CONFIG, else ~/.postern/etc)'] as const;
+const V = ['-v', 'verbose logging; more -v, more verbose'] as const;
+const LIFE = (text: string): CommandHelp => ({ postfix: `postfix ${text}`, synopsis: '[-c config_dir] [-v]', flags: [C, V], verbose: true });
+
+export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
+  start: { ...LIFE('start'), postfix: 'postfix start: start the mail system in the background' },
+  'start-fg': { ...LIFE('start-fg'), postfix: 'postfix start-fg: run master in the foreground, maillog on stdout (containers, systemd)' },
+  stop: { ...LIFE('stop'), postfix: 'postfix stop: stop the mail system, letting work in progress finish' },
+  abort: { ...LIFE('abort'), postfix: 'postfix abort: stop the mail system at once' },
+  reload: { ...LIFE('reload'), postfix: 'postfix reload: re-read main.cf and master.cf' },
+  status: { ...LIFE('status'), postfix: 'postfix status: is the mail system running' },
+  check: { ...LIFE('check'), postfix: 'postfix check: check the configuration, the installed packages and the restrictions' },
+  conf: {
+    postfix: 'postconf(1): show or edit main.cf and master.cf',
+    synopsis: '[-c config_dir] [-dhnMPxX] [-e] [-f] [name[=value]...]',
+    flags: [
+      C,
+      ['-d', 'print default values instead of the values in main.cf'],
+      ['-e', 'edit main.cf: set each name=value given'],
+      ['-f', 'fold long lines (with -n, -M, -P)'],
+      ['-h', 'print values only, without "name = "'],
+      ['-M', 'master.cf entries (service/type names select)'],
+      ['-n', 'only the parameters set in main.cf'],
+      ['-P', 'master.cf -o parameters'],
+      ['-x', 'expand $name in values'],
+      ['-X', 'remove the named parameters from main.cf (with -e)'],
+    ],
+    verbose: false,
+  },
+  map: tableHelp('postmap(1): build and query lookup tables'),
+  alias: tableHelp('postalias(1): build and query alias tables'),
+  newaliases: { postfix: 'newaliases(1): rebuild alias_database', synopsis: '[-c config_dir] [-v]', flags: [C, V], verbose: true },
+  queue: {
+    postfix: 'postqueue(1): queue listing and flushing',
+    synopsis: '[-v] [-c config_dir] -f | -i queue_id | -j | -p | -s site',
+    flags: [
+      C,
+      ['-f', 'flush: attempt to deliver every queued message'],
+      ['-i queue_id', 'attempt to deliver one message'],
+      ['-j', 'the queue as JSON, one object a line'],
+      ['-p', 'the queue listing (mailq); needs the showq service'],
+      ['-s site', 'attempt to deliver the mail for site (fast_flush_domains)'],
+      V,
+    ],
+    verbose: true,
+  },
+  super: {
+    postfix: 'postsuper(1): queue maintenance',
+    synopsis: '[-psSv] [-c config_dir] [-d|-e|-f|-h|-H|-r queue_id|ALL [queue]]',
+    flags: [
+      C,
+      ['-d queue_id', 'delete the message (- reads IDs from stdin; ALL: every message)'],
+      ['-e queue_id', 'expire the message: bounce it at its next delivery attempt'],
+      ['-f queue_id', 'expire the message and deliver it now (bounces)'],
+      ['-h queue_id', 'put the message on hold'],
+      ['-H queue_id', 'release the message from hold'],
+      ['-p', 'purge temporary files left by crashes'],
+      ['-r queue_id', 'requeue: run the message through cleanup again'],
+      ['-s', 'structure check and repair of the queue'],
+      ['-S', 'as -s, without repairs'],
+      V,
+    ],
+    verbose: true,
+  },
+  cat: {
+    postfix: 'postcat(1): show queued messages',
+    synopsis: '[-bdehoqrsv] [-c config_dir] -q queue_id...',
+    flags: [
+      C,
+      ['-b', 'the body'],
+      ['-d', 'the queue file as records, in its storage order'],
+      ['-e', 'the envelope'],
+      ['-h', 'the header'],
+      ['-o', 'record offsets'],
+      ['-q', 'arguments are queue IDs'],
+      ['-r', 'the records in the order they were written (Postfix: follow pointer records)'],
+      ['-s offset', 'start at this offset'],
+      V,
+    ],
+    verbose: true,
+  },
+  log: {
+    postfix: 'postlog(1): write a line to the maillog',
+    synopsis: '[-iv] [-c config_dir] [-p priority] [-t tag] [text...]',
+    flags: [C, ['-i', 'include the process ID'], ['-p priority', 'info, warn, error, fatal, panic'], ['-t tag', 'the program name'], V],
+    verbose: true,
+  },
+  kick: { postfix: 'postkick(1): send a trigger to a service', synopsis: '[-c config_dir] [-v] class service request', flags: [C, V], verbose: true },
+  lock: {
+    postfix: 'postlock(1): run a command with a mailbox locked',
+    synopsis: '[-c config_dir] [-l lock_style] [-v] file command...',
+    flags: [C, ['-l lock_style', 'flock, fcntl, dotlock (default: mailbox_delivery_lock)'], V],
+    verbose: true,
+  },
+};
+
+function tableHelp(postfix: string): CommandHelp {
+  return {
+    postfix,
+    synopsis: '[-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [type:]file...',
+    flags: [
+      C,
+      ['-d key', 'delete key (- reads keys from stdin)'],
+      ['-f', 'do not fold keys to lowercase'],
+      ['-i', 'incremental: add entries from stdin'],
+      ['-N, -n', 'accepted (null-terminated keys do not apply to lmdb)'],
+      ['-o', 'accepted (privileges are the CLI\'s)'],
+      ['-p', 'create the table with mode 0644'],
+      ['-q key', 'look key up (- reads keys from stdin)'],
+      ['-r', 'replace duplicate entries'],
+      ['-s', 'print every entry'],
+      ['-u', 'accepted (UTF-8 checks)'],
+      ['-w', 'ignore duplicate entries'],
+      V,
+    ],
+    verbose: true,
+  };
+}
+
+/** The text of `postern help command`, or undefined for a name that is not a command. */
+export function commandHelp(name: string): string | undefined {
+  const h = COMMAND_HELP[name];
+  if (!h) return undefined;
+  const width = Math.max(...h.flags.map(([f]) => f.length));
+  const flags = h.flags.map(([f, t]) => `  ${f.padEnd(width)}  ${t}\n`).join('');
+  return `usage: postern ${name} ${h.synopsis}\n${h.postfix}\n${flags}`;
+}
+
+/** The list of commands (postern help). */
+export function usageSummary(): string {
+  const names = Object.keys(COMMAND_HELP);
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = names.map((n) => `  ${n.padEnd(width)}  ${COMMAND_HELP[n]!.postfix}\n`).join('');
+  return (
+    'usage: postern [-c config_dir] [-D] [-v] command [options]\n' +
+    '       postern --version | help [command] | command --help\n' +
+    `commands:\n${lines}`
+  );
+}
