@@ -18,7 +18,7 @@ import { parseMboxSettled } from '../lib/mbox.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
 import { SWAKS, swaks } from '../lib/swaks.js';
 
-const SENDMAIL = join(dirname(createRequire(import.meta.url).resolve('@postern/mta/package.json')), 'dist', 'src', 'bin', 'sendmail.js');
+const SENDMAIL = join(dirname(createRequire(import.meta.url).resolve('@postern/cli/package.json')), 'dist', 'src', 'bin', 'sendmail.js');
 
 describe('reject_unverified_recipient with probes through the queue', { skip: SWAKS ? false : 'swaks is not installed' }, () => {
   let sys: MailSystem;
@@ -97,8 +97,10 @@ describe('reject_unverified_recipient with probes through the queue', { skip: SW
 
   test('sendmail -bv still mails a report and delivers nothing', async () => {
     const child = spawn(process.execPath, [SENDMAIL, '-C', sys.inst.configDir, '-f', 'postmaster@mail.example.test', '-bv', 'root@mail.example.test'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
     const code = await new Promise<number | null>((r) => child.on('close', r));
-    assert.equal(code, 0);
+    assert.equal(code, 0, stderr);
     await sys.inst.waitForLog(/to=<root@mail\.example\.test>, relay=local, .*status=deliverable \(delivers to mailbox\)/);
     const m = await sys.inst.waitForLog(/postern\/bounce\[\d+\]: \w+: sender delivery status notification: (\w+)/);
     await sys.inst.waitForLog(new RegExp(`${m[1]}: to=<root@mail\\.example\\.test>, orig_to=<postmaster@mail\\.example\\.test>, relay=local, .*status=sent \\(delivered to mailbox\\)`));
