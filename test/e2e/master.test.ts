@@ -123,6 +123,22 @@ describe('master supervisor', () => {
     d.close();
   });
 
+  test('a process killed by a signal after it served is replaced at once, every time (no back-off)', async () => {
+    for (let i = 0; i < 4; i++) {
+      const c = await LineClient.open(echoPort);
+      const pid = Number((await c.next()).split(' ').pop());
+      process.kill(pid, 'SIGKILL');
+      await c.closed;
+      await inst.waitForLog(new RegExp(`warning: process \\S+echo pid ${pid} killed by signal SIGKILL`));
+      // with a back-off of 1 s, 2 s, 4 s ... the second replacement alone would take over 2 s
+      const t = Date.now();
+      const d = await LineClient.open(echoPort);
+      assert.match(await d.next(), /^hello one \d+$/);
+      assert.ok(Date.now() - t < 1900, `replacement took ${Date.now() - t} ms after kill ${i + 1}`);
+      d.close();
+    }
+  });
+
   test('never runs more than maxproc processes, and starts more only when the running ones are saturated', async () => {
     const clients: LineClient[] = [];
     const greetings: string[] = [];

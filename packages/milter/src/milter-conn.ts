@@ -102,6 +102,8 @@ export class Milter {
   private waiter?: { resolve: (p: { cmd: string; data: Buffer }) => void; reject: (e: Error) => void };
   private state: State = 'ready';
   private errorReply: string | undefined;
+  /** A refused connect event's reply: it persists for every later event (milter8's REJECT_CON). */
+  private connReply: string | undefined;
   /** What the milter negotiated. */
   actions = 0;
   steps = 0;
@@ -251,6 +253,7 @@ export class Milter {
    */
   private async event(cmd: string, data: Buffer, skipFlag: number, noReplyFlag: number, stage: number | undefined, timeout: number, edits?: MilterEdit[]): Promise<string | undefined | 'skip'> {
     if (this.state === 'error') return this.errorReply;
+    if (this.state === 'reject-conn') return this.connReply;
     if (this.skipped()) return undefined;
     if (skipFlag && this.steps & skipFlag) return undefined;
     try {
@@ -268,24 +271,20 @@ export class Milter {
             this.state = cmd === SMFIC.CONNECT || cmd === SMFIC.HELO ? 'accept-conn' : 'accept-msg';
             return undefined;
           case SMFIR.REJECT:
-            if (cmd === SMFIC.CONNECT) this.state = 'reject-conn';
-            return REJECT;
+            return this.refused(cmd, REJECT);
           case SMFIR.TEMPFAIL:
-            if (cmd === SMFIC.CONNECT) this.state = 'reject-conn';
-            return TEMPFAIL;
+            return this.refused(cmd, TEMPFAIL);
           case SMFIR.REPLYCODE: {
             const text = strings(r.data)[0] ?? '';
             if (!/^[45]\d\d [45]\.\d{1,3}\.\d{1,3}( |$)|^[45]\d\d( |$)/.test(text.split(/\r?\n/)[0]!)) return this.fail(`malformed reply: ${text}`);
-            if (cmd === SMFIC.CONNECT) this.state = 'reject-conn';
-            return text.replace(/\r?\n/g, ' ');
+            return this.refused(cmd, text.replace(/\r?\n/g, ' '));
           }
           case SMFIR.DISCARD:
             this.state = 'accept-msg';
             return 'D';
           case SMFIR.SHUTDOWN:
           case SMFIR.CONN_FAIL:
-            this.state = 'reject-conn';
-            return 'S';
+            return this.refused(SMFIC.CONNECT, 'S');
           case SMFIR.SKIP:
             if (cmd !== SMFIC.BODY) return this.fail('unexpected SMFIR_SKIP');
             return 'skip';
@@ -302,6 +301,15 @@ export class Milter {
     } catch (err) {
       return this.fail(`${(err as Error).message} while sending ${cmd}`);
     }
+  }
+
+  /** A refusal; at connect it stands for the whole session. */
+  private refused(cmd: string, reply: string): string {
+    if (cmd === SMFIC.CONNECT) {
+      this.state = 'reject-conn';
+      this.connReply = reply;
+    }
+    return reply;
   }
 
   /** A modification request at the end of the message (allowed only if its action was negotiated). */

@@ -177,3 +177,19 @@ test('failures: a silent milter times out, a malformed reply and a refused conne
   assert.equal(await chain3.connect('host.example', '192.0.2.1', 25, 'inet'), '550 5.5.0 Service unavailable');
   chain3.quit();
 });
+
+test('milter_content_timeout: a milter that stops answering during the message gives the default action', async () => {
+  const m = await scripted((cmd, _d, send) => void (cmd !== 'L' && send('c')));
+  const warnings: string[] = [];
+  const c = config(`{ inet:127.0.0.1:${m.port}, content_timeout=1s, command_timeout=10s, default_action=tempfail }`);
+  const chain = await MilterChain.open(milterSpecs(c, 'smtpd_milters'), c, macros, (w) => warnings.push(w));
+  await chain.connect('host.example', '192.0.2.1', 25, 'inet');
+  assert.equal(await chain.mail('a@example'), undefined);
+  const t0 = Date.now();
+  const r = await chain.message(Buffer.from('Subject: s\n\nbody\n'));
+  assert.equal(r.reply, '451 4.7.1 Service unavailable - try again later');
+  assert.ok(Date.now() - t0 >= 900 && Date.now() - t0 < 5000, 'content_timeout, not command_timeout');
+  assert.match(warnings[0]!, /timeout while sending L$/);
+  chain.quit();
+  m.server.close();
+});

@@ -1,5 +1,6 @@
 import { definePlugin, SERVICE } from '@postern/core';
 import { SMTPD_PARAMETERS } from './smtpd-params.js';
+import { SMTPD_RESTRICTIONS } from './smtpd-restriction-names.js';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-smtpd',
@@ -12,12 +13,14 @@ export const plugin = definePlugin({
     },
   },
   parameters: SMTPD_PARAMETERS,
+  restrictions: SMTPD_RESTRICTIONS,
   uses: [SERVICE.CLEANUP, SERVICE.REWRITE],
 });
 
 export default plugin;
 export { SMTPD_PARAMETERS } from './smtpd-params.js';
 export { createSmtpd, createSmtpdMain, type Smtpd, type SmtpdOptions } from './smtpd.js';
-export { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
+export { createHookRegistry, loadSmtpdPlugins, pluginContext } from './smtpd-hooks.js';
+export { SMTPD_RESTRICTIONS } from './smtpd-restriction-names.js';
 export { DovecotSasl, TableSasl, createSaslServer, verifyPassword, securityOptions } from './smtpd-sasl.js';
 export { networkMatcher, mynetworksList, defaultMynetworks } from './smtpd-peer.js';

@@ -68,13 +68,16 @@ export class SmtpdMilters {
     return { reply, close: reply.startsWith('421') };
   }
 
-  /** The connect event; a 5xx or 421 replaces the greeting (smtpd.c). */
-  async connect(): Promise<{ greeting?: string; denied?: string; close?: boolean }> {
+  /**
+   * The connect event; a 5xx or 421 replaces the greeting (smtpd.c). The
+   * milter's refusal then persists: it answers MAIL and the commands after.
+   */
+  async connect(): Promise<{ greeting?: string; close?: boolean }> {
     const s = this.state;
     const host = this.config.get('myhostname');
     const local = s.name === 'localhost' && s.port === 0;
     const v = this.verdict(await this.chain.connect(s.name, s.address, s.port, local ? 'unix' : s.address.includes(':') ? 'inet6' : 'inet'));
-    if (v.reply?.startsWith('5')) return { greeting: `554 ${host} ESMTP not accepting connections`, denied: `554 5.7.1 ${host} ESMTP not accepting connections` };
+    if (v.reply?.startsWith('5')) return { greeting: `554 ${host} ESMTP not accepting connections` };
     if (v.reply?.startsWith('421')) return { greeting: `421 ${host} Service unavailable - try again later`, close: true };
     return {};
   }

@@ -10,7 +10,9 @@ import { MILTER_PARAMETERS } from '@postern/milter';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_banner', default: '$myhostname ESMTP $mail_name', type: 'string', description: 'The text after 220 in the greeting.' },
-  { name: 'smtpd_timeout', default: '300s', type: 'time', description: 'Time limit for reading a client command or data line, and for sending a reply.' },
+  { name: 'smtpd_timeout', default: '300s', type: 'time', description: 'Time limit for reading a client command or data line, and for sending a reply; a command line must also be complete within this time of its first byte (Postern applies smtpd_per_record_deadline to command lines always).' },
+  { name: 'queue_minfree', default: '0', type: 'size', description: 'Free bytes the queue file system must keep; below this, or below 1.5 x message_size_limit, MAIL FROM gets 452 4.3.1 Insufficient system storage.' },
+  { name: 'smtpd_sasl_response_limit', default: '12288', type: 'int', description: 'The longest AUTH response line; a longer one gets 500 5.5.6 SASL response limit exceeded.' },
   { name: 'smtpd_recipient_limit', default: '1000', type: 'int', description: 'Recipients accepted per message; more get 452 4.5.3 Error: too many recipients.' },
   { name: 'smtpd_soft_error_limit', default: '10', type: 'int', description: 'Errors after which every error reply is delayed by smtpd_error_sleep_time.' },
   { name: 'smtpd_hard_error_limit', default: '20', type: 'int', description: 'Errors after which the connection is closed (421 4.7.0 ... Error: too many errors).' },

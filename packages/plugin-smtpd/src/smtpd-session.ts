@@ -29,6 +29,7 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import { queueSpaceReply } from './smtpd-space.js';
 import {
   BdatTransaction,
   parseBdat,
@@ -79,6 +80,8 @@ type Handler = (args: string, line: string) => Promise<boolean | 'pending'>;
 
 const PRE_TLS = new Set(['ehlo', 'helo', 'starttls', 'quit', 'noop', 'rset']);
 const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
+/** smtpd_sasl_response_limit's default. */
+const SASL_RESPONSE_LIMIT = 12288;
 
 export class SmtpdSession implements CommandSink {
   readonly state: SmtpdState;
@@ -195,10 +198,19 @@ export class SmtpdSession implements CommandSink {
       this.reply(denied);
       return;
     }
-    this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    try {
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+    } catch (err) {
+      // a bad smtpd_milters setting (milter8_conf_error)
+      this.log.warn(`smtpd_milters: ${(err as Error).message}`);
+      this.reply(`421 4.3.5 ${this.myhostname} Server configuration problem - try again later`);
+      this.quitting = true;
+      this.conn.close();
+      return;
+    }
     const milter = await this.milters?.connect();
     if (milter?.greeting) {
-      s.accessDenied = milter.denied;
+      s.errorCount++;
       this.reply(milter.greeting);
       if (milter.close) {
         this.quitting = true;
@@ -236,6 +248,15 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     this.log.info(`timeout after ${this.whereText()} from ${s.namaddr}`);
     this.reply(`421 4.4.2 ${this.myhostname} Error: timeout exceeded`);
+    this.quitting = true;
+    this.conn.close();
+  }
+
+  /** A TLS ClientHello on a plaintext port: say so instead of waiting for a line that never comes. */
+  tlsHello(): void {
+    const s = this.state;
+    this.log.warn(`${s.namaddr}: TLS handshake on a plaintext SMTP port: use STARTTLS${this.shared.tlsReady ? '' : ' (not offered)'} or the smtps port`);
+    this.reply(`421 4.7.0 ${this.myhostname} Error: TLS handshake on a plaintext port`);
     this.quitting = true;
     this.conn.close();
   }
@@ -503,8 +524,11 @@ export class SmtpdSession implements CommandSink {
     if (step.status === 'continue') {
       this.saslExchange = step.id;
       this.reply(`334 ${step.challenge}`);
+      const stream = this.conn.stream;
+      if (stream) stream.nextLineLimit = this.c.int('smtpd_sasl_response_limit') || SASL_RESPONSE_LIMIT;
       this.conn._nextHandler = (line: Buffer, callback: () => void) => {
-        this.authResponse(mech, step.id, line.toString('utf8').trim()).then(
+        const tooLong = stream?.truncated === true;
+        this.authResponse(mech, step.id, line.toString('utf8').trim(), tooLong).then(
           (ok) => {
             if (ok !== 'pending') this.finishCommand('auth', ok);
             callback();
@@ -531,8 +555,13 @@ export class SmtpdSession implements CommandSink {
     return this.error(`535 5.7.8 Error: authentication failed: ${step.reason}`);
   }
 
-  private async authResponse(mech: string, id: string, response: string): Promise<boolean | 'pending'> {
+  private async authResponse(mech: string, id: string, response: string, tooLong: boolean): Promise<boolean | 'pending'> {
     const sasl = this.shared.sasl!;
+    if (tooLong) {
+      this.saslExchange = undefined;
+      await sasl.abort(id);
+      return this.error('500 5.5.6 SASL response limit exceeded');
+    }
     if (response === '*') {
       this.saslExchange = undefined;
       await sasl.abort(id);
@@ -595,6 +624,11 @@ export class SmtpdSession implements CommandSink {
     }
     const limit = this.c.size('message_size_limit');
     if (size !== undefined && limit > 0 && size > limit) return this.error('552 5.3.4 Message size exceeds fixed limit');
+    const space = await queueSpaceReply(this.c, this.log);
+    if (space) {
+      this.check.logAction('reject', space, { stage: 'mail' });
+      return this.error(space);
+    }
     s.sender = p.address;
     s.sizeAnnounced = size;
     const err = await this.check.mail(p.address);

@@ -26,8 +26,10 @@
  *   RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3207 (STARTTLS),
  *   RFC 4954 (AUTH), RFC 2034 (ENHANCEDSTATUSCODES), RFC 6152 (8BITMIME),
  *   RFC 3461 (DSN), RFC 6531 (SMTPUTF8), RFC 1985 (ETRN, through the flush
- *   service), SMTPD_POLICY_README (check_policy_service, smtpd-policy.ts).
- *   Not implemented: CHUNKING/BDAT, XCLIENT, XFORWARD,
+ *   service), SMTPD_POLICY_README (check_policy_service, smtpd-policy.ts),
+ *   MILTER_README (smtpd_milters, smtpd-milter.ts on @postern/milter),
+ *   RFC 2033 LMTP with postern_smtpd_protocol = lmtp (LHLO, one reply per
+ *   recipient after DATA). Not implemented: CHUNKING/BDAT, XCLIENT, XFORWARD,
  *   smtpd_etrn_restrictions.
  *
  * CONFIGURATION PARAMETERS
@@ -40,7 +42,9 @@
  *   smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_wrappermode,
  *   smtpd_sasl_auth_enable, smtpd_sasl_type (dovecot | postern-table),
  *   smtpd_sasl_path, smtpd_tls_auth_only, smtpd_forbid_bare_newline (no),
- *   smtpd_peername_lookup (yes), postern_smtpd_plugins.
+ *   smtpd_peername_lookup (yes), postern_smtpd_plugins, smtpd_milters,
+ *   milter_* (see @postern/milter), smtpd_policy_service_*, content_filter,
+ *   receive_override_options, postern_smtpd_protocol (smtp | lmtp).
  *
  * SECURITY
  *   Not an open relay with the defaults: smtpd_relay_restrictions =
@@ -144,7 +148,7 @@ export async function createSmtpd(
   let sasl = options.sasl ?? fromContainer<SaslServer>(container, SASL_SERVER);
   if (!sasl && config.bool('smtpd_sasl_auth_enable')) sasl = createSaslServer(config, tables, log);
   const hooks = options.hooks ?? fromContainer<SmtpdHookRegistry>(container, SMTPD_HOOKS) ?? createHookRegistry();
-  await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer);
+  await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer, config);
 
   const certFile = config.get('smtpd_tls_cert_file').trim();
   const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
@@ -193,7 +197,11 @@ export async function createSmtpd(
       closeTimeout: 1000,
       ...tlsOptions,
     },
-    { lineLimit: config.int('line_length_limit') || 2048 },
+    {
+      lineLimit: config.int('line_length_limit') || 2048,
+      // a command line must arrive within smtpd_timeout (smtpd_per_record_deadline for commands)
+      commandDeadline: Math.max(1, config.time('smtpd_timeout')) * 1000,
+    },
     (conn) => new SmtpdSession(shared, conn),
   );
   server.on('error', (err: Error & { code?: string }) => {

@@ -17,7 +17,9 @@ import {
   resolveServices,
   runningMasterPid,
   type Configuration,
+  type PluginSet,
 } from '@postern/core';
+import { unknownRestrictions } from './check-restrictions.js';
 import { getopt, hasOpt, optValue } from '../getopt.js';
 import { configDirectory, initDefaultInstance } from '../instance.js';
 import type { CommandIo } from '../io.js';
@@ -38,7 +40,7 @@ interface Loaded {
   readonly dir: string;
 }
 
-async function load(io: CommandIo, argv: readonly string[], init: boolean): Promise<Loaded & { verbose: boolean }> {
+async function load(io: CommandIo, argv: readonly string[], init: boolean): Promise<Loaded & { verbose: boolean; plugins: PluginSet }> {
   const p = getopt(argv, 'c:v');
   const choice = configDirectory(optValue(p, 'c'), io.env);
   if (init && choice.isDefault && initDefaultInstance(io.env)) {
@@ -52,13 +54,15 @@ async function load(io: CommandIo, argv: readonly string[], init: boolean): Prom
   const plugins = await discoverPlugins(pluginDirsFromMainCf(choice.dir));
   const configuration = await loadConfiguration(choice.dir, plugins);
   resolveServices(configuration.entries, plugins);
-  return { configuration, dir: choice.dir, verbose: hasOpt(p, 'v') };
+  return { configuration, dir: choice.dir, verbose: hasOpt(p, 'v'), plugins };
 }
 
 async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
   try {
-    const { configuration } = await load(io, argv, false);
+    const { configuration, plugins } = await load(io, argv, false);
     for (const w of configuration.warnings) io.stderr.write(`postern/postfix-script: warning: ${w}\n`);
+    const unknown = await unknownRestrictions(configuration, plugins);
+    if (unknown.length > 0) return fatal(io, unknown.join(`\n${SCRIPT}: fatal: `));
     const queue = configuration.view().get('queue_directory');
     for (const sub of ['public', 'private', 'pid']) mkdirSync(join(queue, sub), { recursive: true });
     return 0;

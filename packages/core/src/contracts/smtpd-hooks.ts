@@ -1,3 +1,5 @@
+import type { ConfigView } from './config.js';
+import type { Logger } from './logger.js';
 import { token } from './token.js';
 
 /**
@@ -66,8 +68,24 @@ export interface SmtpdVerdict {
   readonly text?: string;
 }
 
+/**
+ * What smtpd gives a plugin's restrictions and hooks, made once per smtpd
+ * process for each plugin: the process's configuration (main.cf with the
+ * service's master.cf -o overrides), a logger that names the plugin, and the
+ * values of the parameters the plugin's package declares (definePlugin's
+ * `parameters`, $names expanded).
+ */
+export interface SmtpdPluginContext {
+  readonly config: ConfigView;
+  readonly log: Logger;
+  readonly parameters: Readonly<Record<string, string>>;
+}
+
 /** A named restriction: usable as `name` in any smtpd_*_restrictions parameter. */
-export type SmtpdRestriction = (state: SmtpdCheckState) => Promise<SmtpdVerdict> | SmtpdVerdict;
+export type SmtpdRestriction = (state: SmtpdCheckState, context: SmtpdPluginContext) => Promise<SmtpdVerdict> | SmtpdVerdict;
+
+/** A restriction or hook with its plugin's context bound: what smtpd calls. */
+export type SmtpdCheck = (state: SmtpdCheckState) => Promise<SmtpdVerdict> | SmtpdVerdict;
 
 export interface SmtpdHooks {
   /** Each hook runs before the stage's restriction list; a non-dunno verdict decides like a restriction. */
@@ -88,9 +106,10 @@ export interface SmtpdPlugin {
 
 /** A registry of restrictions and hooks, for embedders that add them in-process. */
 export interface SmtpdHookRegistry {
-  add(plugin: SmtpdPlugin): void;
-  restriction(name: string): SmtpdRestriction | undefined;
-  hooks(stage: SmtpdStage): SmtpdRestriction[];
+  /** Adds the plugin's restrictions and hooks, bound to `context` (smtpd makes it when it loads the plugin). */
+  add(plugin: SmtpdPlugin, context?: SmtpdPluginContext): void;
+  restriction(name: string): SmtpdCheck | undefined;
+  hooks(stage: SmtpdStage): SmtpdCheck[];
 }
 
 export const SMTPD_HOOKS = token<SmtpdHookRegistry>('SmtpdHookRegistry');

@@ -38,6 +38,12 @@ export interface PluginDefinition {
   readonly provides?: readonly ContractName[];
   /** Contracts this plugin calls; the loader checks some installed plugin provides each. */
   readonly uses?: readonly ContractName[];
+  /**
+   * The smtpd restriction names this package provides (smtpd's own, or an
+   * smtpd plugin's): `postern check` reports a name in smtpd_*_restrictions
+   * that no installed package lists.
+   */
+  readonly restrictions?: readonly string[];
   /** Lookup-table types this plugin adds (e.g. "redis"). */
   readonly tables?: Readonly<Record<string, TableFactory>>;
 }
