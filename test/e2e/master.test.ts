@@ -70,7 +70,7 @@ describe('master supervisor', () => {
   });
 
   test('listens before any service process exists, and starts one on the first client', async () => {
-    await inst.waitForLog(/postern\/master\[\d+\]: daemon started -- version \d+\.\d+\.\d+, configuration /);
+    await inst.waitForLog(/postfix\/master\[\d+\]: daemon started -- version \d+\.\d+\.\d+, configuration /);
     const before = childrenOf(masterPid);
     const c = await LineClient.open(echoPort);
     const greeting = await c.next();
@@ -183,7 +183,7 @@ describe('master supervisor', () => {
     writeFileSync(mainCf, readFileSync(mainCf, 'utf8').replace('testsvc_greeting = hello one', 'testsvc_greeting = hello two'));
     const r = await inst.postern(['reload']);
     assert.equal(r.code, 0, r.stderr);
-    await inst.waitForLog(/postern\/master\[\d+\]: reload -- version/);
+    await inst.waitForLog(/postfix\/master\[\d+\]: reload -- version/);
     const fresh = await LineClient.open(echoPort);
     assert.match(await fresh.next(), /^hello two \d+$/);
     // the old session is still served by its old process

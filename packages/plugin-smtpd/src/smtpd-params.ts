@@ -106,5 +106,11 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'plaintext_reject_code', default: '450', type: 'int', description: 'Reply code when TLS is required.' },
   { name: 'local_recipient_maps', default: 'proxy:unix:passwd.byname $alias_maps', type: 'table', description: 'Local recipients; empty: accept every local recipient.' },
   { name: 'relay_recipient_maps', default: '', type: 'table', description: 'Recipients of relay_domains; empty: accept all.' },
+  // cleanup's rewriting tables: an address they list is a valid recipient (check_rcpt_maps)
+  { name: 'virtual_alias_maps', default: '$virtual_maps', type: 'table', description: 'virtual(5) alias tables; an address listed there is a valid recipient of any class.' },
+  { name: 'virtual_maps', default: '', type: 'table', description: 'Obsolete name of virtual_alias_maps.' },
+  { name: 'canonical_maps', default: '', type: 'table', description: 'canonical(5) tables; an address listed there is a valid recipient or sender.' },
+  { name: 'recipient_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for recipients; an address listed there is a valid recipient.' },
+  { name: 'sender_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for senders; an address listed there is a valid sender.' },
   ...DNS_PARAMETERS,
 ];

@@ -29,7 +29,8 @@
  *   service), SMTPD_POLICY_README (check_policy_service, smtpd-policy.ts),
  *   MILTER_README (smtpd_milters, smtpd-milter.ts on @postern/milter),
  *   RFC 2033 LMTP with postern_smtpd_protocol = lmtp (LHLO, one reply per
- *   recipient after DATA). Not implemented: CHUNKING/BDAT, XCLIENT, XFORWARD,
+ *   recipient after DATA), RFC 3030 (CHUNKING/BDAT, smtpd-bdat.ts).
+ *   Not implemented: XCLIENT, XFORWARD,
  *   smtpd_etrn_restrictions.
  *
  * CONFIGURATION PARAMETERS

@@ -72,6 +72,8 @@ export interface SpawnOptions {
   /** Where the program "lives", for log lines (Postfix logs the daemon's path). */
   readonly daemonPath: string;
   readonly log: Logger;
+  /** The service's own log name (syslog_name/command), for lines master logs on a process's behalf. */
+  readonly program?: string;
   /** uid/gid to run as (unprivileged services when master runs as root). */
   readonly credentials?: { uid: number; gid: number };
   /** A process asked to hand a connection to a pass service. */
@@ -128,6 +130,10 @@ export class MasterService {
     if (wakeup > 0) {
       this.wakeupTimer = setInterval(() => this.wakeup(), wakeup * 1000);
       this.wakeupTimer.unref();
+      // master_wakeup_init(): wake the service once now (so pickup takes what
+      // sendmail left in maildrop while the system was down), then on the timer;
+      // a conditional ("?") service is not woken before it has been used
+      if (!this.opts.entry.wakeupIfUsed) setImmediate(() => this.stopped || this.wakeup());
     }
   }
 
@@ -286,7 +292,8 @@ export class MasterService {
         this.opts.onRelay?.(p.pid, msg.to, msg.data, handle);
         return;
       case 'fatal':
-        this.opts.log.fatal(msg.text);
+        // a process that died before it could log: its line, under its own name and pid (Postfix's msg_fatal)
+        (this.opts.program ? this.opts.log.child(this.opts.program, p.pid) : this.opts.log).fatal(msg.text);
         return;
     }
   }

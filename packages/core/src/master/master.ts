@@ -146,6 +146,7 @@ export class Master {
       spareCores: Number(config.get('master_spawn_idle_cores')) || 0,
       daemonPath: daemonPath(provider.dir, entry.command),
       log: this.log,
+      program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
       credentials: this.credentials(entry),
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
