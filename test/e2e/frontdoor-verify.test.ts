@@ -102,7 +102,7 @@ describe('reject_unverified_recipient with probes through the queue', { skip: SW
     const code = await new Promise<number | null>((r) => child.on('close', r));
     assert.equal(code, 0, stderr);
     await sys.inst.waitForLog(/to=<root@mail\.example\.test>, relay=local, .*status=deliverable \(delivers to mailbox\)/);
-    const m = await sys.inst.waitForLog(/postern\/bounce\[\d+\]: \w+: sender delivery status notification: (\w+)/);
+    const m = await sys.inst.waitForLog(/postfix\/bounce\[\d+\]: \w+: sender delivery status notification: (\w+)/);
     await sys.inst.waitForLog(new RegExp(`${m[1]}: to=<root@mail\\.example\\.test>, orig_to=<postmaster@mail\\.example\\.test>, relay=local, .*status=sent \\(delivered to mailbox\\)`));
     // the mailbox holds the report only: neither the -bv message nor any probe was delivered
     const msgs = parseMboxSettled(sys.mbox('root'));
