@@ -140,7 +140,14 @@ class DeliveryAgent {
     this.bounce ??= c.isRegistered(BOUNCE, true) ? use(c, BOUNCE) : bounceClient(this.ctx.config);
     this.flush ??= flushClient(this.ctx.config);
     this.verify ??= c?.isRegistered(VERIFY, true) ? use(c, VERIFY) : verifyClient(this.ctx.config);
-    return { log: this.ctx.log, bounce: this.bounce, flush: this.flush, verify: this.verify, resolution: this.resolution };
+    return {
+      log: this.ctx.log,
+      bounce: this.bounce,
+      flush: this.flush,
+      verify: this.verify,
+      resolution: this.resolution,
+      softBounce: this.ctx.config.bool('soft_bounce'),
+    };
   }
 
   async run(request: DeliveryRequest, callSignal?: AbortSignal): Promise<DeliveryResponse> {

@@ -38,6 +38,8 @@ export interface StatusReporter {
   readonly resolution?: number;
   /** verify(8): address verification probes report their outcome to it (verify_append). */
   readonly verify?: VerifyService;
+  /** soft_bounce: a bounce is deferred instead (4.X.X, action delayed), as Postfix's bounce_append() does. */
+  readonly softBounce?: boolean;
 }
 
 const DEFAULT_ACTION = { sent: 'delivered', bounced: 'failed', deferred: 'delayed' } as const;
@@ -123,6 +125,9 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
       return result;
     }
     case 'bounced': {
+      if (reporter.softBounce && !verify) {
+        return reportStatus(reporter, { ...report, result: { ...result, status: 'deferred', dsn: `4${result.dsn.slice(1)}`, action: 'delayed' } });
+      }
       if (verify) {
         line('undeliverable');
         await append(DELIVERY_LOG.TRACE, entry('undeliverable'));
