@@ -5,7 +5,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext } from '@postern/core';
 import { LOCAL_PARAMETERS } from '../src/index.js';
