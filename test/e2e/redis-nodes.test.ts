@@ -258,8 +258,7 @@ describe('two Postern nodes on one Redis', { skip }, () => {
     const r = await sendMessage(b.host, port, seqMessage(++seq, 1000));
     assert.match(r, /^4\d\d /, `while Redis is down: ${r}`);
     await redis.restart();
-    let ok = '';
-    await until('a 250 after Redis returned', async () => (ok = await sendMessage(b.host, port, seqMessage(++seq, 1000))).startsWith('250 '), 30_000);
+    await until('a 250 after Redis returned', async () => (await sendMessage(b.host, port, seqMessage(++seq, 1000))).startsWith('250 '), 30_000);
     await until('that message delivered', () => sink.seen.get(seq) === 1, 30_000);
   });
 });

@@ -703,6 +703,11 @@ export class SmtpdCheck {
       c = this.deps.config.int('defer_code');
       d = `4${d.slice(1)}`;
     }
+    // soft_bounce: 5XX becomes 4XX (smtpd_check_reject)
+    if (c >= 500 && c < 600 && this.deps.config.bool('soft_bounce')) {
+      c -= 100;
+      d = `4${d.slice(1)}`;
+    }
     const reply = `${c} ${dsnFix(c, d)} ${text}`;
     if (this.warnIfReject) {
       this.warnIfReject = false;

@@ -90,6 +90,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'defer_code', default: '450', type: 'int', description: 'Reply code of defer and defer_if_*.' },
   { name: 'plaintext_reject_code', default: '450', type: 'int', description: 'Reply code when TLS is required.' },
   { name: 'local_recipient_maps', default: 'proxy:unix:passwd.byname $alias_maps', type: 'table', description: 'Local recipients; empty: accept every local recipient.' },
+  { name: 'strict_rfc821_envelopes', default: 'no', type: 'bool', description: 'Require <> around the MAIL FROM and RCPT TO addresses (501 otherwise).' },
   { name: 'relay_recipient_maps', default: '', type: 'table', description: 'Recipients of relay_domains; empty: accept all.' },
   // cleanup's rewriting tables: an address they list is a valid recipient (check_rcpt_maps)
   { name: 'virtual_alias_maps', default: '$virtual_maps', type: 'table', description: 'virtual(5) alias tables; an address listed there is a valid recipient of any class.' },

@@ -576,7 +576,7 @@ export class SmtpdSession implements CommandSink {
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
     if (this.bdatTx) return this.error('503 5.5.1 Error: MAIL after BDAT');
-    const p = parsePath(args, 'FROM');
+    const p = parsePath(args, 'FROM', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
     const tooMuch = await this.limits.over('message');
     if (tooMuch) return this.error(tooMuch);
@@ -648,7 +648,7 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
     if (this.bdatTx) return this.error('503 5.5.1 Error: RCPT after BDAT');
-    const p = parsePath(args, 'TO');
+    const p = parsePath(args, 'TO', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
     const tooMany = await this.limits.over('recipient');
     if (tooMany) return this.error(tooMany);
@@ -1026,7 +1026,7 @@ export function decodeXtext(v: string): string | undefined {
  * "FROM:<addr> PARAMS" (extract_addr): "syntax" when the keyword is wrong,
  * "bad" when the address is malformed.
  */
-export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: string; params: string[] } | 'syntax' | 'bad' {
+export function parsePath(args: string, keyword: 'FROM' | 'TO', strict = false): { address: string; params: string[] } | 'syntax' | 'bad' {
   const m = new RegExp(`^${keyword}:\\s*(.*)$`, 'is').exec(args);
   if (!m) return 'syntax';
   const rest = m[1]!;
@@ -1046,6 +1046,8 @@ export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: stri
     tail = rest.slice(i + 1);
     if (tail && !/^\s/.test(tail)) return 'bad';
   } else {
+    // strict_rfc821_envelopes: RFC 821 wants the <> around the address
+    if (strict) return 'bad';
     const sp = rest.search(/\s/);
     addr = sp < 0 ? rest : rest.slice(0, sp);
     tail = sp < 0 ? '' : rest.slice(sp);

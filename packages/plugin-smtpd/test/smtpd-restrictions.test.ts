@@ -155,6 +155,12 @@ test('restriction table: access actions, reject_non_fqdn_*, unlisted recipients,
       want: '550 5.1.1 <other@example.com>: Recipient address rejected: User unknown in local recipient table',
     },
     {
+      name: 'soft_bounce = yes: a 5XX restriction reply becomes 4XX',
+      params: { soft_bounce: 'yes', local_recipient_maps: 'inline:{ bob=x }' },
+      rcpt: 'carol@example.com',
+      want: '450 4.1.1 <carol@example.com>: Recipient address rejected: User unknown in local recipient table',
+    },
+    {
       name: 'unlisted virtual mailbox',
       params: { virtual_mailbox_maps: 'inline:{ a@virt.example=a/ }' },
       rcpt: 'b@virt.example',

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTableRegistry, tlsSessionCache, type ConfigView } from '@postern/core';
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- the session-resumption test needs a real STARTTLS server using tlsmgr; until the test kit has one, it is smtpd (a devDependency)
 import { createSmtpdMain, SMTPD_PARAMETERS } from '@postern/plugin-smtpd';
 import { startServiceInProcess } from '@postern/core';
 import { createTlsManager, main as tlsmgrMain } from '../src/tlsmgr.js';

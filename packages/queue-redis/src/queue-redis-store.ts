@@ -207,7 +207,8 @@ export class RedisQueueStore implements QueueStore {
         for (let i = 0; i < chunks.length; i += 16) multi.rpush(staged, ...chunks.slice(i, i + 16));
         multi.pexpire(staged, 3_600_000);
       }
-      (multi as unknown as Scripted).pqCommit(k.message(id), k.content(id), staged, k.queueOf(id, queue), id, queue, JSON.stringify(stored), size, chunks.length, done);
+      // queued on the MULTI; its result comes from exec()
+      void (multi as unknown as Scripted).pqCommit(k.message(id), k.content(id), staged, k.queueOf(id, queue), id, queue, JSON.stringify(stored), size, chunks.length, done);
       const results = await multi.exec();
       if (!results) throw new Error('transaction aborted');
       const last = results[results.length - 1]!;

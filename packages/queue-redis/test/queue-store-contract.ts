@@ -46,8 +46,8 @@ function logRecord(recipient: string, status = '4.4.1'): DeliveryLogRecord {
 /** Registers the contract tests for `target` under `label`. */
 export function queueStoreContract(label: string, target: () => ContractTarget): void {
   const CHUNK = () => target().chunkSize;
-  const withStore = (name: string, fn: (store: QueueStore, t: ContractTarget) => Promise<void>) =>
-    test(`${label}: ${name}`, async () => {
+  const withStore = (name: string, fn: (store: QueueStore, t: ContractTarget) => Promise<void>): void => {
+    void test(`${label}: ${name}`, async () => {
       const t = target();
       const store = t.open({ fresh: true });
       try {
@@ -56,6 +56,7 @@ export function queueStoreContract(label: string, target: () => ContractTarget):
         await store.close();
       }
     });
+  };
   const put = async (store: QueueStore, content: Buffer | string, queue?: QueueName, extra?: Partial<Envelope>): Promise<QueuedMessage> => {
     const writer = store.createWriter();
     writer.write(Buffer.from(content));

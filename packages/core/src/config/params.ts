@@ -217,6 +217,7 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description: 'Features that match subdomains of "domain.tld" automatically.',
   }),
   // Logging.
+  s('soft_bounce', 'no', 'bool', { description: 'Safety net: delivery agents defer mail (4.X.X) instead of bouncing it, and smtpd answers 4XX instead of 5XX.' }),
   s('delay_logging_resolution_limit', '2', 'int', { description: 'The maximal number of digits after the decimal point in delay= and delays= logging.' }),
   s('syslog_name', '${multi_instance_name?{$multi_instance_name}:{postfix}}', 'string', { description: 'The name prepended to the process name in log records (postfix, as Postfix has it, so log tools read the maillog as installed).' }),
   s('syslog_facility', 'mail', 'string', { description: 'The syslog facility of logging.' }),

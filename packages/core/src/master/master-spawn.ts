@@ -130,6 +130,10 @@ export class MasterService {
     if (wakeup > 0) {
       this.wakeupTimer = setInterval(() => this.wakeup(), wakeup * 1000);
       this.wakeupTimer.unref();
+      // master_wakeup_init(): wake the service once now (so pickup takes what
+      // sendmail left in maildrop while the system was down), then on the timer;
+      // a conditional ("?") service is not woken before it has been used
+      if (!this.opts.entry.wakeupIfUsed) setImmediate(() => this.stopped || this.wakeup());
     }
   }
 
