@@ -17,6 +17,7 @@
  *   npm run bench -- --mode startup [--runs R]
  *   npm run bench -- --mode listing [--queue N]
  *   npm run bench -- --mode backlog [--backlog N] [--messages N] [--size S] [--sessions C]
+ *   npm run bench -- --mode redis [--messages N] [--size S] [--sessions C]   (redis-mode.ts)
  * (see modes.ts).
  * Durability is the same for both: 250 only after the queue write is on disk.
  */
@@ -28,6 +29,7 @@ import { join } from 'node:path';
 import { POSTERN_BIN, freePort } from '../lib/instance.js';
 import { benchInstance } from './bench-config.js';
 import { benchBacklog, benchListing, benchStartup } from './modes.js';
+import { benchRedis } from './redis-mode.js';
 import { percentile, runLoad } from './load.js';
 import { startNodeSink, type Sink } from './sink.js';
 
@@ -38,7 +40,7 @@ interface Options {
   runs: number;
   postfix: boolean;
   cpu: boolean;
-  mode: 'throughput' | 'startup' | 'listing' | 'backlog';
+  mode: 'throughput' | 'startup' | 'listing' | 'backlog' | 'redis';
   queue: number;
   backlog: number;
 }
@@ -55,7 +57,7 @@ function parseArgs(argv: string[]): Options {
       case '--no-postfix': o.postfix = false; break;
       case '--cpu': o.cpu = true; break;
       case '--mode':
-        if (v !== 'throughput' && v !== 'startup' && v !== 'listing' && v !== 'backlog') throw new Error(`unknown mode ${v}`);
+        if (v !== 'throughput' && v !== 'startup' && v !== 'listing' && v !== 'backlog' && v !== 'redis') throw new Error(`unknown mode ${v}`);
         o.mode = v; i++; break;
       case '--queue': o.queue = Number(v); i++; break;
       case '--backlog': o.backlog = Number(v); i++; break;
@@ -265,6 +267,7 @@ async function main(): Promise<void> {
   if (o.mode === 'startup') return benchStartup(o.runs === 1 ? 3 : o.runs);
   if (o.mode === 'listing') return benchListing(o.queue);
   if (o.mode === 'backlog') return benchBacklog(o.backlog, o.messages, o.size, o.sessions);
+  if (o.mode === 'redis') return benchRedis(o.messages, o.size, o.sessions);
   const tools = has('smtp-source') && has('smtp-sink') ? "Postfix's smtp-source and smtp-sink" : "the benchmark's own Node generator and sink";
   console.log(`postern bench: ${o.messages} messages x ${o.size} bytes over ${o.sessions} sessions, one message per connection; load and sink: ${tools}`);
   const postfixUp = o.postfix && (await listening(2525)) && spawnSync('sh', ['-c', 'postfix status']).status === 0;

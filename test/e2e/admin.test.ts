@@ -148,7 +148,7 @@ describe('queue administration while the mail system runs', () => {
     assert.equal(del.code, 0, del.stderr);
     assert.match(del.stderr, /Deleted: \d+ messages?\n$/);
     assert.equal(await store.count(QUEUE.DEFERRED) + (await store.count(QUEUE.HOLD)), 0);
-    assert.match(readFileSync(inst.logFile, 'utf8'), /postern\/postsuper\[\d+\]: Deleted: /);
+    assert.match(readFileSync(inst.logFile, 'utf8'), /postfix\/postsuper\[\d+\]: Deleted: /);
   });
 
   test('a 100,000-message queue lists as a stream through showq', { timeout: 600_000 }, async () => {

@@ -56,7 +56,7 @@ test('the image entry command runs in the foreground and stops cleanly on SIGTER
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
     const deadline = Date.now() + 30_000;
     while (!/master\[\d+\]: daemon started/.test(stdout) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
-    assert.match(stdout, /postern\/master\[\d+\]: daemon started -- version /, `stdout:\n${stdout}\nstderr:\n${stderr}`);
+    assert.match(stdout, /postfix\/master\[\d+\]: daemon started -- version /, `stdout:\n${stdout}\nstderr:\n${stderr}`);
     assert.ok(existsSync(join(home, 'etc', 'master.cf')), 'the first start wrote the embedded default instance');
     child.kill(spec.stopSignal as NodeJS.Signals);
     const { code, signal } = await exited;

@@ -115,8 +115,8 @@ describe('postscreen from master.cf.dist, with dnsblog and tlsproxy', { skip }, 
     assert.match(r.out, /<- {1,2}220 mail\.example\.test ESMTP Postern/);
     assert.doesNotMatch(r.out, /220-/);
     assert.match(r.out, /<- {1,2}250 2\.0\.0 Ok: queued as \w+/);
-    await inst.waitForLog(/postern\/postscreen\[\d+\]: ALLOWLISTED \[127\.0\.0\.1\]:\d+/);
-    await inst.waitForLog(/postern\/smtpd\[\d+\]: connect from unknown\[127\.0\.0\.1\]/);
+    await inst.waitForLog(/postfix\/postscreen\[\d+\]: ALLOWLISTED \[127\.0\.0\.1\]:\d+/);
+    await inst.waitForLog(/postfix\/smtpd\[\d+\]: connect from unknown\[127\.0\.0\.1\]/);
   });
 
   test('a new clean client: the 220- teaser, PASS NEW, hand-off to smtpd; the next connection is PASS OLD', async () => {
@@ -136,7 +136,7 @@ describe('postscreen from master.cf.dist, with dnsblog and tlsproxy', { skip }, 
     const r = await swaks(port, ['--local-interface', '127.0.0.2', '--from', 'a@client.example', '--to', 'root@mail.example.test']);
     assert.notEqual(r.code, 0);
     assert.match(r.out, /<\*\* +550 5\.7\.1 Service unavailable; client \[127\.0\.0\.2\] blocked using zen\.test/);
-    await inst.waitForLog(/postern\/dnsblog\[\d+\]: addr 127\.0\.0\.2 listed by domain zen\.test as 127\.0\.0\.2/);
+    await inst.waitForLog(/postfix\/dnsblog\[\d+\]: addr 127\.0\.0\.2 listed by domain zen\.test as 127\.0\.0\.2/);
     await inst.waitForLog(/DNSBL rank 2 for \[127\.0\.0\.2\]:\d+/);
     await inst.waitForLog(/NOQUEUE: reject: RCPT from \[127\.0\.0\.2\]:\d+: 550 5\.7\.1 Service unavailable; client \[127\.0\.0\.2\] blocked using zen\.test; from=<a@client\.example>, to=<root@mail\.example\.test>, proto=ESMTP, helo=<client\.example>/);
     await inst.waitForLog(/DISCONNECT \[127\.0\.0\.2\]:\d+/);
@@ -258,8 +258,8 @@ describe('postscreen from master.cf.dist, with dnsblog and tlsproxy', { skip }, 
     t.write('QUIT\r\n');
     assert.equal(await line(), '221 2.0.0 Bye');
     t.destroy();
-    await inst.waitForLog(/postern\/tlsproxy\[\d+\]: CONNECT from \[127\.0\.0\.11\]:\d+/);
-    await inst.waitForLog(/postern\/tlsproxy\[\d+\]: Anonymous TLS connection established from \[127\.0\.0\.11\]:\d+: TLSv1\.[23] with cipher/);
+    await inst.waitForLog(/postfix\/tlsproxy\[\d+\]: CONNECT from \[127\.0\.0\.11\]:\d+/);
+    await inst.waitForLog(/postfix\/tlsproxy\[\d+\]: Anonymous TLS connection established from \[127\.0\.0\.11\]:\d+: TLSv1\.[23] with cipher/);
   });
 });
 

@@ -70,7 +70,7 @@ describe('master supervisor', () => {
   });
 
   test('listens before any service process exists, and starts one on the first client', async () => {
-    await inst.waitForLog(/postern\/master\[\d+\]: daemon started -- version \d+\.\d+\.\d+, configuration /);
+    await inst.waitForLog(/postfix\/master\[\d+\]: daemon started -- version \d+\.\d+\.\d+, configuration /);
     const before = childrenOf(masterPid);
     const c = await LineClient.open(echoPort);
     const greeting = await c.next();
@@ -123,6 +123,22 @@ describe('master supervisor', () => {
     d.close();
   });
 
+  test('a process killed by a signal after it served is replaced at once, every time (no back-off)', async () => {
+    for (let i = 0; i < 4; i++) {
+      const c = await LineClient.open(echoPort);
+      const pid = Number((await c.next()).split(' ').pop());
+      process.kill(pid, 'SIGKILL');
+      await c.closed;
+      await inst.waitForLog(new RegExp(`warning: process \\S+echo pid ${pid} killed by signal SIGKILL`));
+      // with a back-off of 1 s, 2 s, 4 s ... the second replacement alone would take over 2 s
+      const t = Date.now();
+      const d = await LineClient.open(echoPort);
+      assert.match(await d.next(), /^hello one \d+$/);
+      assert.ok(Date.now() - t < 1900, `replacement took ${Date.now() - t} ms after kill ${i + 1}`);
+      d.close();
+    }
+  });
+
   test('never runs more than maxproc processes, and starts more only when the running ones are saturated', async () => {
     const clients: LineClient[] = [];
     const greetings: string[] = [];
@@ -167,7 +183,7 @@ describe('master supervisor', () => {
     writeFileSync(mainCf, readFileSync(mainCf, 'utf8').replace('testsvc_greeting = hello one', 'testsvc_greeting = hello two'));
     const r = await inst.postern(['reload']);
     assert.equal(r.code, 0, r.stderr);
-    await inst.waitForLog(/postern\/master\[\d+\]: reload -- version/);
+    await inst.waitForLog(/postfix\/master\[\d+\]: reload -- version/);
     const fresh = await LineClient.open(echoPort);
     assert.match(await fresh.next(), /^hello two \d+$/);
     // the old session is still served by its old process

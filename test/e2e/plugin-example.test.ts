@@ -83,7 +83,7 @@ test('the example plugin from its tarball: parameters, restriction, master.cf se
     assert.match(await c.ask('RCPT TO:<someone@elsewhere.test>'), /^250 /);
     await c.ask('QUIT');
     c.close();
-    assert.match(log, /postern\/smtpd\[\d+\]: blocklist: sender <bad@mx\.spam\.test> is under spam\.test/);
+    assert.match(log, /postfix\/smtpd\[\d+\]: blocklist: sender <bad@mx\.spam\.test> is under spam\.test/);
     const r = await open(report, () => log);
     assert.equal(await r.next(), 'blocklist: 2 domain(s): spam.test junk.test');
     r.close();

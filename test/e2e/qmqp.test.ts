@@ -21,7 +21,7 @@ function qmqp(port: number, bytes: Buffer | string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     let got = '';
-    s.on('data', (d) => (got += d));
+    s.on('data', (d: Buffer) => (got += d.toString()));
     s.on('error', reject);
     s.on('close', () => resolve(got));
     s.write(bytes);
@@ -60,8 +60,8 @@ describe('qmqpd', () => {
     const m = /^\d+:KOk: queued as (\w+),$/.exec(reply);
     assert.ok(m, reply);
     const id = m[1]!;
-    await inst.waitForLog(new RegExp(`postern/qmqpd\\[\\d+\\]: ${id}: client=\\S+\\[127\\.0\\.0\\.1\\]`));
-    await inst.waitForLog(/postern\/qmqpd\[\d+\]: disconnect from \S+\[127\.0\.0\.1\]/);
+    await inst.waitForLog(new RegExp(`postfix/qmqpd\\[\\d+\\]: ${id}: client=\\S+\\[127\\.0\\.0\\.1\\]`));
+    await inst.waitForLog(/postfix\/qmqpd\[\d+\]: disconnect from \S+\[127\.0\.0\.1\]/);
     const store = openQueueStore({ queueDirectory: inst.queueDir });
     try {
       const q = await store.get(id);

@@ -67,7 +67,7 @@ describe('sendmail and pickup', () => {
 
   test('started: pickup hands it to cleanup, Bcc: is gone, the envelope and DSN fields survive, qmgr delivers', async () => {
     await inst.start();
-    const [, id] = (await inst.waitForLog(new RegExp(`postern/pickup\\[\\d+\\]: (\\w+): uid=${process.getuid?.() ?? 0} from=<${user}>`)))!;
+    const [, id] = (await inst.waitForLog(new RegExp(`postfix/pickup\\[\\d+\\]: (\\w+): uid=${process.getuid?.() ?? 0} from=<${user}>`)))!;
     const line = await inst.waitForLog(new RegExp(`${id}: from=<${user}@mail\\.example\\.test>, size=\\d+, nrcpt=3`));
     assert.ok(line);
     for (const rcpt of ['cli@example.test', 'to@example.test', 'secret@example.test']) {
@@ -92,7 +92,7 @@ describe('sendmail and pickup', () => {
     const r = await sendmail(inst.configDir, ['-f', 'owner@example.test', '-N', 'success,delay', '-R', 'hdrs', '-V', 'ENV-7', 'rcpt@example.test'], 'Subject: hold me\n\nx\n');
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, '');
-    const [, id] = (await inst.waitForLog(/postern\/pickup\[\d+\]: (\w+): uid=\d+ from=<owner@example\.test>/))!;
+    const [, id] = (await inst.waitForLog(/postfix\/pickup\[\d+\]: (\w+): uid=\d+ from=<owner@example\.test>/))!;
     await inst.waitForLog(new RegExp(`${id}: .*hold`));
     const store = openQueueStore({ queueDirectory: inst.queueDir });
     try {

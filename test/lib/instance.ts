@@ -140,7 +140,7 @@ export class Instance {
   /** Stops master (SIGTERM) and waits for it to exit. */
   async stop(): Promise<void> {
     const child = this.proc;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
     await exited;

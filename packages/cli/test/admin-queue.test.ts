@@ -220,8 +220,8 @@ describe('postern queue/super/cat/kick/lock/log (mail system stopped)', () => {
     assert.equal(bad.code, 1);
     assert.equal(bad.stderr, 'postsuper: fatal: invalid directory name: nosuchqueue\n');
     const log = readFileSync(maillog, 'utf8');
-    assert.match(log, new RegExp(`postern/postsuper\\[\\d+\\]: ${ids['hold']}: removed`));
-    assert.match(log, /postern\/postsuper\[\d+\]: Deleted: 2 messages/);
+    assert.match(log, new RegExp(`postfix/postsuper\\[\\d+\\]: ${ids['hold']}: removed`));
+    assert.match(log, /postfix\/postsuper\[\d+\]: Deleted: 2 messages/);
   });
 
   test('super -s checks the structure; -p has nothing to purge', async () => {
@@ -280,7 +280,7 @@ describe('postern queue/super/cat/kick/lock/log (mail system stopped)', () => {
     assert.equal(bad.stderr, 'postlog: fatal: unknown priority value: loud\n');
     const log = readFileSync(maillog, 'utf8');
     assert.match(log, /^\w{3} [ \d]\d \d\d:\d\d:\d\d mail backup\/script\[\d+\]: warning: disk almost full$/m);
-    assert.match(log, /^\w{3} [ \d]\d \d\d:\d\d:\d\d mail postern\/postlog\[\d+\]: first line$/m);
-    assert.match(log, /^\w{3} [ \d]\d \d\d:\d\d:\d\d mail postern\/postlog\[\d+\]: second line$/m);
+    assert.match(log, /^\w{3} [ \d]\d \d\d:\d\d:\d\d mail postfix\/postlog\[\d+\]: first line$/m);
+    assert.match(log, /^\w{3} [ \d]\d \d\d:\d\d:\d\d mail postfix\/postlog\[\d+\]: second line$/m);
   });
 });

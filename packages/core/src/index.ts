@@ -29,3 +29,4 @@ export * from './delivery/index.js';
 export * from './smtp-client/index.js';
 export * from './mail/date.js';
 export * from './log/memory.js';
+export * from './plugin/backends.js';

@@ -64,7 +64,7 @@ test('editMainCf round trip on main.cf.dist: comments kept, values changed, pars
   const cf = parseMainCf(edited);
   assert.equal(cf.params.get('myhostname')?.value, 'mx.example.com');
   assert.equal(cf.params.get('data_directory')?.value, '/var/lib/postern');
-  assert.equal(cf.params.get('data_directory')?.line, orig.params.get('data_directory')?.line! - 1, 'in place, one line up after the removal');
+  assert.equal(cf.params.get('data_directory')?.line, orig.params.get('data_directory')!.line - 1, 'in place, one line up after the removal');
   assert.equal(cf.params.has('command_directory'), false);
   // Undo: the old value back, the appended name removed: the original text minus the removed line.
   const undone = editMainCf(edited, { set: { data_directory: orig.params.get('data_directory')!.value }, remove: ['myhostname'] });

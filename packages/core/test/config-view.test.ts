@@ -172,7 +172,7 @@ test('view: defaults without main.cf', () => {
   assert.equal(v.get('myhostname'), fqdn);
   assert.equal(v.get('mydomain'), domainOf(fqdn));
   assert.equal(v.get('mynetworks_style'), 'subnet', 'compatibility_level 0');
-  assert.equal(v.get('syslog_name'), 'postern');
+  assert.equal(v.get('syslog_name'), 'postfix');
   assert.equal(v.bool('smtputf8_enable'), false, 'compatibility_level 0');
   assert.match(v.get('mynetworks'), /^127\.0\.0\.0\/8\b/);
   const v2 = createConfigView({ mainCf: parseMainCf('compatibility_level = 3.6\n'), registry: registry(), configDirectory: '/etc/postfix' });

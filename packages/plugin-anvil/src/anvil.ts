@@ -27,17 +27,34 @@
  *   anvil_rate_time_unit (60s)       the time unit of every rate.
  *   anvil_status_update_time (600s)  how often the peaks are logged.
  *
+ *   anvil_backend (internal)         internal: the table below, in this
+ *                                    process; redis: counters in Redis that
+ *                                    every node's anvil shares (@postern/redis),
+ *                                    so the limits hold for the whole system.
+ *
  * SECURITY
- *   The table lives in memory only; its size is bounded by the clients that
+ *   The internal table lives in memory only; its size is bounded by the clients that
  *   connected within one time unit. Run one process (maxproc 1): several
  *   would each count a part. Long running: max_idle and max_use do not
  *   recycle it, which would lose the counts.
  */
-import { serveAnvil, type ServiceMain } from '@postern/core';
+import { BACKEND, BACKENDS, openBackend, serveAnvil, use, type AnvilService, type ServiceMain } from '@postern/core';
 import { AnvilTable } from './anvil-remote.js';
 
 /** anvil's entry with its clock (ms since the epoch) given: tests move time on. */
 export const createAnvil = (now: () => number = Date.now): ServiceMain => async (ctx) => {
+  // anvil_backend = redis: the counters every node's anvil shares, so limits hold across nodes.
+  const backends = ctx.container.isRegistered(BACKENDS, true) ? use(ctx.container, BACKENDS) : undefined;
+  const shared = backends && openBackend<AnvilService & { close?(): Promise<void> }>(backends, BACKEND.ANVIL, ctx.config, ctx.log);
+  if (shared) {
+    const served = serveAnvil(ctx, shared);
+    return {
+      async stop(graceful: boolean) {
+        await served.stop(graceful);
+        await shared.close?.();
+      },
+    };
+  }
   const timeUnit = ctx.config.time('anvil_rate_time_unit') * 1000;
   const statusTime = ctx.config.time('anvil_status_update_time') * 1000;
   const table = new AnvilTable({ timeUnit, log: ctx.log, now });

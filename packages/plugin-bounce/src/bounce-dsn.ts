@@ -62,7 +62,7 @@ export { mailDate };
 
 /** Masks control characters (and non-ASCII unless `utf8`) with '?', as bounce_log_read() does. */
 export function maskText(text: string, utf8: boolean): string {
-  // eslint-disable-next-line no-control-regex
+   
   return text.replace(utf8 ? /[\x00-\x1f\x7f]/g : /[\x00-\x1f\x7f-\uffff]/g, '?');
 }
 

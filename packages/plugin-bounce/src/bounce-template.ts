@@ -105,7 +105,7 @@ export const DEFAULT_TEMPLATES: BounceTemplates = {
 
 type Warn = (text: string) => void;
 
-// eslint-disable-next-line no-control-regex
+ 
 const ASCII = /^[\x00-\x7f]*$/;
 /** A header label as is_header() accepts it: printable non-space, non-colon characters, then ':'. */
 const HEADER = /^([!-9;-~]+)[ \t]*:/;

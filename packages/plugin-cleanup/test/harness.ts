@@ -18,7 +18,6 @@ import {
   type CleanupRequest,
   type CleanupResult,
   type ConfigView,
-  type Logger,
   type MasterEntry,
   type QueueStore,
   type ResolveResult,

@@ -26,7 +26,6 @@ import {
   type DeliveryLogRecord,
   type DeliveryRequest,
   type InProcessService,
-  type Logger,
   type MasterEntry,
   type RecipientResult,
   type ServiceMain,

@@ -14,7 +14,7 @@
  */
 import { mkdir, readdir, readFile, rename, stat, unlink, appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isFlushSite } from '@postern/core';
+import { isFlushSite, type FlushLogEntry, type FlushLogStore } from '@postern/core';
 
 /** The directory under queue_directory. */
 export const FLUSH_DIR = 'flush';
@@ -22,20 +22,10 @@ const TAKE = '#take.';
 /** A taken file older than this is a crash leftover. */
 const STALE_TAKE_MS = 60_000;
 
-export interface FlushLogEntry {
-  readonly site: string;
-  /** The file name (the site, or a leftover taken file). */
-  readonly file: string;
-  readonly size: number;
-  readonly mtimeMs: number;
-  /** When the log was last read: Postern removes a log when it reads it, so this is its creation time. */
-  readonly readMs: number;
-  readonly leftover: boolean;
-}
 
 let takeSeq = 0;
 
-export class FlushLogs {
+export class FlushLogs implements FlushLogStore {
   readonly dir: string;
 
   constructor(queueDirectory: string) {

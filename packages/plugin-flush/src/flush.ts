@@ -52,8 +52,11 @@
  *   ID before it touches the queue.
  */
 import {
+  BACKEND,
+  BACKENDS,
   isFlushSite,
   isQueueId,
+  openBackend,
   QUEUE,
   QUEUE_STORE,
   serveFlush,
@@ -62,6 +65,7 @@ import {
   triggerClient,
   TRIGGER,
   use,
+  type FlushLogStore,
   type FlushService,
   type FlushStatus,
   type Logger,
@@ -81,10 +85,12 @@ export interface FlushOptions {
   readonly triggerQmgr?: (bytes: string) => void;
   /** Default: TABLES of the service's container, if registered. */
   readonly tables?: TableRegistry;
+  /** Default: what flush_backend names (files under queue_directory/flush). */
+  readonly logs?: FlushLogStore;
 }
 
 export interface FlushInstance extends FlushService {
-  readonly logs: FlushLogs;
+  readonly logs: FlushLogStore;
 }
 
 /** Builds the flush service of `ctx` (the entry serves it; tests and embedders may call it directly). */
@@ -94,7 +100,9 @@ export function createFlush(ctx: ServiceContext, options: FlushOptions = {}): Fl
   const store = options.store ?? use(ctx.container, QUEUE_STORE);
   const tables = options.tables ?? (ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined);
   const policy = new FlushPolicy(config, tables);
-  const logs = new FlushLogs(config.get('queue_directory'));
+  const backends = ctx.container.isRegistered(BACKENDS, true) ? use(ctx.container, BACKENDS) : undefined;
+  const logs: FlushLogStore =
+    options.logs ?? (backends && openBackend<FlushLogStore>(backends, BACKEND.FLUSH, config, log)) ?? new FlushLogs(config.get('queue_directory'));
   const refreshTime = config.time('fast_flush_refresh_time') * 1000;
   const purgeTime = config.time('fast_flush_purge_time') * 1000;
   const wake = options.triggerQmgr ?? ((bytes: string) => triggerClient(config, SERVICE.QMGR).trigger(bytes));

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { plugin } from '../src/index.js';
-import { smtpError, testClient, testResolver, testServer, local } from './rig.js';
+import { smtpError, testClient, testResolver, testServer, local } from '@postern/testkit';
 
 test('plugin manifest: command lmtp with lmtp_* parameters', () => {
   assert.ok(plugin.commands.lmtp);

@@ -5,8 +5,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext } from '@postern/core';
 import { LOCAL_PARAMETERS } from '../src/index.js';
 import { createLocalDeliver } from '../src/local.js';
 import { agentContext, fixture, isRoot, MESSAGE, parseMbox, request, source, TEST_UID, type Fixture } from './helpers.js';
@@ -98,4 +99,25 @@ test('a command\'s environment is local(8)\'s: no empty EXTENSION, no HOME or SH
   assert.equal(b.get('HOME'), f.home('bob'));
   assert.equal(b.get('SHELL'), '/bin/sh');
   assert.equal(b.get('USER'), 'bob');
+});
+
+test('soft_bounce = yes: an unknown user is deferred with 4.1.1, not bounced (core delivery skeleton)', async () => {
+  const f = await fixture(['alice'], LOCAL_PARAMETERS, '@postern/plugin-local');
+  fixtures.push(f);
+  const config = f.config({ soft_bounce: 'yes' });
+  const appended: string[] = [];
+  const store = { readContent: async function* () { yield Buffer.from(MESSAGE); } } as unknown as QueueStore;
+  const bounce: BounceService = {
+    async append(log, _id, record) { appended.push(`${log} ${record.recipient} ${record.status}`); },
+    async notify() { return { queueId: '' } as never; },
+  };
+  const ctx = {
+    entry: { name: 'local' }, config, log: f.log, container: undefined,
+    onConnection() {}, onTrigger() {}, signal: new AbortController().signal,
+  } as unknown as ServiceContext;
+  const agent = deliveryAgent(ctx, createLocalDeliver({ config, tables: f.tables(), log: f.log }), { store, bounce, relay: 'local' });
+  const res = await agent.deliver(request(['ghost@example.com']));
+  assert.deepEqual(res.results.map((x) => [x.status, x.dsn]), [['deferred', '4.1.1']]);
+  assert.deepEqual(appended, ['defer ghost@example.com 4.1.1']);
+  assert.ok(f.log.lines.some((l) => /to=<ghost@example\.com>.*dsn=4\.1\.1, status=deferred \(unknown user: "ghost"\)/.test(l)), f.log.lines.join('\n'));
 });

@@ -3,7 +3,7 @@
  * global one). Names follow postfix_exporter's where the two overlap, so its
  * dashboards and alerts work; the others are postern_*.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Delivery stage delays (delays=a/b/c/d), postfix_exporter's buckets. */
 const TIME_BUCKETS = [1e-3, 1e-2, 1e-1, 1, 10, 60, 3600, 86400, 172800];

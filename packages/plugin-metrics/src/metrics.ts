@@ -83,7 +83,7 @@ export const main: ServiceMain = async (ctx: ServiceContext): Promise<ServiceIns
   const path = ctx.config.get('metrics_path') || '/metrics';
   const report = (err: unknown) => ctx.log.warn(`cannot read ${collector.logFile}: ${(err as Error).message}`);
   await collector.poll().catch(report);
-  const timer = setInterval(() => collector.poll().catch(report), Math.max(1, ctx.config.time('metrics_poll_interval')) * 1000);
+  const timer = setInterval(() => void collector.poll().catch(report), Math.max(1, ctx.config.time('metrics_poll_interval')) * 1000);
   timer.unref();
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -14,7 +14,6 @@ import {
   type CleanupResult,
   type CleanupService,
   type LmdbQueueStore,
-  type Logger,
 } from '@postern/core';
 import { postdrop, readMaildropRecord } from '@postern/core';
 import { createPickupScanner, pickupFile } from '../src/index.js';

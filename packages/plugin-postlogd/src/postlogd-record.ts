@@ -17,7 +17,7 @@ const TAGGED = /^[^\s:[\]]+(?:\[\d+\])?: /;
  * Control characters become spaces, so one record is always one line.
  */
 export function postlogLine(record: string, host: string, tag: string, now = new Date()): string {
-  // eslint-disable-next-line no-control-regex
+   
   const text = record.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, ' ');
   if (FULL_LINE.test(text)) return `${text}\n`;
   if (TAGGED.test(text)) return `${syslogTime(now)} ${host} ${text}\n`;

@@ -24,6 +24,8 @@ import type { Entry, Scheduler, Suspension } from './qmgr-schedule.js';
 export const TRANSPORT_UNAVAILABLE: Suspension = { dsn: '4.3.0', reason: 'mail transport unavailable' };
 export const TRANSPORT_FAILURE: Suspension = { dsn: '4.3.0', reason: 'unknown mail transport error' };
 export const SUSPENDED = 'delivery temporarily suspended: ';
+/** Pauses before a delivery whose agent connection failed is tried again (ms). */
+export const AGENT_RETRY_DELAYS: readonly number[] = [250, 1000, 2000];
 
 const STRERROR: Readonly<Record<string, string>> = {
   ENOENT: 'No such file or directory',
@@ -60,7 +62,7 @@ export class QmgrDeliver {
     const t = entry.queue.transport;
     let response: DeliveryResponse;
     try {
-      response = await this.client(t.name).deliver(request(entry));
+      response = await this.deliverRetrying(t.name, entry);
     } catch (err) {
       this.scheduler.completed(entry);
       const why = this.transportTrouble(t.name, err);
@@ -98,6 +100,27 @@ export class QmgrDeliver {
       work.push(this.active.deferEntry({ ...entry, recipients: missing }, { dsn: '4.3.0', reason: 'mail system internal error' }));
     }
     await Promise.all(work);
+  }
+
+  /**
+   * One delivery request; an agent process that died under it, or whose
+   * socket is between two processes (master is restarting it), is tried again
+   * after AGENT_RETRY_DELAYS before the transport is suspended, so that mail
+   * in flight when a process is killed does not wait for the deferred queue.
+   * (Postfix runs one agent process per delivery, so a kill costs it one
+   * delivery; a Postern agent process carries many.)
+   */
+  private async deliverRetrying(transport: string, entry: Entry): Promise<DeliveryResponse> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.client(transport).deliver(request(entry));
+      } catch (err) {
+        const delay = AGENT_RETRY_DELAYS[attempt];
+        if (delay === undefined) throw err;
+        this.env.log.debug(`${entry.message.id}: transport ${transport}: ${(err as Error)?.message ?? String(err)}; trying again in ${delay} ms`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   /** Logs what went wrong talking to the agent, and what the transport's mail is deferred with. */

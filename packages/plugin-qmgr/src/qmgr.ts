@@ -18,7 +18,9 @@
  *   bounce, success and delay notices through bounce(8), the deferred queue
  *   with exponential back-off, expiry, or removal (qmgr-active, qmgr-defer).
  *   At start it moves what a previous queue manager left in the active queue
- *   back to incoming. It never touches the hold queue.
+ *   back to incoming (on a queue shared by several nodes, only what this
+ *   node held or what a dead node's expired lease released; the store tells
+ *   it when more comes free). It never touches the hold queue.
  *
  *   Log records: "QUEUEID: from=<sender>, size=N, nrcpt=M (queue active)",
  *   "QUEUEID: removed", "QUEUEID: from=<sender>, status=expired, returned to
@@ -150,6 +152,8 @@ export async function createQmgr(ctx: ServiceContext, options: QmgrOptions = {})
   const recovered = await scan.recover();
   if (recovered > 0) ctx.log.info(`moved ${recovered} message(s) from the active queue back to incoming`);
   serveTriggers(ctx, onTrigger);
+  // A queue shared with other nodes: mail they left behind when they died.
+  const offForeign = env.store.onForeignWork?.(() => scan.requestIncoming());
   const timer = setInterval(() => scan.requestDeferred(false), Math.max(1000, params.queueRunDelay));
   timer.unref();
   scan.requestIncoming();
@@ -159,6 +163,7 @@ export async function createQmgr(ctx: ServiceContext, options: QmgrOptions = {})
     if (stopped) return;
     stopped = true;
     clearInterval(timer);
+    offForeign?.();
     scan.stop();
     scheduler.stop();
     if (graceful) {

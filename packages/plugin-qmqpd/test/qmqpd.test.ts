@@ -39,7 +39,7 @@ function exchange(port: number, bytes: Buffer | string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
     let got = '';
-    s.on('data', (d) => (got += d));
+    s.on('data', (d: Buffer) => (got += d.toString()));
     s.on('error', reject);
     s.on('close', () => resolve(got));
     s.write(bytes);

@@ -30,7 +30,7 @@ import { masterEntry } from '@postern/core';
 import { container as rootContainer } from 'tsyringe';
 import { main as smtpMain } from '../src/smtp.js';
 import { plugin } from '../src/index.js';
-import { local, smtpError, TestLog, testResolver, testServer } from './rig.js';
+import { local, smtpError, TestLog, testResolver, testServer } from '@postern/testkit';
 
 const entry = (name: string, command = name): MasterEntry => masterEntry({ name, command });
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { smtpData } from '@postern/core';
-import { local, testClient, testResolver } from './rig.js';
+import { local, testClient, testResolver } from '@postern/testkit';
 
 interface Recorder {
   port: number;

@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import type { TLSSocket } from 'node:tls';
-import { local, makePki, testClient, testResolver, testServer, writeFile, type TestServer } from './rig.js';
+import { local, makePki, testClient, testResolver, testServer, writeFile, type TestServer } from '@postern/testkit';
 
 const pki = makePki();
 const mxCert = pki.cert('mx.dest.test');

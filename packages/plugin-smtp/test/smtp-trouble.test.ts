@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { local, testClient, testResolver } from './rig.js';
+import { local, testClient, testResolver } from '@postern/testkit';
 
 type Script = (line: string, sock: Socket, state: { data: boolean }) => void;
 

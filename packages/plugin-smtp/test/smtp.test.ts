@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { parseDestination, parseReply, downgrade8bit } from '@postern/core';
-import { local, smtpError, testClient, testResolver, testServer, writeFile } from './rig.js';
+import { local, smtpError, testClient, testResolver, testServer, writeFile } from '@postern/testkit';
 
 test('parseDestination: Postfix next-hop forms (PTEST_CASE style)', () => {
   const cases: [string, unknown][] = [

@@ -459,6 +459,23 @@ export class SmtpdCheck {
       return this.reject(t, 451, '4.3.0', `<${addr}>: Temporary lookup failure`);
     }
     const dsn = cls === SENDER ? '5.1.0' : '5.1.1';
+    // An address that a canonical or virtual alias map lists is valid whatever its class: cleanup
+    // rewrites it before delivery (check_rcpt_maps, LOCAL_RECIPIENT_README).
+    const rewriting = [
+      c.get('recipient_canonical_maps'),
+      cls === SENDER ? c.get('sender_canonical_maps') : '',
+      c.get('canonical_maps'),
+      c.get('virtual_alias_maps'),
+    ].filter((v) => v.trim() !== '');
+    if (rewriting.length > 0) {
+      const keys = this.mailAddrKeys(res.recipient || addr, res.class === 'local');
+      try {
+        for (const spec of rewriting) if (await this.lookupAny(spec, keys, false)) return 'dunno';
+      } catch (err) {
+        this.deps.log.warn(`address rewriting lookup error for "${addr}": ${(err as Error).message}`);
+        return this.reject(t, 451, '4.3.0', `<${addr}>: Temporary lookup failure`);
+      }
+    }
     let param: string;
     let code: string;
     let what: string;
@@ -488,14 +505,10 @@ export class SmtpdCheck {
     }
     const value = c.get(param).trim();
     if (value === '') return 'dunno';
-    // Any address in a virtual alias map is a valid recipient of every class.
-    const maps = [param === 'virtual_alias_maps' ? '' : c.get('virtual_alias_maps'), value].filter((v) => v.trim() !== '');
-    const local = res.class === 'local';
-    const keys = this.addressKeys(addr, local);
+    if (param === 'virtual_alias_maps') return this.reject(t, c.int(code) || 550, dsn, `<${addr}>: ${cls} rejected: User unknown in ${what}`);
+    const keys = this.addressKeys(addr, res.class === 'local');
     try {
-      for (const spec of maps) {
-        if (await this.lookupAny(spec, keys, false)) return 'dunno';
-      }
+      if (await this.lookupAny(value, keys, false)) return 'dunno';
     } catch (err) {
       this.deps.log.warn(`${param} lookup error for "${addr}": ${(err as Error).message}`);
       return this.reject(t, 451, '4.3.0', `<${addr}>: Temporary lookup failure`);
@@ -690,6 +703,11 @@ export class SmtpdCheck {
       c = this.deps.config.int('defer_code');
       d = `4${d.slice(1)}`;
     }
+    // soft_bounce: 5XX becomes 4XX (smtpd_check_reject)
+    if (c >= 500 && c < 600 && this.deps.config.bool('soft_bounce')) {
+      c -= 100;
+      d = `4${d.slice(1)}`;
+    }
     const reply = `${c} ${dsnFix(c, d)} ${text}`;
     if (this.warnIfReject) {
       this.warnIfReject = false;
@@ -766,6 +784,20 @@ export class SmtpdCheck {
       keys.push(user);
       if (base !== user) keys.push(base);
     }
+    return [...new Set(keys)];
+  }
+
+  /** mail_addr_find(3) keys: user+ext@domain, user@domain, then (local domains) user+ext, user, then @domain. */
+  mailAddrKeys(addr: string, local: boolean): string[] {
+    const a = addr.toLowerCase();
+    const at = a.lastIndexOf('@');
+    const user = at < 0 ? a : a.slice(0, at);
+    const domain = at < 0 ? '' : a.slice(at + 1);
+    const delim = this.deps.config.get('recipient_delimiter');
+    const base = delim ? this.stripExtension(user, delim) : user;
+    const keys = domain ? [`${user}@${domain}`, `${base}@${domain}`] : [];
+    if (local || !domain) keys.push(user, base);
+    if (domain) keys.push(`@${domain}`);
     return [...new Set(keys)];
   }
 

@@ -9,7 +9,9 @@ import { MILTER_PARAMETERS } from '@postern/milter';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_banner', default: '$myhostname ESMTP $mail_name', type: 'string', description: 'The text after 220 in the greeting.' },
-  { name: 'smtpd_timeout', default: '300s', type: 'time', description: 'Time limit for reading a client command or data line, and for sending a reply.' },
+  { name: 'smtpd_timeout', default: '300s', type: 'time', description: 'Time limit for reading a client command or data line, and for sending a reply; a command line must also be complete within this time of its first byte (Postern applies smtpd_per_record_deadline to command lines always).' },
+  { name: 'queue_minfree', default: '0', type: 'size', description: 'Free bytes the queue file system must keep; below this, or below 1.5 x message_size_limit, MAIL FROM gets 452 4.3.1 Insufficient system storage.' },
+  { name: 'smtpd_sasl_response_limit', default: '12288', type: 'int', description: 'The longest AUTH response line; a longer one gets 500 5.5.6 SASL response limit exceeded.' },
   { name: 'smtpd_recipient_limit', default: '1000', type: 'int', description: 'Recipients accepted per message; more get 452 4.5.3 Error: too many recipients.' },
   { name: 'smtpd_soft_error_limit', default: '10', type: 'int', description: 'Errors after which every error reply is delayed by smtpd_error_sleep_time.' },
   { name: 'smtpd_hard_error_limit', default: '20', type: 'int', description: 'Errors after which the connection is closed (421 4.7.0 ... Error: too many errors).' },
@@ -88,5 +90,12 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'defer_code', default: '450', type: 'int', description: 'Reply code of defer and defer_if_*.' },
   { name: 'plaintext_reject_code', default: '450', type: 'int', description: 'Reply code when TLS is required.' },
   { name: 'local_recipient_maps', default: 'proxy:unix:passwd.byname $alias_maps', type: 'table', description: 'Local recipients; empty: accept every local recipient.' },
+  { name: 'strict_rfc821_envelopes', default: 'no', type: 'bool', description: 'Require <> around the MAIL FROM and RCPT TO addresses (501 otherwise).' },
   { name: 'relay_recipient_maps', default: '', type: 'table', description: 'Recipients of relay_domains; empty: accept all.' },
+  // cleanup's rewriting tables: an address they list is a valid recipient (check_rcpt_maps)
+  { name: 'virtual_alias_maps', default: '$virtual_maps', type: 'table', description: 'virtual(5) alias tables; an address listed there is a valid recipient of any class.' },
+  { name: 'virtual_maps', default: '', type: 'table', description: 'Obsolete name of virtual_alias_maps.' },
+  { name: 'canonical_maps', default: '', type: 'table', description: 'canonical(5) tables; an address listed there is a valid recipient or sender.' },
+  { name: 'recipient_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for recipients; an address listed there is a valid recipient.' },
+  { name: 'sender_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for senders; an address listed there is a valid sender.' },
 ];

@@ -27,18 +27,33 @@ export interface CommandSink {
   command(line: Buffer, pending: boolean): Promise<void>;
   /** A line ended in a bare <LF> while smtpd_forbid_bare_newline rejects them. */
   bareNewline(): void;
-  /** smtpd_timeout expired while waiting for the client. */
+  /** smtpd_timeout expired while waiting for the client, or a command line took longer than that to arrive. */
   timeout(): void;
+  /** The client began with a TLS handshake on a plaintext port. */
+  tlsHello(): void;
   /** STARTTLS finished (or, in wrapper mode, the TLS handshake). */
   secured(socket: TLSSocket): void;
   /** The socket is gone. */
   closed(): void;
 }
 
+/** The first bytes of a TLS handshake record (a ClientHello sent to a plaintext port). */
+const TLS_HANDSHAKE = 0x16;
+const TLS_MAJOR = 0x03;
+
 /** SMTPStream with Postfix's command-line reading (smtp_get with SMTP_GET_FLAG_SKIP). */
 export class PosternStream extends SMTPStream {
   /** line_length_limit: longer command lines are cut there, the rest skipped. */
   lineLimit = 2048;
+  /** The limit for the next line only (smtpd_sasl_response_limit for a SASL response). */
+  nextLineLimit: number | undefined;
+  /** The line just handed on was longer than its limit (and was cut). */
+  truncated = false;
+  /** ms a command line may take to arrive once it has begun (0: no limit). */
+  commandDeadline = 0;
+  onDeadline: () => void = () => undefined;
+  /** The client's first bytes are a TLS handshake. */
+  onTlsHello: () => void = () => undefined;
   /** Reject lines that end in a bare <LF>. */
   rejectBareNewline = false;
   onBareNewline: () => void = () => undefined;
@@ -47,6 +62,8 @@ export class PosternStream extends SMTPStream {
   private buf: Buffer = Buffer.alloc(0);
   private skipping = false;
   private prevByte = -1;
+  private sawInput = false;
+  private deadlineTimer: NodeJS.Timeout | undefined;
   /** The write callback held while a command handler runs (input waits behind it). */
   private held: ((err?: Error | null) => void) | undefined;
   /** A BDAT chunk being read: bytes still wanted, where they go (undefined: dropped). */
@@ -201,39 +218,54 @@ export class PosternStream extends SMTPStream {
   }
 
   private drain(next: (err?: Error | null) => void): void {
+    if (!this.sawInput && this.buf.length > 0) {
+      this.sawInput = true;
+      if (this.buf[0] === TLS_HANDSHAKE && (this.buf.length < 2 || this.buf[1] === TLS_MAJOR)) {
+        this.isClosed = true;
+        this.buf = Buffer.alloc(0);
+        this.onTlsHello();
+        return next();
+      }
+    }
     for (;;) {
-      if (this.isClosed) return next();
+      if (this.isClosed) {
+        this.stopDeadline();
+        return next();
+      }
       if (this.chunk) {
+        this.stopDeadline();
         this.feedChunk(next);
         return;
       }
       if (this._dataMode) {
+        this.stopDeadline();
         const rest = this.buf;
         this.buf = Buffer.alloc(0);
         this.prevByte = CR;
         if (!rest.length) return next();
         return this._write(rest, 'buffer', next);
       }
+      const limit = this.nextLineLimit ?? this.lineLimit;
       const nl = this.buf.indexOf(LF);
       if (nl < 0) {
-        if (this.buf.length > this.lineLimit) {
-          // Keep the first line_length_limit bytes; skip the rest of this line.
-          if (!this.skipping) this.buf = this.buf.subarray(0, this.lineLimit);
-          else this.buf = Buffer.alloc(0);
+        if (this.buf.length > limit) {
+          // Keep the first `limit` bytes (a copy: not the whole chunk); skip the rest of this line.
+          this.buf = Buffer.from(this.buf.subarray(0, limit));
           this.skipping = true;
         }
+        if (this.buf.length > 0) this.startDeadline();
         return next();
       }
-      const bareLf = nl === 0 || this.buf[nl - 1] !== CR;
-      let line = this.buf.subarray(0, bareLf ? nl : nl - 1);
+      this.stopDeadline();
+      const cr = nl > 0 && this.buf[nl - 1] === CR;
+      const bareLf = !cr && !this.skipping;
+      let line = this.buf.subarray(0, cr ? nl - 1 : nl);
       this.buf = this.buf.subarray(nl + 1);
-      if (this.skipping) {
-        this.skipping = false;
-        line = Buffer.alloc(0);
-        continue;
-      }
+      this.truncated = this.skipping || line.length > limit;
+      this.skipping = false;
+      this.nextLineLimit = undefined;
       if (bareLf && this.rejectBareNewline) return this.bare(next);
-      if (line.length > this.lineLimit) line = line.subarray(0, this.lineLimit);
+      if (line.length > limit) line = line.subarray(0, limit);
       const pending = this.buf.length > 0;
       let sync = true;
       let called = false;
@@ -252,6 +284,21 @@ export class PosternStream extends SMTPStream {
         return;
       }
     }
+  }
+
+  /** A command line has begun: it must be complete within commandDeadline. */
+  private startDeadline(): void {
+    if (this.deadlineTimer || this.commandDeadline <= 0) return;
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = undefined;
+      if (!this.isClosed && !this._dataMode && !this.chunk) this.onDeadline();
+    }, this.commandDeadline);
+    this.deadlineTimer.unref();
+  }
+
+  stopDeadline(): void {
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
   }
 }
 
@@ -290,6 +337,9 @@ export class PosternConnection extends SMTPConnection {
     const parser = new PosternStream({});
     const cfg = (this._server as PosternSMTPServer).streamConfig;
     parser.lineLimit = cfg.lineLimit;
+    parser.commandDeadline = cfg.commandDeadline;
+    parser.onDeadline = () => this.sink.timeout();
+    parser.onTlsHello = () => this.sink.tlsHello();
     parser.rejectBareNewline = this.rejectBareNewline === true;
     parser.onBareNewline = () => this.sink.bareNewline();
     parser.onLine = (line, pending, done) => this.dispatch(line, pending, done);
@@ -353,6 +403,7 @@ export class PosternConnection extends SMTPConnection {
 
   override _onClose(): void {
     const first = !this._closed;
+    this.stream?.stopDeadline();
     super._onClose();
     if (first) this.sink.closed();
   }
@@ -365,6 +416,8 @@ export class PosternConnection extends SMTPConnection {
 
 export interface StreamConfig {
   readonly lineLimit: number;
+  /** ms a command line may take to arrive (smtpd_timeout); 0: no limit. */
+  readonly commandDeadline: number;
 }
 
 let connectionIds = 0;

@@ -29,6 +29,7 @@ import { securityOptions } from './smtpd-sasl.js';
 import type { CommandSink, PosternConnection } from './smtpd-server.js';
 import { countCommand, formatCounts, newState, resetTransaction, type SmtpdState } from './smtpd-state.js';
 import { DataPump } from './smtpd-data.js';
+import { queueSpaceReply } from './smtpd-space.js';
 import {
   BdatTransaction,
   parseBdat,
@@ -73,6 +74,8 @@ type Handler = (args: string, line: string) => Promise<boolean | 'pending'>;
 
 const PRE_TLS = new Set(['ehlo', 'helo', 'starttls', 'quit', 'noop', 'rset']);
 const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
+/** smtpd_sasl_response_limit's default. */
+const SASL_RESPONSE_LIMIT = 12288;
 
 export class SmtpdSession implements CommandSink {
   readonly state: SmtpdState;
@@ -236,6 +239,15 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     this.log.info(`timeout after ${this.whereText()} from ${s.namaddr}`);
     this.reply(`421 4.4.2 ${this.myhostname} Error: timeout exceeded`);
+    this.quitting = true;
+    this.conn.close();
+  }
+
+  /** A TLS ClientHello on a plaintext port: say so instead of waiting for a line that never comes. */
+  tlsHello(): void {
+    const s = this.state;
+    this.log.warn(`${s.namaddr}: TLS handshake on a plaintext SMTP port: use STARTTLS${this.shared.tlsReady ? '' : ' (not offered)'} or the smtps port`);
+    this.reply(`421 4.7.0 ${this.myhostname} Error: TLS handshake on a plaintext port`);
     this.quitting = true;
     this.conn.close();
   }
@@ -503,8 +515,11 @@ export class SmtpdSession implements CommandSink {
     if (step.status === 'continue') {
       this.saslExchange = step.id;
       this.reply(`334 ${step.challenge}`);
+      const stream = this.conn.stream;
+      if (stream) stream.nextLineLimit = this.c.int('smtpd_sasl_response_limit') || SASL_RESPONSE_LIMIT;
       this.conn._nextHandler = (line: Buffer, callback: () => void) => {
-        this.authResponse(mech, step.id, line.toString('utf8').trim()).then(
+        const tooLong = stream?.truncated === true;
+        this.authResponse(mech, step.id, line.toString('utf8').trim(), tooLong).then(
           (ok) => {
             if (ok !== 'pending') this.finishCommand('auth', ok);
             callback();
@@ -531,8 +546,13 @@ export class SmtpdSession implements CommandSink {
     return this.error(`535 5.7.8 Error: authentication failed: ${step.reason}`);
   }
 
-  private async authResponse(mech: string, id: string, response: string): Promise<boolean | 'pending'> {
+  private async authResponse(mech: string, id: string, response: string, tooLong: boolean): Promise<boolean | 'pending'> {
     const sasl = this.shared.sasl!;
+    if (tooLong) {
+      this.saslExchange = undefined;
+      await sasl.abort(id);
+      return this.error('500 5.5.6 SASL response limit exceeded');
+    }
     if (response === '*') {
       this.saslExchange = undefined;
       await sasl.abort(id);
@@ -556,7 +576,7 @@ export class SmtpdSession implements CommandSink {
     if (this.c.bool('smtpd_helo_required') && !s.helo) return this.error('503 5.5.1 Error: send HELO/EHLO first');
     if (s.sender !== undefined) return this.error('503 5.5.1 Error: nested MAIL command');
     if (this.bdatTx) return this.error('503 5.5.1 Error: MAIL after BDAT');
-    const p = parsePath(args, 'FROM');
+    const p = parsePath(args, 'FROM', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: MAIL FROM:<address>');
     const tooMuch = await this.limits.over('message');
     if (tooMuch) return this.error(tooMuch);
@@ -595,6 +615,11 @@ export class SmtpdSession implements CommandSink {
     }
     const limit = this.c.size('message_size_limit');
     if (size !== undefined && limit > 0 && size > limit) return this.error('552 5.3.4 Message size exceeds fixed limit');
+    const space = await queueSpaceReply(this.c, this.log);
+    if (space) {
+      this.check.logAction('reject', space, { stage: 'mail' });
+      return this.error(space);
+    }
     s.sender = p.address;
     s.sizeAnnounced = size;
     const err = await this.check.mail(p.address);
@@ -623,7 +648,7 @@ export class SmtpdSession implements CommandSink {
     const s = this.state;
     if (s.sender === undefined) return this.error('503 5.5.1 Error: need MAIL command');
     if (this.bdatTx) return this.error('503 5.5.1 Error: RCPT after BDAT');
-    const p = parsePath(args, 'TO');
+    const p = parsePath(args, 'TO', this.c.bool('strict_rfc821_envelopes'));
     if (p === 'syntax') return this.error('501 5.5.4 Syntax: RCPT TO:<address>');
     const tooMany = await this.limits.over('recipient');
     if (tooMany) return this.error(tooMany);
@@ -1001,7 +1026,7 @@ export function decodeXtext(v: string): string | undefined {
  * "FROM:<addr> PARAMS" (extract_addr): "syntax" when the keyword is wrong,
  * "bad" when the address is malformed.
  */
-export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: string; params: string[] } | 'syntax' | 'bad' {
+export function parsePath(args: string, keyword: 'FROM' | 'TO', strict = false): { address: string; params: string[] } | 'syntax' | 'bad' {
   const m = new RegExp(`^${keyword}:\\s*(.*)$`, 'is').exec(args);
   if (!m) return 'syntax';
   const rest = m[1]!;
@@ -1021,6 +1046,8 @@ export function parsePath(args: string, keyword: 'FROM' | 'TO'): { address: stri
     tail = rest.slice(i + 1);
     if (tail && !/^\s/.test(tail)) return 'bad';
   } else {
+    // strict_rfc821_envelopes: RFC 821 wants the <> around the address
+    if (strict) return 'bad';
     const sp = rest.search(/\s/);
     addr = sp < 0 ? rest : rest.slice(0, sp);
     tail = sp < 0 ? '' : rest.slice(sp);

@@ -29,7 +29,8 @@
  *   service), SMTPD_POLICY_README (check_policy_service, smtpd-policy.ts),
  *   MILTER_README (smtpd_milters, smtpd-milter.ts on @postern/milter),
  *   RFC 2033 LMTP with postern_smtpd_protocol = lmtp (LHLO, one reply per
- *   recipient after DATA). Not implemented: CHUNKING/BDAT, XCLIENT, XFORWARD,
+ *   recipient after DATA), RFC 3030 (CHUNKING/BDAT, smtpd-bdat.ts).
+ *   Not implemented: XCLIENT, XFORWARD,
  *   smtpd_etrn_restrictions.
  *
  * CONFIGURATION PARAMETERS
@@ -188,7 +189,11 @@ export async function createSmtpd(
       closeTimeout: 1000,
       ...tlsOptions,
     },
-    { lineLimit: config.int('line_length_limit') || 2048 },
+    {
+      lineLimit: config.int('line_length_limit') || 2048,
+      // a command line must arrive within smtpd_timeout (smtpd_per_record_deadline for commands)
+      commandDeadline: Math.max(1, config.time('smtpd_timeout')) * 1000,
+    },
     (conn) => new SmtpdSession(shared, conn),
   );
   server.on('error', (err: Error & { code?: string }) => {

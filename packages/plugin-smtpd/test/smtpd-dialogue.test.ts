@@ -87,3 +87,19 @@ test('replies to bad sequences and syntax, as Postfix gives them', async () => {
     await rig.stop();
   }
 });
+
+test('strict_rfc821_envelopes = yes: an address without <> is refused with 501', async () => {
+  const rig = await startRig({ strict_rfc821_envelopes: 'yes' });
+  try {
+    const c = await RawClient.open(rig.port);
+    await c.reply();
+    await c.cmd('EHLO client.example');
+    assert.equal(await c.cmd('MAIL FROM:a@client.example'), '501 5.1.7 Bad sender address syntax');
+    assert.equal(await c.cmd('MAIL FROM:<a@client.example>'), '250 2.1.0 Ok');
+    assert.equal(await c.cmd('RCPT TO:bob@example.com'), '501 5.1.3 Bad recipient address syntax');
+    assert.equal(await c.cmd('RCPT TO:<bob@example.com>'), '250 2.1.5 Ok');
+    await c.cmd('QUIT');
+  } finally {
+    await rig.stop();
+  }
+});

@@ -23,8 +23,11 @@
  *
  *   Sessions are kept in an LMDB file when <program>_tls_session_cache_database
  *   is set ("btree:${data_directory}/smtpd_scache" -> that path + ".lmdb"),
- *   otherwise in tlsmgr's memory. Expired entries are never returned and
- *   are removed every min(timeout, 300s).
+ *   in a writable lookup table of another installed type when it names one
+ *   (redis:/etc/postfix/redis-tls.cf: shared by several nodes; the smtpd
+ *   cache then holds the ticket key as well, so a ticket issued on one node
+ *   resumes on any other), otherwise in tlsmgr's memory. Expired entries
+ *   are never returned and are removed every min(timeout, 300s).
  *
  * PROTOCOL
  *   IPC calls (TLSMGR_METHOD in @postern/core): tlsmgr.lookup {type, id} ->
@@ -55,7 +58,10 @@ import {
   TLSMGR_METHOD,
   TLS_CACHE_TYPES,
   serveIpc,
+  TABLES,
+  use,
   type ConfigView,
+  type TableRegistry,
   type ServiceContext,
   type ServiceInstance,
   type ServiceMain,
@@ -64,30 +70,51 @@ import {
   type TlsTicketKey,
   type TlsUpdateArgs,
 } from '@postern/core';
-import { openTlsStore, type TlsStore } from './tlsmgr-store.js';
+import { openTlsStore, TableTlsStore, type TlsStore } from './tlsmgr-store.js';
+
+/** The entry of a shared smtpd cache that holds the current ticket key. */
+const TICKET_KEY_ID = 'postern:ticket-key';
+
+function ticketKeyOf(keys: Buffer, expires: number): TlsTicketKey {
+  return { name: keys.subarray(0, 16).toString('hex'), keys: keys.toString('base64'), expires };
+}
 
 export interface TlsManager {
-  lookup(args: TlsLookupArgs): { session?: string };
+  lookup(args: TlsLookupArgs): Promise<{ session?: string }>;
   update(args: TlsUpdateArgs): Promise<Record<string, never>>;
   delete(args: TlsLookupArgs): Promise<Record<string, never>>;
   /** The current smtpd ticket key, or null when smtpd_tls_session_cache_timeout is 0. */
-  ticketKey(): TlsTicketKey | null;
+  ticketKey(): Promise<TlsTicketKey | null>;
   sweep(): Promise<number>;
   close(): Promise<void>;
 }
 
-export function createTlsManager(config: ConfigView, now: () => number = Date.now): TlsManager {
-  const stores = new Map<TlsCacheType, TlsStore>(TLS_CACHE_TYPES.map((t) => [t, openTlsStore(config, t)]));
+export function createTlsManager(config: ConfigView, now: () => number = Date.now, tables?: TableRegistry): TlsManager {
+  const stores = new Map<TlsCacheType, TlsStore>(TLS_CACHE_TYPES.map((t) => [t, openTlsStore(config, t, tables)]));
   const keyLifetime = config.time('smtpd_tls_session_cache_timeout') * 1000;
   const ring = new TicketKeyRing(keyLifetime);
+  const smtpdStore = stores.get('smtpd');
+  // An smtpd cache shared with other nodes holds the ticket key too, so a
+  // ticket issued by any node's smtpd is accepted by every other.
+  const shared = smtpdStore instanceof TableTlsStore ? smtpdStore : undefined;
+  const sharedKey = async (): Promise<TlsTicketKey> => {
+    const t = now();
+    const found = await shared!.get(TICKET_KEY_ID, t);
+    if (found?.length === 48) return ticketKeyOf(found, Number((await shared!.expiry(TICKET_KEY_ID)) ?? t + keyLifetime));
+    const fresh = ring.key(t);
+    await shared!.putUntil(TICKET_KEY_ID, Buffer.from(fresh.keys, 'base64'), fresh.expires);
+    // Another node may have written its key at the same moment: use whichever is stored.
+    const stored = await shared!.get(TICKET_KEY_ID, t);
+    return stored?.length === 48 ? ticketKeyOf(stored, fresh.expires) : fresh;
+  };
   const store = (type: TlsCacheType) => {
     const s = stores.get(type);
     if (!s) throw new Error(`${SERVICE.TLSMGR}: unknown session cache type "${type}"`);
     return s;
   };
   return {
-    lookup({ type, id }) {
-      const data = store(type).get(id, now());
+    async lookup({ type, id }) {
+      const data = await store(type).get(id, now());
       return data ? { session: data.toString('base64') } : {};
     },
     async update({ type, id, session }) {
@@ -98,8 +125,9 @@ export function createTlsManager(config: ConfigView, now: () => number = Date.no
       await store(type).delete(id);
       return {};
     },
-    ticketKey() {
-      return keyLifetime > 0 ? ring.key(now()) : null;
+    async ticketKey() {
+      if (keyLifetime <= 0) return null;
+      return shared ? sharedKey() : ring.key(now());
     },
     async sweep() {
       let n = 0;
@@ -113,7 +141,8 @@ export function createTlsManager(config: ConfigView, now: () => number = Date.no
 }
 
 export const main: ServiceMain = async (ctx: ServiceContext): Promise<ServiceInstance> => {
-  const mgr = createTlsManager(ctx.config);
+  const tables = ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined;
+  const mgr = createTlsManager(ctx.config, Date.now, tables);
   const served = serveIpc(ctx, {
     [TLSMGR_METHOD.LOOKUP]: (a: TlsLookupArgs) => mgr.lookup(a),
     [TLSMGR_METHOD.UPDATE]: (a: TlsUpdateArgs) => mgr.update(a),

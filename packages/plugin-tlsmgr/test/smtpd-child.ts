@@ -4,6 +4,7 @@
  * settings) and does nothing when the test runner loads it.
  */
 import { createTableRegistry, startServiceInProcess } from '@postern/core';
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- the session-resumption test needs a real STARTTLS server using tlsmgr; until the test kit has one, it is smtpd (a devDependency)
 import { createSmtpdMain, SMTPD_PARAMETERS } from '@postern/plugin-smtpd';
 import { CaptureLog, entry, makeConfig } from './tls-rig.js';
 

@@ -23,7 +23,6 @@ import {
 } from '@postern/core';
 import { masterEntry } from '@postern/core';
 import { PARAMETERS } from '../src/tlsmgr-params.js';
-import { MemoryLogger as CaptureLog } from '@postern/core';
 
 export { MemoryLogger as CaptureLog } from '@postern/core';
 

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, ParameterRegistry, type ConfigView, type Logger } from '@postern/core';
+import { createConfigView, ParameterRegistry, type ConfigView } from '@postern/core';
 import { TRIVIAL_REWRITE_PARAMETERS } from '../src/index.js';
-import { MemoryLogger as MemoryLog } from '@postern/core';
 
 /** A logger that keeps what it is given. */
 export { MemoryLogger as MemoryLog } from '@postern/core';

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import {
   createConfigView,
   createTableRegistry,
+  registerPluginTables,
+  type PluginSet,
   discoverPlugins,
   loadMainCf,
   parameterRegistry,
@@ -49,13 +51,14 @@ interface Context {
   readonly dir: string;
   readonly registry: ParameterRegistry;
   readonly config: ConfigView;
+  readonly plugins: PluginSet;
 }
 
 async function context(dir: string): Promise<Context> {
   const plugins = await discoverPlugins(pluginDirsFromMainCf(dir));
   const registry = parameterRegistry(plugins);
   const mainCf = existsSync(join(dir, 'main.cf')) ? await loadMainCf(dir) : undefined;
-  return { dir, registry, config: createConfigView({ mainCf, registry, configDirectory: dir }) };
+  return { dir, registry, plugins, config: createConfigView({ mainCf, registry, configDirectory: dir }) };
 }
 
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
@@ -67,8 +70,9 @@ const conf: Command = async (argv, io) => {
 
 function tableAdmin(program: 'postmap' | 'postalias'): Command {
   return async (argv, io) => {
-    const { config } = await context(chosenDir(argv, 'Nfinoprsuvwc:d:q:', io).dir);
-    const registry = createTableRegistry({ log: commandLogger(program, io) });
+    const { config, plugins } = await context(chosenDir(argv, 'Nfinoprsuvwc:d:q:', io).dir);
+    // Table types installed packages add (redis:, ...) answer -q like the built-in ones.
+    const registry = registerPluginTables(createTableRegistry({ log: commandLogger(program, io) }), plugins.plugins);
     const options = { registry, defaultType: config.get('default_database_type') || 'lmdb' };
     return program === 'postmap' ? mapCommand(argv, io, options) : aliasCommand(argv, io, options);
   };

@@ -24,7 +24,7 @@ import {
   DELIVERY_LOG,
   isQueueId,
   type DsnNotify,
-  type LmdbQueueStore,
+  type QueueStore,
   type QueuedMessage,
 } from '@postern/core';
 import { hasOpt, optValue } from '../getopt.js';
@@ -119,7 +119,7 @@ function headerLine(line: string): boolean {
   return /^[\x21-\x39\x3b-\x7e]+[ \t]*:/.test(line) || /^[ \t]/.test(line);
 }
 
-async function printMessage(store: LmdbQueueStore, id: string, flags: Flags, io: CommandIo): Promise<void> {
+async function printMessage(store: QueueStore, id: string, flags: Flags, io: CommandIo): Promise<void> {
   const m = await store.get(id);
   if (!m) throw new CommandFatal(`open queue file ${id}: No such file or directory`);
   const path = `${m.queue}/${id}`;

@@ -37,6 +37,11 @@ import {
   loadMainCf,
   MAIL_CLASS,
   openQueueStore,
+  openConfiguredQueueStore,
+  backendRegistry,
+  processLogger,
+  type InstalledPlugin,
+  type QueueStore,
   parameterRegistry,
   pluginDirsFromMainCf,
   sendTrigger,
@@ -107,12 +112,24 @@ export async function loadCommandConfig(explicit: string | undefined, io: Comman
   const plugins = await discoverPlugins(pluginDirsFromMainCf(dir));
   const registry = parameterRegistry(plugins);
   const mainCf = await loadMainCf(dir);
-  return createConfigView({ mainCf, registry, configDirectory: dir });
+  const config = createConfigView({ mainCf, registry, configDirectory: dir });
+  commandPlugins.set(config, plugins.plugins);
+  return config;
 }
 
-/** The queue store of `config` (works whether or not the mail system runs). */
-export function commandQueueStore(config: ConfigView): LmdbQueueStore {
+/** The installed packages a command's configuration was loaded with (their queue backends). */
+const commandPlugins = new WeakMap<ConfigView, readonly InstalledPlugin[]>();
+
+/**
+ * The queue store of `config` (works whether or not the mail system runs):
+ * the one queue_backend names; postsuper -s (check, repair) exists only
+ * for the LMDB queue.
+ */
+export function commandQueueStore(config: ConfigView): QueueStore & Partial<Pick<LmdbQueueStore, 'check' | 'repair'>> {
   const queueDirectory = config.get('queue_directory');
+  if (config.get('queue_backend') && config.get('queue_backend') !== 'lmdb') {
+    return openConfiguredQueueStore(backendRegistry(commandPlugins.get(config) ?? []), config, processLogger(config, 'postqueue', { stderr: false }));
+  }
   if (!queueDirectory || !existsSync(queueDirectory)) throw new CommandFatal(`chdir ${queueDirectory}: No such file or directory`, EX.UNAVAILABLE);
   return openQueueStore({ queueDirectory });
 }

@@ -89,7 +89,7 @@ import {
 } from '@postern/core';
 import type { CommandIo } from '../io.js';
 import { importProvider } from '../plugins.js';
-import { CommandFatal, EX, loadCommandConfig, queueCommand } from './queue.js';
+import { CommandFatal, commandQueueStore, EX, loadCommandConfig, queueCommand } from './queue.js';
 import { ADMIN_COMMANDS } from './admin.js';
 import { lifecycleCommand } from './lifecycle.js';
 
@@ -320,6 +320,8 @@ async function kickPickup(config: ConfigView, io: CommandIo): Promise<void> {
 }
 
 function openMaildrop(config: ConfigView, who: string): QueueStore {
+  // A shared queue (queue_backend = redis): maildrop is in it, as pickup reads it.
+  if (config.get('queue_backend') && config.get('queue_backend') !== 'lmdb') return commandQueueStore(config);
   const queueDirectory = config.get('queue_directory');
   if (!queueDirectory || !existsSync(queueDirectory)) throw new CommandFatal(`chdir ${queueDirectory}: No such file or directory`, FATAL);
   try {

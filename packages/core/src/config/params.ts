@@ -217,8 +217,9 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description: 'Features that match subdomains of "domain.tld" automatically.',
   }),
   // Logging.
+  s('soft_bounce', 'no', 'bool', { description: 'Safety net: delivery agents defer mail (4.X.X) instead of bouncing it, and smtpd answers 4XX instead of 5XX.' }),
   s('delay_logging_resolution_limit', '2', 'int', { description: 'The maximal number of digits after the decimal point in delay= and delays= logging.' }),
-  s('syslog_name', '${multi_instance_name?{$multi_instance_name}:{postern}}', 'string', { description: 'The name prepended to the process name in log records.' }),
+  s('syslog_name', '${multi_instance_name?{$multi_instance_name}:{postfix}}', 'string', { description: 'The name prepended to the process name in log records (postfix, as Postfix has it, so log tools read the maillog as installed).' }),
   s('syslog_facility', 'mail', 'string', { description: 'The syslog facility of logging.' }),
   s('maillog_file', '', 'string', { description: 'The file that postlogd(8) writes logging to (empty: syslog).' }),
   s('maillog_file_prefixes', '/var, /dev/stdout', 'list', { description: 'Allowed prefixes for maillog_file.' }),
@@ -291,6 +292,9 @@ export interface ServiceRef {
 
 /** Core parameters Postfix does not have (Postern's own, for what Node.js does differently). */
 export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
+  s('queue_backend', 'lmdb', 'string', { description: 'Postern: the queue store backend (lmdb: the embedded LMDB queue under queue_directory; redis: @postern/queue-redis).' }),
+  s('anvil_backend', 'internal', 'string', { description: 'Postern: where anvil(8) keeps its counters (internal: its memory; redis: shared by every node, @postern/redis).' }),
+  s('flush_backend', 'internal', 'string', { description: 'Postern: where flush(8) keeps its fast flush logs (internal: queue_directory/flush; redis: shared by every node, @postern/redis).' }),
   s('master_spawn_idle_cores', '0.3', 'string', {
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',

@@ -48,6 +48,34 @@ export interface FlushService {
 
 export const FLUSH = token<FlushService>('FlushService');
 
+/** One per-destination log (or, for file logs, a taken file a crash left behind). */
+export interface FlushLogEntry {
+  readonly site: string;
+  /** The log's name for remove() and consume(): the site, or a leftover taken file. */
+  readonly file: string;
+  /** Entries (file logs: bytes); 0 means empty. */
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** When the log was last read (Postern removes a log when it reads it, so: its creation). */
+  readonly readMs: number;
+  readonly leftover: boolean;
+}
+
+/**
+ * Where flush(8) keeps its logs: files under queue_directory/flush (the
+ * built-in backend) or a store every node shares (flush_backend = redis),
+ * so ETRN on any node flushes mail any node deferred.
+ */
+export interface FlushLogStore {
+  add(site: string, queueId: string): Promise<void>;
+  /** Takes the log of `site` away atomically and returns its distinct queue IDs ([] when there is none). */
+  take(site: string): Promise<string[]>;
+  /** Takes a log or leftover named by an entry's `file`. */
+  consume(file: string): Promise<string[]>;
+  entries(): AsyncIterable<FlushLogEntry>;
+  remove(file: string): Promise<void>;
+}
+
 /** Method names on the wire (Postfix's request names). */
 export const FLUSH_METHOD = {
   ADD: 'add',

@@ -15,5 +15,6 @@ export * from './flush.js';
 export * from './resolver.js';
 export * from './anvil.js';
 export * from './verify.js';
+export * from './backend.js';
 export * from './dnsblog.js';
 export * from './tlsproxy.js';

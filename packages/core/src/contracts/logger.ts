@@ -15,7 +15,8 @@ export interface Logger {
   debug(text: string): void;
   readonly verbose: boolean;
   /** A logger for another program name (e.g. "postern/smtpd" -> "postern/cleanup"). */
-  child(program: string): Logger;
+  /** A logger for another program name (and, for lines logged on a child process's behalf, its pid). */
+  child(program: string, pid?: number): Logger;
 }
 
 export const LOGGER = token<Logger>('Logger');

@@ -161,6 +161,13 @@ export interface QueueStore {
   appendLog(log: DeliveryLogName, id: string, record: DeliveryLogRecord): Promise<void>;
   readLog(log: DeliveryLogName, id: string): Promise<DeliveryLogRecord[]>;
   deleteLog(log: DeliveryLogName, id: string): Promise<void>;
+  /**
+   * Backends shared by several nodes: calls `listener` when messages became
+   * ready that no local trigger announced (returned from a dead node's active
+   * queue, or left in incoming by a node that died); the queue manager then
+   * scans incoming. Returns an unsubscribe function. A local backend has none.
+   */
+  onForeignWork?(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

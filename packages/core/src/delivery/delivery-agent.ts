@@ -137,7 +137,7 @@ class DeliveryAgent {
     const c = this.ctx.container;
     this.bounce ??= c.isRegistered(BOUNCE, true) ? use(c, BOUNCE) : bounceClient(this.ctx.config);
     this.flush ??= flushClient(this.ctx.config);
-    return { log: this.ctx.log, bounce: this.bounce, flush: this.flush, resolution: this.resolution };
+    return { log: this.ctx.log, bounce: this.bounce, flush: this.flush, resolution: this.resolution, softBounce: this.ctx.config.bool('soft_bounce') };
   }
 
   async run(request: DeliveryRequest, callSignal?: AbortSignal): Promise<DeliveryResponse> {

@@ -35,6 +35,8 @@ export interface StatusReporter {
   readonly flush?: FlushService;
   /** delay_logging_resolution_limit. */
   readonly resolution?: number;
+  /** soft_bounce: a bounce is deferred instead (4.X.X, action delayed), as Postfix's bounce_append() does. */
+  readonly softBounce?: boolean;
 }
 
 const DEFAULT_ACTION = { sent: 'delivered', bounced: 'failed', deferred: 'delayed' } as const;
@@ -107,6 +109,9 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
       return result;
     }
     case 'bounced': {
+      if (reporter.softBounce && !verify) {
+        return reportStatus(reporter, { ...report, result: { ...result, status: 'deferred', dsn: `4${result.dsn.slice(1)}`, action: 'delayed' } });
+      }
       if (verify) {
         line('undeliverable');
         await append(DELIVERY_LOG.TRACE, entry('undeliverable'));

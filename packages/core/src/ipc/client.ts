@@ -66,7 +66,8 @@ export class IpcClient {
         options.signal?.addEventListener('abort', () => this.cancel(id, new Error('aborted')), { once: true });
         const hasBody = options.body !== undefined;
         writeFrame(socket, encodeJson(FRAME.CALL, id, { m: method, a: args, b: hasBody }));
-        if (hasBody) this.pump(socket, id, options.body!);
+        // pump() settles the call itself on failure
+        if (hasBody) void this.pump(socket, id, options.body!);
       }, reject);
     });
   }

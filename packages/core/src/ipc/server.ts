@@ -100,7 +100,7 @@ export class IpcConnection {
     try {
       request = JSON.parse(payload.toString('utf8'));
     } catch {
-      this.write(encodeJson(FRAME.ERROR, id, { code: 'POSTERN_ERR_IPC_PROTOCOL', message: 'malformed call' }));
+      void this.write(encodeJson(FRAME.ERROR, id, { code: 'POSTERN_ERR_IPC_PROTOCOL', message: 'malformed call' }));
       return;
     }
     const method = String(request.m);

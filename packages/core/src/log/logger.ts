@@ -119,6 +119,8 @@ export interface LoggerOptions {
   /** Also copy warnings and worse to stderr (command-line tools do, like Postfix's msg_vstream). */
   readonly stderr?: boolean;
   readonly sink?: LogSink;
+  /** The pid in the line prefix (default: this process's). */
+  readonly pid?: number;
 }
 
 export class PostfixLogger implements Logger {
@@ -131,7 +133,7 @@ export class PostfixLogger implements Logger {
     this.verbose = options.verbose ?? false;
     this.sink = options.sink ?? logSink(options.file ?? '');
     this.host = options.host ?? hostname().split('.')[0]!;
-    this.prefix = `${options.program}[${process.pid}]: `;
+    this.prefix = `${options.program}[${options.pid ?? process.pid}]: `;
   }
 
   private line(text: string, level: string): void {
@@ -160,7 +162,7 @@ export class PostfixLogger implements Logger {
   debug(text: string): void {
     if (this.verbose) this.line(text, '');
   }
-  child(program: string): Logger {
-    return new PostfixLogger({ ...this.options, program, sink: this.sink });
+  child(program: string, pid?: number): Logger {
+    return new PostfixLogger({ ...this.options, program, sink: this.sink, pid });
   }
 }

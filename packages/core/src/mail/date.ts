@@ -6,7 +6,8 @@
  */
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const zoneFormat = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+/** Built on first use: ICU's set-up costs ~35 ms at start of every process otherwise. */
+let zoneFormat: Intl.DateTimeFormat | undefined;
 
 let cachedSecond = Number.NaN;
 let cachedText = '';
@@ -19,6 +20,7 @@ function format(d: Date): string {
   const off = -d.getTimezoneOffset();
   const abs = Math.abs(off);
   const zone = `${off < 0 ? '-' : '+'}${p2(Math.floor(abs / 60))}${p2(abs % 60)}`;
+  zoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
   const name = zoneFormat.formatToParts(d).find((x) => x.type === 'timeZoneName')?.value ?? '';
   const day = String(d.getDate()).padStart(2, ' ');
   const base = `${DAYS[d.getDay()]}, ${day} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())} ${zone}`;

@@ -34,7 +34,7 @@ export interface MboxOptions {
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-async function openMbox(path: string, opts: MboxOptions): Promise<{ fh: FileHandle; created: boolean }> {
+async function openMbox(path: string): Promise<{ fh: FileHandle; created: boolean }> {
   const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOFOLLOW | fsc.O_NOCTTY;
   try {
     return { fh: await open(path, flags | fsc.O_CREAT | fsc.O_EXCL, 0o600), created: true };
@@ -58,7 +58,7 @@ export async function deliverMbox(
   try {
     let created: boolean;
     try {
-      ({ fh, created } = await openMbox(path, opts));
+      ({ fh, created } = await openMbox(path));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'ELOOP') return failResult('5.2.0', `cannot open ${what}: destination ${path} is a symbolic link`);

@@ -118,7 +118,23 @@ export function inetAddresses(config: ConfigView): string[] {
   return [...new Set(out)];
 }
 
-function listen(server: Server, options: { host?: string; port?: number; path?: string }, label: string, entry: MasterEntry): Promise<void> {
+/**
+ * Listens; an inet port in use is tried again for up to `inUseWait` ms (after
+ * a master was killed, its processes hold its sockets until they notice and leave).
+ */
+async function listen(server: Server, options: { host?: string; port?: number; path?: string }, label: string, entry: MasterEntry, inUseWait = 0): Promise<void> {
+  const deadline = Date.now() + inUseWait;
+  for (;;) {
+    try {
+      return await listenOnce(server, options, label, entry);
+    } catch (err) {
+      if (options.path || (err as { detail?: string }).detail !== 'EADDRINUSE' || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function listenOnce(server: Server, options: { host?: string; port?: number; path?: string }, label: string, entry: MasterEntry): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const hint =
@@ -127,7 +143,7 @@ function listen(server: Server, options: { host?: string; port?: number; path?: 
           : err.code === 'EACCES'
             ? 'ports below 1024 need root; use a port above 1024 in master.cf'
             : `check master.cf line ${entry.line}`;
-      reject(posternError('POSTERN_ERR_LISTEN', `${entry.name}/${entry.type}`, label, err.code ?? err.message, hint));
+      reject(Object.assign(posternError('POSTERN_ERR_LISTEN', `${entry.name}/${entry.type}`, label, err.code ?? err.message, hint), { detail: err.code }));
     };
     server.once('error', onError);
     const done = () => {
@@ -158,6 +174,8 @@ export async function openEndpoint(
   config: ConfigView,
   owner: { uid: number; gid: number } | undefined,
   events: EndpointEvents,
+  /** How long to wait for an inet port still held by a killed master's processes (ms). */
+  inUseWait = 0,
 ): Promise<Endpoint> {
   const newServer = () => {
     const s = createServer({ pauseOnConnect: true }, (socket) => events.connection(socket));
@@ -189,7 +207,7 @@ export async function openEndpoint(
       try {
         for (const host of hosts) {
           const s = newServer();
-          await listen(s, { host, port: svc.port }, host.includes(':') ? `[${host}]:${svc.port}` : `${host}:${svc.port}`, entry);
+          await listen(s, { host, port: svc.port }, host.includes(':') ? `[${host}]:${svc.port}` : `${host}:${svc.port}`, entry, inUseWait);
           servers.push(s);
         }
       } catch (err) {

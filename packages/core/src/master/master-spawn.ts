@@ -2,8 +2,11 @@
  * One master.cf service as master runs it (master_spawn.c, master_avail.c,
  * master_wakeup.c): its processes, started on demand and only up to maxproc;
  * connections master had to accept itself, queued until a process takes them;
- * wakeup triggers; restarts with back-off when a process dies; retirement on
- * reload and stop.
+ * wakeup triggers; restarts when a process dies; retirement on reload and
+ * stop. As in Postfix (master_reap_child), only a process that dies before it
+ * served anything throttles the service (back-off 1 s, 2 s, 4 s ... up to
+ * service_throttle_time): one that served and then died, of a signal or an
+ * error, is replaced at once.
  *
  * Service processes hold the listening sockets and accept directly; master
  * watches a socket only while no process holds it (master_avail_listen), so
@@ -42,6 +45,8 @@ interface Proc {
   elu: number;
   /** Listening on the service's sockets (told to, not yet leaving). */
   listening: boolean;
+  /** Was given a connection or a trigger, or runs long (Postfix's use_count > 0). */
+  served: boolean;
   killTimer?: NodeJS.Timeout;
 }
 
@@ -67,6 +72,8 @@ export interface SpawnOptions {
   /** Where the program "lives", for log lines (Postfix logs the daemon's path). */
   readonly daemonPath: string;
   readonly log: Logger;
+  /** The service's own log name (syslog_name/command), for lines master logs on a process's behalf. */
+  readonly program?: string;
   /** uid/gid to run as (unprivileged services when master runs as root). */
   readonly credentials?: { uid: number; gid: number };
   /** A process asked to hand a connection to a pass service. */
@@ -123,6 +130,10 @@ export class MasterService {
     if (wakeup > 0) {
       this.wakeupTimer = setInterval(() => this.wakeup(), wakeup * 1000);
       this.wakeupTimer.unref();
+      // master_wakeup_init(): wake the service once now (so pickup takes what
+      // sendmail left in maildrop while the system was down), then on the timer;
+      // a conditional ("?") service is not woken before it has been used
+      if (!this.opts.entry.wakeupIfUsed) setImmediate(() => this.stopped || this.wakeup());
     }
   }
 
@@ -190,10 +201,12 @@ export class MasterService {
       if (socket.destroyed) continue;
       const p = ready.reduce((a, b) => (b.clients < a.clients ? b : a));
       p.clients++;
+      p.served = true;
       this.send(p, { t: 'conn' }, socket);
     }
     while (this.pendingTriggers.length > 0) {
       const data = this.pendingTriggers.shift()!;
+      ready[0]!.served = true;
       this.send(ready[0]!, { t: 'trigger', data });
     }
     this.considerMore();
@@ -234,7 +247,7 @@ export class MasterService {
       this.throttle();
       return;
     }
-    const p: Proc = { child, pid: child.pid ?? 0, started: Date.now(), ready: false, retiring: false, leaving: false, clients: 0, elu: 0, listening: false };
+    const p: Proc = { child, pid: child.pid ?? 0, started: Date.now(), ready: false, retiring: false, leaving: false, clients: 0, elu: 0, listening: false, served: false };
     this.procs.add(p);
     child.on('message', (msg: ToMaster, handle?: unknown) => this.onMessage(p, msg, handle));
     child.on('error', (err) => log.warn(`process ${this.opts.daemonPath} pid ${p.pid}: ${err.message}`));
@@ -259,6 +272,7 @@ export class MasterService {
         return;
       case 'load':
         p.clients = msg.clients;
+        if (msg.clients > 0) p.served = true;
         p.elu = msg.elu;
         if (Date.now() - p.started > STABLE_AFTER) this.failures = 0;
         this.considerMore();
@@ -278,7 +292,8 @@ export class MasterService {
         this.opts.onRelay?.(p.pid, msg.to, msg.data, handle);
         return;
       case 'fatal':
-        this.opts.log.fatal(msg.text);
+        // a process that died before it could log: its line, under its own name and pid (Postfix's msg_fatal)
+        (this.opts.program ? this.opts.log.child(this.opts.program, p.pid) : this.opts.log).fatal(msg.text);
         return;
     }
   }
@@ -306,13 +321,13 @@ export class MasterService {
     if (!expected) {
       const how = signal ? `killed by signal ${signal}` : `exit status ${code}`;
       this.opts.log.warn(`process ${this.opts.daemonPath} pid ${p.pid} ${how}`);
-      if (!p.ready) {
+      if (!p.ready || (!p.served && !signal)) {
         this.opts.log.warn(`${this.opts.daemonPath}: bad command startup -- throttling`);
         this.throttle();
-      } else if (Date.now() - p.started < STABLE_AFTER) {
-        this.throttle();
       } else {
+        // it served: replace it at once (a kill -9 is no reason to wait)
         this.failures = 0;
+        this.throttledUntil = 0;
       }
       // A daemon with a wakeup timer (qmgr, pickup) is needed even without clients.
       if (this.opts.entry.wakeup > 0 && this.pendingTriggers.length === 0) this.pendingTriggers.push('W');

@@ -8,7 +8,7 @@
  *
  * Files: queue_directory/pid/master.pid holds master's process ID.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { Logger } from '../contracts/logger.js';
@@ -25,6 +25,9 @@ import { loadConfiguration, pluginDirsFromMainCf, type Configuration } from './m
 import { processLogger } from './runtime.js';
 import { serviceAccount, setPermissions, type Account } from './master-perms.js';
 import type { ChildSpec } from './master-proto.js';
+
+/** How long a restarted master waits for ports its killed predecessor's processes still hold (ms). */
+const KILLED_MASTER_PORT_WAIT = 10_000;
 
 export interface MasterOptions {
   readonly configDirectory: string;
@@ -64,6 +67,7 @@ export class Master {
   private reloading: Promise<void> | undefined;
   private chrootWarned = false;
   private account: Account | undefined;
+  private inUseWait = 0;
 
   private constructor(private readonly options: MasterOptions) {}
 
@@ -82,6 +86,8 @@ export class Master {
     this.log = processLogger(config, 'master', { file: this.options.logFile, verbose: this.options.verbose });
     const running = runningMasterPid(config);
     if (running && running !== process.pid) throw posternError('POSTERN_ERR_MASTER_RUNNING', running);
+    // a pid file of a master that is gone: it was killed, and its processes may still hold its ports
+    this.inUseWait = existsSync(masterPidFile(config)) ? KILLED_MASTER_PORT_WAIT : 0;
     const providers = resolveServices(this.configuration.entries, this.plugins);
     for (const w of this.configuration.warnings) this.log.warn(w);
 
@@ -140,6 +146,7 @@ export class Master {
       spareCores: Number(config.get('master_spawn_idle_cores')) || 0,
       daemonPath: daemonPath(provider.dir, entry.command),
       log: this.log,
+      program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
       credentials: this.credentials(entry),
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
@@ -157,7 +164,7 @@ export class Master {
     const endpoint = await openEndpoint(entry, config, this.account, {
       connection: (socket) => service!.connection(socket),
       trigger: (data) => service!.trigger(data.toString('latin1')),
-    });
+    }, this.inUseWait);
     service = new MasterService(this.spawnOptions(entry, provider, endpoint));
     this.services.set(entryKey(entry), service);
   }

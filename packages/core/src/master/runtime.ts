@@ -22,8 +22,9 @@ import { BOUNCE } from '../contracts/bounce.js';
 import { PostfixLogger } from '../log/logger.js';
 import { bounceClient, cleanupClient, rewriteClient } from '../service/clients.js';
 import { createTableRegistry } from '../tables/index.js';
-import { openQueueStore } from '../queue/index.js';
-import { discoverPlugins, type PluginSet } from '../plugin/loader.js';
+import { discoverPlugins, type InstalledPlugin, type PluginSet } from '../plugin/loader.js';
+import { backendRegistry, openConfiguredQueueStore, registerPluginTables } from '../plugin/backends.js';
+import { BACKENDS } from '../contracts/backend.js';
 import { loadConfiguration, type Configuration } from './master-config.js';
 import type { ChildSpec } from './master-proto.js';
 
@@ -48,13 +49,19 @@ export function processLogger(config: ConfigView, command: string, options: { fi
 }
 
 /** A process's container: core's contracts, registered in a child container (never the global one). */
-export function processContainer(config: ConfigView, log: Logger): { container: DependencyContainer; close(): Promise<void> } {
+export function processContainer(
+  config: ConfigView,
+  log: Logger,
+  plugins: readonly InstalledPlugin[] = [],
+): { container: DependencyContainer; close(): Promise<void> } {
   const container = rootContainer.createChildContainer();
   let store: QueueStore | undefined;
+  const backends = backendRegistry(plugins);
   provide(container, CONFIG, config);
   provide(container, LOGGER, log);
-  provideLazy(container, TABLES, () => createTableRegistry({ log }));
-  provideLazy(container, QUEUE_STORE, () => (store = openQueueStore({ queueDirectory: config.get('queue_directory'), log })));
+  provide(container, BACKENDS, backends);
+  provideLazy(container, TABLES, () => registerPluginTables(createTableRegistry({ log }), plugins));
+  provideLazy(container, QUEUE_STORE, () => (store = openConfiguredQueueStore(backends, config, log)));
   provideLazy(container, CLEANUP, () => cleanupClient(config));
   provideLazy(container, REWRITE, () => rewriteClient(config));
   provideLazy(container, BOUNCE, () => bounceClient(config));
@@ -72,7 +79,7 @@ export async function loadServiceRuntime(spec: ChildSpec): Promise<ProcessRuntim
   const configuration = await loadConfiguration(spec.configDirectory, plugins);
   const config = configuration.view(spec.entry as MasterEntry);
   const log = processLogger(config, spec.entry.command, { file: spec.logFile, verbose: spec.verbose || spec.entry.flags.includes('-v') });
-  const { container, close } = processContainer(config, log);
+  const { container, close } = processContainer(config, log, plugins.plugins);
   const limits: Record<string, number> = {};
   for (const e of configuration.entries) limits[e.name] = effectiveProcessLimit(e, config);
   provide(container, SERVICE_PROCESS_LIMITS, limits);

@@ -73,6 +73,20 @@ function isPluginName(name: string): boolean {
   return /^@postern\/plugin-[\w.-]+$/.test(name) || /^(@[\w.-]+\/)?postern-plugin-[\w.-]+$/.test(name);
 }
 
+/**
+ * A library package (not named as a plugin) that still adds something through
+ * a plugin declaration (queue backends, table types, shared-state backends)
+ * says so with `"postern": { "plugin": true }` in its package.json.
+ */
+function declaresPlugin(dir: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { postern?: { plugin?: unknown } };
+    return pkg.postern?.plugin === true;
+  } catch {
+    return false;
+  }
+}
+
 function candidates(dir: string): string[] {
   const out: string[] = [];
   let names: string[];
@@ -89,7 +103,7 @@ function candidates(dir: string): string[] {
       } catch {
         /* not a directory */
       }
-      for (const s of scoped) if (isPluginName(`${n}/${s}`)) out.push(join(dir, n, s));
+      for (const s of scoped) if (isPluginName(`${n}/${s}`) || declaresPlugin(join(dir, n, s))) out.push(join(dir, n, s));
     } else if (isPluginName(n)) out.push(join(dir, n));
   }
   return out;

@@ -8,6 +8,7 @@
 import type { ParameterSpec } from '../contracts/config.js';
 import type { ServiceMain } from '../contracts/service.js';
 import type { TableFactory } from '../contracts/table.js';
+import type { BackendFactory } from '../contracts/backend.js';
 import { posternError } from '../errors.js';
 
 /** Contract names a plugin can provide or use (the services of protocol/services.ts, plus core's). */
@@ -46,6 +47,8 @@ export interface PluginDefinition {
   readonly restrictions?: readonly string[];
   /** Lookup-table types this plugin adds (e.g. "redis"). */
   readonly tables?: Readonly<Record<string, TableFactory>>;
+  /** Backends this package adds: contract ("queue", "anvil", "flush") -> backend name -> factory (see contracts/backend.ts). */
+  readonly backends?: Readonly<Record<string, Readonly<Record<string, BackendFactory>>>>;
 }
 
 const NAME = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/;

@@ -1,5 +1,5 @@
 /**
- * Test rig for the SMTP/LMTP client: smtp-server instances on loopback as
+ * Loopback rig for the SMTP/LMTP client tests (plugin-smtp and plugin-lmtp): smtp-server instances on loopback as
  * the remote hosts, a resolver that maps test names to them, an in-memory
  * message and agent context, and a logger that keeps the lines.
  */
@@ -19,7 +19,6 @@ import {
   type ClientProtocol,
   type DeliveryRequest,
   type HostAddress,
-  type Logger,
   type MessageSource,
   type MxRecord,
   type NameResolver,

@@ -1,0 +1,34 @@
+/**
+ * The queue space check at MAIL FROM (smtpd_check_queue): refuse mail with
+ * "452 4.3.1 Insufficient system storage" when the queue file system has no
+ * more than queue_minfree bytes free, or less than 1.5 times
+ * message_size_limit, so that a full disk is answered up front instead of
+ * with a write error after DATA.
+ */
+import { statfs } from 'node:fs/promises';
+import type { ConfigView, Logger } from '@postern/core';
+
+/** Free space must exceed this many message_size_limits (Postfix's smtpd_space_multf). */
+export const SPACE_MULTIPLIER = 1.5;
+export const INSUFFICIENT_STORAGE = '452 4.3.1 Insufficient system storage';
+
+/** The reply when the queue is short of space, else undefined (also when the file system cannot be asked). */
+export async function queueSpaceReply(config: ConfigView, log: Logger): Promise<string | undefined> {
+  let free: number;
+  let block: number;
+  try {
+    const fs = await statfs(config.get('queue_directory'));
+    free = fs.bavail;
+    block = fs.bsize || 1;
+  } catch {
+    return undefined;
+  }
+  const minfree = config.size('queue_minfree');
+  const limit = config.size('message_size_limit');
+  // in blocks, as Postfix compares them
+  if (Math.floor(minfree / block) >= free || Math.floor(limit / block) >= free / SPACE_MULTIPLIER) {
+    log.warn(`not enough free space in mail queue: ${free * block} bytes < ${SPACE_MULTIPLIER}*message size limit`);
+    return INSUFFICIENT_STORAGE;
+  }
+  return undefined;
+}
