@@ -91,15 +91,20 @@ async function fill(inst: BenchInstance, queue: QueueName, n: number, recipient:
 }
 
 /** Runs a listing command to completion, counting its lines and sampling its peak RSS (VmHWM). */
-function listing(bin: string, args: readonly string[], configDir: string): Promise<{ ms: number; lines: number; peakMiB: number }> {
+function listing(bin: string, args: readonly string[], configDir: string): Promise<{ ms: number; lines: number; peakMiB: number; anonMiB: number }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MAIL_CONFIG: configDir } });
     let peak = 0;
+    let anon = 0;
     let lines = 0;
     const poll = setInterval(() => {
       try {
-        peak = Math.max(peak, Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+        peak = Math.max(peak, kb('VmHWM'));
+        // RssAnon leaves out the file pages of a memory-mapped queue (LMDB) that a direct read touches
+        anon = Math.max(anon, kb('RssAnon'));
       } catch {
         /* exited */
       }
@@ -110,7 +115,7 @@ function listing(bin: string, args: readonly string[], configDir: string): Promi
     child.once('error', reject);
     child.once('close', () => {
       clearInterval(poll);
-      resolve({ ms: ms(t0), lines, peakMiB: peak / 1024 });
+      resolve({ ms: ms(t0), lines, peakMiB: peak / 1024, anonMiB: anon / 1024 });
     });
   });
 }
@@ -128,13 +133,13 @@ export async function benchListing(total: number): Promise<void> {
       have = n;
       console.log(`listing: ${n} messages in hold (this step wrote its share in ${(wrote / 1000).toFixed(1)} s)`);
       const stopped = await listing(POSTERN_BIN, ['queue', '-p'], inst.etc);
-      console.log(`  stopped: postern queue -p  ${stopped.lines} lines in ${(stopped.ms / 1000).toFixed(1)} s, peak RSS ${stopped.peakMiB.toFixed(0)} MiB`);
+      console.log(`  stopped: postern queue -p  ${stopped.lines} lines in ${(stopped.ms / 1000).toFixed(1)} s, peak RSS ${stopped.peakMiB.toFixed(0)} MiB, of it anonymous ${stopped.anonMiB.toFixed(0)} MiB`);
       postern(inst, 'start');
       const running = await listing(POSTERN_BIN, ['queue', '-p'], inst.etc);
-      console.log(`  running (showq): postern queue -p  ${running.lines} lines in ${(running.ms / 1000).toFixed(1)} s, peak RSS ${running.peakMiB.toFixed(0)} MiB`);
+      console.log(`  running (showq): postern queue -p  ${running.lines} lines in ${(running.ms / 1000).toFixed(1)} s, peak RSS ${running.peakMiB.toFixed(0)} MiB, of it anonymous ${running.anonMiB.toFixed(0)} MiB`);
       if (existsSync(mailq)) {
         const q = await listing(mailq, [], inst.etc);
-        console.log(`  running (showq): mailq  ${q.lines} lines in ${(q.ms / 1000).toFixed(1)} s, peak RSS ${q.peakMiB.toFixed(0)} MiB`);
+        console.log(`  running (showq): mailq  ${q.lines} lines in ${(q.ms / 1000).toFixed(1)} s, peak RSS ${q.peakMiB.toFixed(0)} MiB, of it anonymous ${q.anonMiB.toFixed(0)} MiB`);
       }
       stop(inst);
     }

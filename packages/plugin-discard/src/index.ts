@@ -11,8 +11,8 @@ export const plugin = definePlugin({
     },
   },
   parameters: [
-    { name: 'discard_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int' },
-    { name: 'discard_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int' },
+    { name: 'discard_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int', description: 'recipients per delivery request to the discard transport (read by qmgr)' },
+    { name: 'discard_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'parallel deliveries per destination on the discard transport (read by qmgr)' },
   ],
   provides: ['discard'],
   uses: ['bounce'],
