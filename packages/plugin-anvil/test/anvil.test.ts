@@ -13,10 +13,7 @@ import {
   anvilClient,
   anvilLimitReply,
   closeServiceClients,
-  createConfigView,
   MemoryLogger,
-  ParameterRegistry,
-  parseMainCf,
   startServiceInProcess,
   syslogTime,
   type AnvilService,
@@ -24,6 +21,7 @@ import {
   type InProcessService,
   type MasterEntry,
 } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { createAnvil } from '../src/anvil.js';
 import { AnvilTable } from '../src/anvil-remote.js';
 import { PARAMETERS } from '../src/anvil-params.js';
@@ -36,9 +34,7 @@ const entry: MasterEntry = {
 const T0 = new Date(2026, 10, 21, 7, 0, 0).getTime();
 
 function configFor(dir: string, queueDir: string): ConfigView {
-  const registry = ParameterRegistry.withCore();
-  registry.declare('@postern/plugin-anvil', PARAMETERS);
-  return createConfigView({ registry, configDirectory: dir, mainCf: parseMainCf(`queue_directory = ${queueDir}\nipc_timeout = 5s\n`) });
+  return testConfig({ configDirectory: dir, parameters: { '@postern/plugin-anvil': PARAMETERS }, mainCf: { queue_directory: queueDir, ipc_timeout: '5s' } });
 }
 
 describe('anvil service over its socket', () => {

@@ -10,13 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   closeServiceClients,
-  createConfigView,
   deliveryAgent,
   deliveryClient,
   formatDelay,
   formatDeliveryLine,
-  ParameterRegistry,
-  parseMainCf,
   SERVICE,
   serveBounce,
   startServiceInProcess,
@@ -30,6 +27,7 @@ import {
   type RecipientResult,
   type ServiceMain,
 } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
 import { main as discardMain } from '../src/discard.js';
 import { MemoryLogger as TestLog } from '@postern/core';
@@ -50,11 +48,7 @@ async function rig(): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-discard-'));
   const q = join(dir, 'q');
   mkdirSync(join(q, 'private'), { recursive: true });
-  const config = createConfigView({
-    registry: ParameterRegistry.withCore(),
-    configDirectory: dir,
-    mainCf: parseMainCf(`queue_directory = ${q}\n`),
-  });
+  const config = testConfig({ configDirectory: dir, mainCf: { queue_directory: q } });
   const log = new TestLog();
   const services: InProcessService[] = [];
   const r: Rig = {

@@ -9,10 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   closeServiceClients,
-  createConfigView,
   deliveryClient,
-  ParameterRegistry,
-  parseMainCf,
   SERVICE,
   serveBounce,
   startServiceInProcess,
@@ -22,6 +19,7 @@ import {
   type Logger,
   type MasterEntry,
 } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
 import { main, splitDsn } from '../src/error.js';
 
@@ -54,11 +52,7 @@ test('error bounces and retry defers, with the nexthop text as the reason', asyn
   const dir = mkdtempSync(join(tmpdir(), 'postern-error-'));
   const q = join(dir, 'q');
   mkdirSync(join(q, 'private'), { recursive: true });
-  const config = createConfigView({
-    registry: ParameterRegistry.withCore(),
-    configDirectory: dir,
-    mainCf: parseMainCf(`queue_directory = ${q}\n`),
-  });
+  const config = testConfig({ configDirectory: dir, mainCf: { queue_directory: q } });
   const appends: [DeliveryLogName, string, string, string][] = [];
   const services: InProcessService[] = [];
   const serve = async (name: string, m: typeof main) =>

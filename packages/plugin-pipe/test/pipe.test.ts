@@ -5,15 +5,13 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  createConfigView,
   createTableRegistry,
-  parseMainCf,
-  ParameterRegistry,
   type AgentContext,
   type DeliveryRequest,
   type Logger,
   type MessageSource,
 } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { createPipeDeliver, parsePipeArgs, expandArgv, unescapeEol } from '../src/index.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -35,9 +33,7 @@ async function setup(params: Record<string, string> = {}) {
   const group = join(dir, 'group');
   await writeFile(passwd, 'root:x:0:0:root:/root:/bin/sh\npostfix:x:101:101::/var/spool/postfix:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
   await writeFile(group, 'root:x:0:\nnogroup:x:65534:\n');
-  const reg = ParameterRegistry.withCore();
-  const text = Object.entries({ queue_directory: dir, mail_owner: 'postfix', ...params }).map(([k, v]) => `${k} = ${v}`).join('\n');
-  const config = createConfigView({ mainCf: parseMainCf(text), registry: reg, configDirectory: dir });
+  const config = testConfig({ configDirectory: dir, mainCf: { queue_directory: dir, mail_owner: 'postfix', ...params } });
   const tables = createTableRegistry({ unixFiles: { passwd, group } });
   return { dir, config, tables };
 }

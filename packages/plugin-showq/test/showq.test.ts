@@ -9,12 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   closeServiceClients,
-  createConfigView,
   createServiceHost,
   DELIVERY_LOG,
   openQueueStore,
-  ParameterRegistry,
-  parseMainCf,
   provide,
   QUEUE,
   QUEUE_STORE,
@@ -28,6 +25,7 @@ import {
   type QueueName,
   type ShowqRow,
 } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { main } from '../src/showq.js';
 import { PARAMETERS } from '../src/showq-params.js';
 
@@ -63,9 +61,7 @@ describe('showq service', () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-showq-'));
     const queueDir = join(dir, 'spool');
     mkdirSync(join(queueDir, 'public'), { recursive: true });
-    const registry = ParameterRegistry.withCore();
-    registry.declare('@postern/plugin-showq', PARAMETERS);
-    config = createConfigView({ registry, configDirectory: dir, mainCf: parseMainCf(`queue_directory = ${queueDir}\nempty_address_recipient = <>\n`) });
+    config = testConfig({ configDirectory: dir, parameters: { '@postern/plugin-showq': PARAMETERS }, mainCf: { queue_directory: queueDir, empty_address_recipient: '<>' } });
     store = openQueueStore({ queueDirectory: queueDir });
     const parent = createServiceHost({ entry, config, log: quiet }).ctx.container;
     provide(parent, QUEUE_STORE, store);

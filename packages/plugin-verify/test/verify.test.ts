@@ -10,11 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   closeServiceClients,
-  createConfigView,
   createServiceHost,
   createTableRegistry,
-  ParameterRegistry,
-  parseMainCf,
   provide,
   serveCleanup,
   serveVerify,
@@ -29,6 +26,7 @@ import {
   type Logger,
   type MasterEntry,
 } from '@postern/core';
+import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
 import { AddressVerifier, IN_PROGRESS, main, verifierFromConfig, verifySender } from '../src/verify.js';
 import { MemoryVerifyStore, parseEntry } from '../src/verify-cache.js';
@@ -52,9 +50,7 @@ const DAY = 86400;
 const T0 = 1_700_000_000;
 
 function makeConfig(dir: string, extra: string): ConfigView {
-  const registry = ParameterRegistry.withCore();
-  registry.declare('@postern/plugin-verify', PARAMETERS);
-  return createConfigView({ registry, configDirectory: dir, mainCf: parseMainCf(`queue_directory = ${join(dir, 'spool')}\n${extra}`) });
+  return testConfig({ configDirectory: dir, parameters: { '@postern/plugin-verify': PARAMETERS }, mainCf: `queue_directory = ${join(dir, 'spool')}\n${extra}` });
 }
 
 describe('verify cache over the verify socket (injected clock)', () => {

@@ -2,7 +2,9 @@
  * @postern/testkit: what Postern's package tests share, so that no test depends on
  * another plugin. A devDependency only; never a runtime dependency.
  *
+ * - testConfig: a ConfigView from core's parameters, schemas and main.cf lines
  * - the loopback SMTP/LMTP server rig (smtp-server instances on 127.0.0.1 as remote
  *   hosts, a resolver mapping test names to them, a client built from parameters)
  */
+export * from './config.js';
 export * from './smtp-rig.js';
