@@ -13,6 +13,7 @@ import {
   loadConfiguration,
   Master,
   masterPidFile,
+  permissionProblems,
   pluginDirsFromMainCf,
   resolveServices,
   runningMasterPid,
@@ -64,6 +65,7 @@ async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
   try {
     const { configuration, plugins } = await load(io, argv, false);
     for (const w of configuration.warnings) io.stderr.write(`postern/postfix-script: warning: ${w}\n`);
+    for (const w of permissionProblems(configuration.view(), configuration.configDirectory)) io.stderr.write(`${SCRIPT}: warning: ${w}\n`);
     const unknown = await unknownRestrictions(configuration, plugins);
     if (unknown.length > 0) return fatal(io, unknown.join(`\n${SCRIPT}: fatal: `));
     const queue = configuration.view().get('queue_directory');
