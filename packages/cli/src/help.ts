@@ -25,6 +25,8 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   reload: { ...LIFE('reload'), postfix: 'postfix reload: re-read main.cf and master.cf' },
   status: { ...LIFE('status'), postfix: 'postfix status: is the mail system running' },
   check: { ...LIFE('check'), postfix: 'postfix check: check the configuration, the installed packages and the restrictions' },
+  'set-permissions': { ...LIFE('set-permissions'), postfix: 'postfix set-permissions: owners and modes of the queue and the maildrop directory (1733)' },
+  flush: { ...LIFE('flush'), postfix: 'postfix flush: attempt to deliver every queued message (postqueue -f)' },
   conf: {
     postfix: 'postconf(1): show or edit main.cf and master.cf',
     synopsis: '[-c config_dir] [-dhnMPxX] [-e] [-f] [name[=value]...]',
