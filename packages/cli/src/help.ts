@@ -63,12 +63,10 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   },
   super: {
     postfix: 'postsuper(1): queue maintenance',
-    synopsis: '[-psSv] [-c config_dir] [-d|-e|-f|-h|-H|-r queue_id|ALL [queue]]',
+    synopsis: '[-psSv] [-c config_dir] [-d|-h|-H|-r queue_id|ALL [queue]]',
     flags: [
       C,
       ['-d queue_id', 'delete the message (- reads IDs from stdin; ALL: every message)'],
-      ['-e queue_id', 'expire the message: bounce it at its next delivery attempt'],
-      ['-f queue_id', 'expire the message and deliver it now (bounces)'],
       ['-h queue_id', 'put the message on hold'],
       ['-H queue_id', 'release the message from hold'],
       ['-p', 'purge temporary files left by crashes'],
