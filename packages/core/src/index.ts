@@ -21,6 +21,8 @@ export * from './tables/index.js';
 export * from './queue/index.js';
 export * from './master/master.js';
 export * from './master/master-config.js';
+export { lookupAccount, lookupGroup, serviceAccount, setMaildropPermissions, setPermissions, type Account } from './master/master-perms.js';
+export * from './master/master-check.js';
 export * from './master/master-spawn.js';
 export * from './master/runtime.js';
 export * from './mailbox/index.js';

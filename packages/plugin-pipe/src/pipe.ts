@@ -59,6 +59,7 @@ import {
   deliveryTimeLimit,
   mailCopy,
   runCommand,
+  isTraceOnly,
   TABLES,
   use,
   type AgentContext,
@@ -154,6 +155,8 @@ export function createPipeDeliver(deps: PipeDeps): DeliverFunction {
     } catch (err) {
       return [...out, ...rcpts.map((r) => clean(result(r, 'deferred', '4.3.5', `mail system configuration error: ${(err as Error).message}`)))];
     }
+    // sendmail -bv and verify(8) probes: say what would happen (DEL_REQ_TRACE_ONLY)
+    if (isTraceOnly(request)) return [...out, ...rcpts.map((r) => clean(result(r, 'sent', '2.0.0', `delivers to command: ${argv[0]}`)))];
     const f = attrs.flags;
     const first = rcpts[0]!;
     const queueDir = deps.config.get('queue_directory');

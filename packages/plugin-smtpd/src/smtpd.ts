@@ -90,10 +90,17 @@ import {
   SASL_SERVER,
   SMTPD_HOOKS,
   type AnvilService,
+  NAME_RESOLVER,
+  type NameResolver,
+  VERIFY,
+  verifyClient,
+  type VerifyService,
 } from '@postern/core';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
 import { PolicyClients } from './smtpd-policy.js';
+import { SmtpdDnsxl } from './smtpd-dnsbl.js';
+import { configuredResolver } from '@postern/dns';
 import { createSaslServer } from './smtpd-sasl.js';
 import { inputTransp } from './smtpd-transp.js';
 import { PosternSMTPServer } from './smtpd-server.js';
@@ -175,6 +182,8 @@ export async function createSmtpd(
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
+    verify: fromContainer<VerifyService>(container, VERIFY) ?? verifyClient(config),
+    dnsxl: new SmtpdDnsxl(config, fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config), tables),
     transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };

@@ -51,6 +51,7 @@ import { join } from 'node:path';
 import {
   deliveredToHeaders,
   deliverMailbox,
+  isTraceOnly,
   deliveryAgent,
   mailAddrFind,
   parseLockMethods,
@@ -120,6 +121,8 @@ async function deliverOne(
   if (!Number.isInteger(gid) || gid <= 0) return configError(`bad gid ${gidHit.value} in ${gidHit.table.spec}`);
 
   const maildir = path.endsWith('/');
+  // sendmail -bv and verify(8) probes: say what would happen (DEL_REQ_TRACE_ONLY)
+  if (isTraceOnly(request)) return { status: 'sent', dsn: '2.0.0', reason: `delivers to ${maildir ? 'maildir' : 'mailbox'}` };
   const r = await deliverMailbox(
     path,
     [content],

@@ -10,6 +10,7 @@ import {
   createConfigView,
   createTableRegistry,
   registerPluginTables,
+  type LookupTable,
   type PluginSet,
   discoverPlugins,
   loadMainCf,
@@ -73,8 +74,20 @@ function tableAdmin(program: 'postmap' | 'postalias'): Command {
     const { config, plugins } = await context(chosenDir(argv, 'Nfinoprsuvwc:d:q:', io).dir);
     // Table types installed packages add (redis:, ...) answer -q like the built-in ones.
     const registry = registerPluginTables(createTableRegistry({ log: commandLogger(program, io) }), plugins.plugins);
+    // Network tables (redis:) hold connections open: close every table the command opened.
+    const opened = new Set<LookupTable>();
+    const open = registry.open.bind(registry);
+    registry.open = (spec) => {
+      const table = open(spec);
+      opened.add(table);
+      return table;
+    };
     const options = { registry, defaultType: config.get('default_database_type') || 'lmdb' };
-    return program === 'postmap' ? mapCommand(argv, io, options) : aliasCommand(argv, io, options);
+    try {
+      return await (program === 'postmap' ? mapCommand(argv, io, options) : aliasCommand(argv, io, options));
+    } finally {
+      await Promise.all([...opened].map((t) => t.close?.().catch(() => undefined)));
+    }
   };
 }
 

@@ -14,3 +14,4 @@ export type { LmdbQueueStore, QueueStoreOptions, WriterOptions, CommitListener }
 export type { QueueCheckReport, QueueProblem, QueueProblemKind } from './queue-check.js';
 export { QUEUE_LMDB, CHUNK_SIZE } from './queue-lmdb.js';
 export { MAILDROP_ORIGIN, postdrop, readMaildropRecord, type MaildropRecord, type MaildropSubmitter } from './maildrop.js';
+export { MAILDROP_DIRECTORY, maildropDirectory, dropMaildropFile, importMaildropFiles } from './maildrop-dir.js';

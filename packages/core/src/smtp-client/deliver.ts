@@ -18,7 +18,7 @@
  * destination; conn_use counts the transactions a session carried.
  */
 import type { ConfigView } from '../contracts/config.js';
-import type { DeliveryRequest, RecipientResult } from '../contracts/delivery.js';
+import { isTraceOnly, type DeliveryRequest, type RecipientResult } from '../contracts/delivery.js';
 import type { Logger } from '../contracts/logger.js';
 import type { NameResolver, HostLookupMethod } from '../contracts/resolver.js';
 import type { TableRegistry } from '../contracts/table.js';
@@ -305,6 +305,7 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
             smtputf8: request.smtputf8 ?? false,
             ...(request.dsnRet && { ret: request.dsnRet }),
             ...(request.dsnEnvid && { envid: request.dsnEnvid }),
+            ...(isTraceOnly(request) && { traceOnly: true }),
           },
           wire,
         );
