@@ -11,6 +11,7 @@
  * - anvil's connection count limit holds across both nodes;
  * - a TLS session negotiated with node A resumes on node B;
  * - postern queue -p on either node lists the whole system's queue;
+ * - postern map -q looks keys up in a redis: table;
  * - Redis going away gives 4xx at DATA, and both nodes accept again on
  *   their own when it is back.
  *
@@ -20,11 +21,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { haveRedisServer, startRedisServer, type RedisServerProcess } from '@postern/redis';
+import { closeRedis, haveRedisServer, openRedis, startRedisServer, type RedisServerProcess } from '@postern/redis';
 import { childrenOf, freePort } from '../lib/instance.js';
 import { RedisNode, seqMessage, sendMessage, startRecordingSink, type RecordingSink } from '../lib/redis-nodes.js';
 
@@ -170,6 +171,20 @@ describe('two Postern nodes on one Redis', { skip }, () => {
     const listed = await a.inst.postern(['queue', '-p']);
     assert.equal(listed.code, 0, listed.stderr);
     assert.match(listed.stdout, /Mail queue is empty|Requests?\./);
+  });
+
+  test('postern map -q answers from a redis: table, and exits (the connection is closed)', async () => {
+    const cf = join(a.inst.configDir, 'redis-transport.cf');
+    writeFileSync(cf, `hosts = ${redis.address}\nprefix = transport:\n`);
+    const seed = openRedis({ hosts: [redis.address] });
+    await seed.set('transport:example.com', 'smtp:[relay.example.net]');
+    await closeRedis(seed);
+    const found = await a.inst.postern(['map', '-q', 'Example.COM', `redis:${cf}`]);
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal(found.stdout, 'smtp:[relay.example.net]\n');
+    const missing = await a.inst.postern(['map', '-q', 'other.example', `redis:${cf}`]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stdout, '');
   });
 
   test('anvil: smtpd_client_connection_count_limit = 2 holds across both nodes', async () => {

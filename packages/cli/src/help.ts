@@ -25,6 +25,8 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   reload: { ...LIFE('reload'), postfix: 'postfix reload: re-read main.cf and master.cf' },
   status: { ...LIFE('status'), postfix: 'postfix status: is the mail system running' },
   check: { ...LIFE('check'), postfix: 'postfix check: check the configuration, the installed packages and the restrictions' },
+  'set-permissions': { ...LIFE('set-permissions'), postfix: 'postfix set-permissions: owners and modes of the queue and the maildrop directory (1733)' },
+  flush: { ...LIFE('flush'), postfix: 'postfix flush: attempt to deliver every queued message (postqueue -f)' },
   conf: {
     postfix: 'postconf(1): show or edit main.cf and master.cf',
     synopsis: '[-c config_dir] [-dhnMPxX] [-e] [-f] [name[=value]...]',
@@ -61,12 +63,10 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   },
   super: {
     postfix: 'postsuper(1): queue maintenance',
-    synopsis: '[-psSv] [-c config_dir] [-d|-e|-f|-h|-H|-r queue_id|ALL [queue]]',
+    synopsis: '[-psSv] [-c config_dir] [-d|-h|-H|-r queue_id|ALL [queue]]',
     flags: [
       C,
       ['-d queue_id', 'delete the message (- reads IDs from stdin; ALL: every message)'],
-      ['-e queue_id', 'expire the message: bounce it at its next delivery attempt'],
-      ['-f queue_id', 'expire the message and deliver it now (bounces)'],
       ['-h queue_id', 'put the message on hold'],
       ['-H queue_id', 'release the message from hold'],
       ['-p', 'purge temporary files left by crashes'],

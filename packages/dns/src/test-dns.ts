@@ -20,7 +20,7 @@ export interface TestDnsOptions {
   readonly zones: readonly string[];
   /** name -> A/AAAA addresses. */
   readonly hosts?: Readonly<Record<string, readonly string[]>>;
-  /** name -> TXT text. */
+  /** name -> TXT text (dnsmasq splits it into strings at commas). */
   readonly txt?: Readonly<Record<string, string>>;
   /** TTL of the host records (seconds). */
   readonly ttl?: number;

@@ -23,6 +23,7 @@
  */
 import { existsSync } from 'node:fs';
 import { commandStatus, runCommand, type MailCopyOptions, mailCopy } from '@postern/mailbox';
+import { isTraceOnly } from '@postern/core';
 import { applyFilter } from './local-expand.js';
 import { defaultPrivs, unprivileged } from './local-passwd.js';
 import { recipientParts } from './local-recipient.js';
@@ -106,6 +107,7 @@ export async function deliverCommandToken(req: LocalRequest, attr: DeliverAttr, 
   if (!attr.expType || !req.settings.allowMailToCommands.includes(attr.expType)) {
     return { status: 'bounced', dsn: '5.7.1', reason: 'mail to command is restricted', address: attr.recipient };
   }
+  if (isTraceOnly(req.request)) return { status: 'sent', dsn: '2.0.0', reason: `delivers to command: ${command}`, address: attr.recipient };
   let privs: Privileges;
   try {
     privs = await unprivileged(req.tables, attr.privs ?? (await defaultPrivs(req.tables, req.settings.defaultPrivs)), req.settings.defaultPrivs);

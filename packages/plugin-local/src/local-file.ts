@@ -12,6 +12,7 @@
  * root, otherwise as the current user.
  */
 import { deliverMailbox } from '@postern/mailbox';
+import { isTraceOnly } from '@postern/core';
 import { defaultPrivs, unprivileged } from './local-passwd.js';
 import type { DeliverAttr, LeafResult, LocalRequest, Privileges } from './local-state.js';
 
@@ -19,6 +20,7 @@ export async function deliverFileToken(req: LocalRequest, attr: DeliverAttr, pat
   if (!attr.expType || !req.settings.allowMailToFiles.includes(attr.expType)) {
     return { status: 'bounced', dsn: '5.7.1', reason: 'mail to file is restricted', address: attr.recipient };
   }
+  if (isTraceOnly(req.request)) return { status: 'sent', dsn: '2.0.0', reason: `delivers to file: ${path}`, address: attr.recipient };
   if (path === '/dev/null') return { status: 'sent', dsn: '2.0.0', reason: 'delivered to file: /dev/null', address: attr.recipient };
   let privs: Privileges;
   try {

@@ -29,6 +29,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deliverMailbox } from '@postern/mailbox';
+import { isTraceOnly } from '@postern/core';
 import { runLocalCommand } from './local-command.js';
 import { localExpand } from './local-expand.js';
 import { expansionAttrs } from './local-forward.js';
@@ -59,6 +60,8 @@ export async function spoolGroup(spool: string, userGid: number): Promise<number
 export async function deliverMailboxFor(req: LocalRequest, attr: DeliverAttr, parts: RecipientParts, pw: PasswdEntry): Promise<LeafResult> {
   const s = req.settings;
   if (req.dup.check(`mailbox ${pw.name}`)) return { status: 'sent', dsn: '2.0.0', reason: 'delivered to mailbox', address: attr.recipient };
+  // sendmail -bv and verify(8) probes: say what would happen (DEL_REQ_TRACE_ONLY)
+  if (isTraceOnly(req.request)) return { status: 'sent', dsn: '2.0.0', reason: 'delivers to mailbox', address: attr.recipient };
 
   const command = await mailboxCommandFor(req, pw);
   if (command !== undefined) {

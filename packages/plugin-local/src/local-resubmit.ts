@@ -51,6 +51,8 @@ export async function forwardFinish(req: LocalRequest, cleanup: () => CleanupSer
           ...(r.bodyType !== undefined && { bodyType: r.bodyType }),
           ...(r.smtputf8 !== undefined && { smtputf8: r.smtputf8 }),
           flags: { noHeaderBodyChecks: true, noBccMaps: true },
+          // a probe or sendmail -bv follows the forwarded address
+          ...(r.traceFlags !== undefined && { traceFlags: r.traceFlags }),
         },
         (async function* () {
           if (head.length) yield head;

@@ -13,6 +13,11 @@
  *   stock master.cf), so mail dropped while no one told pickup is still
  *   found within a minute.
  *
+ *   Each scan first moves the files of queue_directory/maildrop (written
+ *   by sendmail for users who cannot open the queue store; see core's
+ *   maildrop-dir) into the maildrop queue, the submitter's uid being the
+ *   file's owner.
+ *
  *   For each maildrop message pickup checks the record (sender, recipients,
  *   submitter uid and login name, DSN fields, flags: every field comes from
  *   a local user), logs "QUEUEID: uid=UID from=<sender>" with cleanup's new
@@ -43,7 +48,7 @@
  *   process (maxproc 1), as Postfix's does, so no message is handled twice
  *   at once.
  */
-import { CLEANUP, QUEUE, QUEUE_STORE, serveTriggers, use, type ServiceMain } from '@postern/core';
+import { CLEANUP, importMaildropFiles, maildropDirectory, QUEUE, QUEUE_STORE, serveTriggers, use, type ServiceMain } from '@postern/core';
 import { pickupFile, type PickupOutcome } from './pickup-file.js';
 
 export interface PickupScanner {
@@ -54,11 +59,18 @@ export interface PickupScanner {
 }
 
 /** The scan loop of one pickup process. */
-export function createPickupScanner(options: Parameters<typeof pickupFile>[1] & { readonly onOutcome?: (id: string, outcome: PickupOutcome) => void }): PickupScanner {
+export function createPickupScanner(
+  options: Parameters<typeof pickupFile>[1] & {
+    readonly onOutcome?: (id: string, outcome: PickupOutcome) => void;
+    /** queue_directory/maildrop: files that users without queue-store access dropped (core's maildrop-dir). */
+    readonly maildropDir?: string;
+  },
+): PickupScanner {
   let running: Promise<void> | undefined;
   let again = false;
 
   async function once(): Promise<void> {
+    if (options.maildropDir) await importMaildropFiles(options.maildropDir, options.store, options.log);
     const ids: string[] = [];
     for await (const m of options.store.scan(QUEUE.MAILDROP)) ids.push(m.id);
     for (const id of ids) {
@@ -104,6 +116,7 @@ export const main: ServiceMain = async (ctx) => {
     log: ctx.log,
     myhostname: ctx.config.get('myhostname'),
     mailName: ctx.config.get('mail_name') || 'Postern',
+    maildropDir: maildropDirectory(ctx.config.get('queue_directory')),
   });
   serveTriggers(ctx, () => {
     scanner.scan().catch((err: unknown) => ctx.log.warn(`maildrop scan: ${err instanceof Error ? err.message : String(err)}`));

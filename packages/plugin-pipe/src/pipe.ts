@@ -53,7 +53,7 @@
  */
 import { existsSync } from 'node:fs';
 import { commandStatus, deliveredToHeaders, mailCopy, runCommand } from '@postern/mailbox';
-import { deliveryAgent, deliveryTimeLimit, TABLES, use, type AgentContext, type ConfigView, type DeliverFunction, type DeliveryRecipient, type DeliveryRequest, type MessageSource, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
+import { deliveryAgent, deliveryTimeLimit, isTraceOnly, TABLES, use, type AgentContext, type ConfigView, type DeliverFunction, type DeliveryRecipient, type DeliveryRequest, type MessageSource, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
 import { parsePipeArgs, PipeConfigError, type PipeAttrs } from './pipe-args.js';
 import { expandArgv } from './pipe-expand.js';
 
@@ -137,6 +137,8 @@ export function createPipeDeliver(deps: PipeDeps): DeliverFunction {
     } catch (err) {
       return [...out, ...rcpts.map((r) => clean(result(r, 'deferred', '4.3.5', `mail system configuration error: ${(err as Error).message}`)))];
     }
+    // sendmail -bv and verify(8) probes: say what would happen (DEL_REQ_TRACE_ONLY)
+    if (isTraceOnly(request)) return [...out, ...rcpts.map((r) => clean(result(r, 'sent', '2.0.0', `delivers to command: ${argv[0]}`)))];
     const f = attrs.flags;
     const first = rcpts[0]!;
     const queueDir = deps.config.get('queue_directory');

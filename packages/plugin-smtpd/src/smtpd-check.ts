@@ -17,11 +17,14 @@ import type {
   SmtpdStage,
   SmtpdVerdict,
   TableRegistry,
+  VerifyService,
 } from '@postern/core';
 import type { NetworkMatcher } from './smtpd-peer.js';
 import type { InputTransp } from './smtpd-transp.js';
 import { policyRequest, policySettings, type PolicyClients } from './smtpd-policy.js';
 import type { SmtpdState } from './smtpd-state.js';
+import { RBL_CLASS, SmtpdDnsxl } from './smtpd-dnsbl.js';
+import { checkUnverified } from './smtpd-verify.js';
 
 export interface CheckDeps {
   readonly config: ConfigView;
@@ -34,6 +37,11 @@ export interface CheckDeps {
   readonly policy?: PolicyClients;
   /** receive_override_options. */
   readonly transp?: ReadonlySet<InputTransp>;
+  /** reject_rbl_client and friends (smtpd-dnsbl.ts). */
+  readonly dnsxl?: SmtpdDnsxl;
+  /** verify(8), for reject_unverified_* (smtpd-verify.ts), and how to wait between its polls. */
+  readonly verify?: VerifyService;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** A check's outcome inside a restriction list. */
@@ -371,6 +379,24 @@ export class SmtpdCheck {
       }
       case 'check_policy_service':
         return this.policyService(arg(), t, where);
+      case 'reject_rbl_client':
+      case 'reject_rbl':
+      case 'permit_dnswl_client':
+      case 'reject_rhsbl_client':
+      case 'permit_rhswl_client':
+      case 'reject_rhsbl_reverse_client':
+      case 'reject_rhsbl_helo':
+      case 'reject_rhsbl_sender':
+      case 'reject_rhsbl_recipient':
+        return this.dnsxl(name, arg(), t);
+      case 'reject_unverified_recipient':
+        if (!rcpt) {
+          this.deps.log.warn(`restriction \`${name}' ignored: no recipient in current context`);
+          return 'dunno';
+        }
+        return this.unverified(rcpt, RECIPIENT, t);
+      case 'reject_unverified_sender':
+        return s.sender ? this.unverified(s.sender, SENDER, t) : 'dunno';
       default: {
         const plugin = this.deps.hooks.restriction(name);
         if (plugin) return this.verdict(await plugin(this.checkState(t.stage, rcpt, this.messageSize)), t);
@@ -410,6 +436,75 @@ export class SmtpdCheck {
         );
       }
     }
+  }
+
+  /** reject_unverified_recipient / _sender through verify(8) (smtpd-verify.ts). */
+  private async unverified(addr: string, cls: typeof RECIPIENT | typeof SENDER, t: Target): Promise<Result> {
+    if (!this.deps.verify) return { reply: this.tempfail(t, 'Server configuration error') };
+    const sleep = this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const v = await checkUnverified(this.deps.config, this.deps.log, this.deps.verify, sleep, addr, cls);
+    if (v.kind === 'dunno') return 'dunno';
+    const target = { ...t, replyName: addr, replyClass: cls };
+    if (v.kind === 'defer_if_permit') {
+      if (!this.state.deferIfPermit) this.state.deferIfPermit = { code: v.code, dsn: v.dsn, text: v.text, where: t.stage };
+      return 'dunno';
+    }
+    return this.reject(target, v.code, v.dsn, v.text);
+  }
+
+  /** The DNSxL restrictions (smtpd-dnsbl.ts): what each looks up, and Postfix's replies. */
+  private async dnsxl(name: string, spec: string, t: Target): Promise<Result> {
+    const s = this.state;
+    const x = this.deps.dnsxl;
+    if (!x) return { reply: this.tempfail(t, 'Server configuration error') };
+    const permit = name.startsWith('permit_');
+    const known = (n: string) => (n !== 'unknown' ? n : undefined);
+    const [what, cls, byAddress] = ((): [string | undefined, string, boolean] => {
+      switch (name) {
+        case 'reject_rbl_client':
+        case 'reject_rbl':
+        case 'permit_dnswl_client':
+          return [s.address, RBL_CLASS.client, true];
+        case 'reject_rhsbl_client':
+        case 'permit_rhswl_client':
+          return [known(s.name), RBL_CLASS.client, false];
+        case 'reject_rhsbl_reverse_client':
+          return [known(s.name), RBL_CLASS.reverse, false];
+        case 'reject_rhsbl_helo':
+          return [s.helo, RBL_CLASS.helo, false];
+        case 'reject_rhsbl_sender':
+          return [s.sender || undefined, RBL_CLASS.sender, false];
+        default:
+          return [t.recipient, RBL_CLASS.recipient, false];
+      }
+    })();
+    if (!what) return 'dunno';
+    const lookupName = byAddress ? what : SmtpdDnsxl.domainOf(what);
+    if (!lookupName) return 'dunno';
+    // an allowlisting never opens the relay: at RCPT the recipient must be ours to accept
+    if (permit && t.stage === 'rcpt' && t.recipient && !this.authDestination(await this.resolve(t.recipient))) return 'dunno';
+    let r;
+    try {
+      r = await x.query(spec, lookupName);
+    } catch (err) {
+      this.deps.log.warn(`${name} ${spec}: ${(err as Error).message}`);
+      return { reply: this.tempfail(t, 'Server configuration error') };
+    }
+    if (permit) {
+      if (r.status === 'listed') return 'ok';
+      // DEFER_IF_REJECT: a DNSWL that cannot be asked turns a later reject into a deferral
+      if (r.status === 'tempfail') this.deferIfReject = true;
+      return 'dunno';
+    }
+    if (r.status !== 'listed') return 'dunno';
+    const reply = await x.rejectReply(spec, what, cls, r.txt, {
+      client_address: s.address,
+      client_name: s.name,
+      helo_name: s.helo,
+      sender: s.sender,
+      recipient: t.recipient,
+    });
+    return this.reject(t, reply.code, dsnFix(reply.code, reply.dsn), reply.text);
   }
 
   /** check_policy_service (SMTPD_POLICY_README): the server's action=, applied as an access(5) action. */

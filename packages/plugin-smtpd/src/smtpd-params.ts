@@ -5,6 +5,7 @@
  * this list (scripts/params-table.mjs).
  */
 import type { ParameterSpec } from '@postern/core';
+import { DNS_PARAMETERS } from '@postern/dns';
 import { MILTER_PARAMETERS } from '@postern/milter';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
@@ -18,6 +19,20 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_error_sleep_time', default: '1s', type: 'time', description: 'Delay before an error reply once smtpd_soft_error_limit is reached.' },
   { name: 'smtpd_client_connection_count_limit', default: '50', type: 'int', description: 'Simultaneous connections one client may make to this service (anvil(8)); 0 = no limit.' },
   { name: 'smtpd_client_connection_rate_limit', default: '0', type: 'int', description: 'Connections one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
+  { name: 'default_rbl_reply', default: '$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using $rbl_domain${rbl_reason?; $rbl_reason}', type: 'string', description: 'The reply template of reject_rbl_* and reject_rhsbl_* when rbl_reply_maps has none for the domain.' },
+  { name: 'maps_rbl_reject_code', default: '554', type: 'int', description: 'The $rbl_code of DNS denylist rejections.' },
+  { name: 'rbl_reply_maps', default: '', type: 'string', description: 'Tables from DNS list domain (domain=filter first) to a reply template.' },
+  { name: 'address_verify_poll_count', default: '3', type: 'int', description: 'How many times reject_unverified_* asks verify(8) while a probe is in progress.' },
+  { name: 'address_verify_poll_delay', default: '3s', type: 'time', description: 'The delay between those queries.' },
+  { name: 'address_verify_service_name', default: 'verify', type: 'string', description: 'The name of the verify(8) service.' },
+  { name: 'unverified_recipient_defer_code', default: '450', type: 'int', description: 'reject_unverified_recipient: the reply code while the address is not yet verified.' },
+  { name: 'unverified_recipient_reject_code', default: '450', type: 'int', description: 'reject_unverified_recipient: the reply code when the probe found the address undeliverable.' },
+  { name: 'unverified_recipient_tempfail_action', default: 'defer_if_permit', type: 'string', description: 'What a 4xx reject_unverified_recipient result does (defer_if_permit: defer only if the rest permits).' },
+  { name: 'unverified_recipient_reject_reason', default: '', type: 'string', description: 'The text instead of the probe result in reject_unverified_recipient replies.' },
+  { name: 'unverified_sender_defer_code', default: '450', type: 'int', description: 'reject_unverified_sender: the reply code while the address is not yet verified.' },
+  { name: 'unverified_sender_reject_code', default: '450', type: 'int', description: 'reject_unverified_sender: the reply code when the probe found the address undeliverable.' },
+  { name: 'unverified_sender_tempfail_action', default: 'defer_if_permit', type: 'string', description: 'What a 4xx reject_unverified_sender result does.' },
+  { name: 'unverified_sender_reject_reason', default: '', type: 'string', description: 'The text instead of the probe result in reject_unverified_sender replies.' },
   { name: 'smtpd_client_message_rate_limit', default: '0', type: 'int', description: 'MAIL FROM requests one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
   { name: 'smtpd_client_recipient_rate_limit', default: '0', type: 'int', description: 'RCPT TO requests one client may make per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
   { name: 'smtpd_client_new_tls_session_rate_limit', default: '0', type: 'int', description: 'New (not resumed) TLS sessions one client may negotiate per anvil_rate_time_unit (anvil(8)); 0 = no limit.' },
@@ -98,4 +113,5 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'canonical_maps', default: '', type: 'table', description: 'canonical(5) tables; an address listed there is a valid recipient or sender.' },
   { name: 'recipient_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for recipients; an address listed there is a valid recipient.' },
   { name: 'sender_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for senders; an address listed there is a valid sender.' },
+  ...DNS_PARAMETERS,
 ];

@@ -42,6 +42,8 @@ import {
 } from './smtpd-bdat.js';
 import { SmtpdMilters, type MilterVerdict } from './smtpd-milter.js';
 import type { PolicyClients } from './smtpd-policy.js';
+import type { SmtpdDnsxl } from './smtpd-dnsbl.js';
+import type { VerifyService } from '@postern/core';
 import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
 
 /** What every session of one smtpd process shares. */
@@ -61,6 +63,10 @@ export interface SmtpdShared {
   readonly eventLimitExceptions: NetworkMatcher;
   /** check_policy_service's connections. */
   readonly policy?: PolicyClients;
+  /** reject_rbl_client and friends. */
+  readonly dnsxl?: SmtpdDnsxl;
+  /** verify(8), for reject_unverified_*. */
+  readonly verify?: VerifyService;
   /** receive_override_options. */
   readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
@@ -174,6 +180,9 @@ export class SmtpdSession implements CommandSink {
         hooks: this.shared.hooks,
         mynetworks: this.shared.mynetworks,
         policy: this.shared.policy,
+        dnsxl: this.shared.dnsxl,
+        verify: this.shared.verify,
+        sleep: this.shared.sleep,
         transp: this.shared.transp,
       },
       s,

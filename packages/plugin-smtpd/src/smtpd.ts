@@ -68,11 +68,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { CLEANUP, REWRITE, TABLES, anvilClient, cleanupClient, rewriteClient, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService } from '@postern/core';
+import { CLEANUP, REWRITE, TABLES, anvilClient, cleanupClient, rewriteClient, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, verifyClient, type VerifyService } from '@postern/core';
 import { shareTicketKeys, tlsSessionCache } from '@postern/smtp-client';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
 import { PolicyClients } from './smtpd-policy.js';
+import { SmtpdDnsxl } from './smtpd-dnsbl.js';
+import { configuredResolver } from '@postern/dns';
 import { createSaslServer } from './smtpd-sasl.js';
 import { inputTransp } from './smtpd-transp.js';
 import { PosternSMTPServer } from './smtpd-server.js';
@@ -154,6 +156,8 @@ export async function createSmtpd(
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
+    verify: fromContainer<VerifyService>(container, VERIFY) ?? verifyClient(config),
+    dnsxl: new SmtpdDnsxl(config, fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config), tables),
     transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };

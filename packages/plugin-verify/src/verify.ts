@@ -14,7 +14,7 @@
  *   When a query finds no usable entry, or the entry is due for a refresh,
  *   the server submits a probe message through cleanup(8): sender
  *   $address_verify_sender, the address as only recipient, trace flag
- *   "verify", origin "verify", no content. A probe is considered lost after
+ *   "probe" (Postfix DEL_REQ_FLAG_MTA_VRFY), origin "verify", no content. A probe is considered lost after
  *   1000 seconds (PROBE_TTL) and may then be sent again. An update with a
  *   failure does not overwrite a deliverable entry before it expires, so one
  *   failed probe does not evict a good address.
@@ -206,7 +206,7 @@ export function verifySender(config: ConfigView): string {
 export function cleanupProber(config: ConfigView, cleanup: CleanupService): (address: string) => Promise<void> {
   return async (address) => {
     const result = await cleanup.submit(
-      { sender: verifySender(config), recipients: [{ address }], origin: 'verify', traceFlags: ['verify'] },
+      { sender: verifySender(config), recipients: [{ address }], origin: 'verify', traceFlags: ['probe'] },
       (async function* () {})(),
     );
     if (result.status !== 'queued') throw new Error(`${result.code} ${result.dsn} ${result.text}`);

@@ -162,7 +162,7 @@ describe('verify service main: probes through a cleanup stand-in on a real socke
     await probed;
     assert.equal(submitted.length, 1);
     assert.deepEqual(submitted[0]!.request, {
-      sender: 'double-bounce', recipients: [{ address: 'user@example.net' }], origin: 'verify', traceFlags: ['verify'],
+      sender: 'double-bounce', recipients: [{ address: 'user@example.net' }], origin: 'verify', traceFlags: ['probe'],
     });
     assert.equal(submitted[0]!.bytes, 0);
     assert.equal(await v.update('user@example.net', 'deliverable', 'delivers to mailbox'), true);

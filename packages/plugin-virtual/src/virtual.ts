@@ -49,7 +49,7 @@
  */
 import { join } from 'node:path';
 import { deliveredToHeaders, deliverMailbox, parseLockMethods } from '@postern/mailbox';
-import { deliveryAgent, TABLES, use, type AgentContext, type ConfigView, type DeliverFunction, type DeliveryRecipient, type DeliveryRequest, type Logger, type LookupTable, type MessageSource, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
+import { isTraceOnly, deliveryAgent, TABLES, use, type AgentContext, type ConfigView, type DeliverFunction, type DeliveryRecipient, type DeliveryRequest, type Logger, type LookupTable, type MessageSource, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
 import { mailAddrFind } from '@postern/address';
 
 export interface VirtualDeps {
@@ -103,6 +103,8 @@ async function deliverOne(
   if (!Number.isInteger(gid) || gid <= 0) return configError(`bad gid ${gidHit.value} in ${gidHit.table.spec}`);
 
   const maildir = path.endsWith('/');
+  // sendmail -bv and verify(8) probes: say what would happen (DEL_REQ_TRACE_ONLY)
+  if (isTraceOnly(request)) return { status: 'sent', dsn: '2.0.0', reason: `delivers to ${maildir ? 'maildir' : 'mailbox'}` };
   const r = await deliverMailbox(
     path,
     [content],

@@ -18,7 +18,7 @@
  * destination; conn_use counts the transactions a session carried.
  */
 import type { ConfigView } from '@postern/core';
-import type { DeliveryRequest, RecipientResult } from '@postern/core';
+import { isTraceOnly, type DeliveryRequest, type RecipientResult } from '@postern/core';
 import type { Logger } from '@postern/core';
 import type { NameResolver, HostLookupMethod } from '@postern/core';
 import type { TableRegistry } from '@postern/core';
@@ -305,6 +305,7 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
             smtputf8: request.smtputf8 ?? false,
             ...(request.dsnRet && { ret: request.dsnRet }),
             ...(request.dsnEnvid && { envid: request.dsnEnvid }),
+            ...(isTraceOnly(request) && { traceOnly: true }),
           },
           wire,
         );

@@ -95,6 +95,8 @@ export interface SessionEnvelope {
   readonly smtputf8?: boolean;
   readonly ret?: string;
   readonly envid?: string;
+  /** sendmail -bv or an address probe (DEL_REQ_TRACE_ONLY): MAIL and RCPT only, no DATA; the RCPT replies decide. */
+  readonly traceOnly?: boolean;
 }
 
 /** The reply each recipient got: to RCPT TO (if refused) or to the end of DATA (LMTP: its own). */
@@ -580,6 +582,16 @@ export class ClientSession {
       else replies[i] = { reply, state: 'rcpt' };
     };
     let dataReply: SmtpReply;
+    if (envelope.traceOnly) {
+      // smtp_proto.c with DEL_REQ_TRACE_ONLY: what the server says to RCPT is the answer; the caller RSETs
+      const mr = await this.command(mail, 'mail');
+      if (mr.code < 200 || mr.code >= 300) throw new SessionError('reply', 'mail', mr.text, mr);
+      for (let i = 0; i < rcpts.length; i++) {
+        const reply = await this.command(rcpts[i]!, 'rcpt');
+        replies[i] = { reply, state: 'rcpt' };
+      }
+      return { replies: replies.map((r) => r!) };
+    }
     if (has('PIPELINING')) {
       // RFC 2920: the envelope and DATA in one write; the replies come back in order
       this.write(`${mail}\r\n${rcpts.join('\r\n')}\r\nDATA\r\n`);

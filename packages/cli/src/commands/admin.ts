@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConfigView, registerPluginTables, type PluginSet, discoverPlugins, loadMainCf, parameterRegistry, pluginDirsFromMainCf, type ConfigView, type ParameterRegistry } from '@postern/core';
+import { createConfigView, registerPluginTables, type LookupTable, type PluginSet, discoverPlugins, loadMainCf, parameterRegistry, pluginDirsFromMainCf, type ConfigView, type ParameterRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { getopt, optValue } from '../getopt.js';
 import { configDirectory } from '../instance.js';
@@ -63,8 +63,20 @@ function tableAdmin(program: 'postmap' | 'postalias'): Command {
     const { config, plugins } = await context(chosenDir(argv, 'Nfinoprsuvwc:d:q:', io).dir);
     // Table types installed packages add (redis:, ...) answer -q like the built-in ones.
     const registry = registerPluginTables(createTableRegistry({ log: commandLogger(program, io) }), plugins.plugins);
+    // Network tables (redis:) hold connections open: close every table the command opened.
+    const opened = new Set<LookupTable>();
+    const open = registry.open.bind(registry);
+    registry.open = (spec) => {
+      const table = open(spec);
+      opened.add(table);
+      return table;
+    };
     const options = { registry, defaultType: config.get('default_database_type') || 'lmdb' };
-    return program === 'postmap' ? mapCommand(argv, io, options) : aliasCommand(argv, io, options);
+    try {
+      return await (program === 'postmap' ? mapCommand(argv, io, options) : aliasCommand(argv, io, options));
+    } finally {
+      await Promise.all([...opened].map((t) => t.close?.().catch(() => undefined)));
+    }
   };
 }
 

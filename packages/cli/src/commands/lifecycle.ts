@@ -13,9 +13,16 @@ import {
   loadConfiguration,
   Master,
   masterPidFile,
+  permissionProblems,
   pluginDirsFromMainCf,
   resolveServices,
   runningMasterPid,
+  serviceAccount,
+  setMaildropPermissions,
+  setPermissions,
+  backendRegistry,
+  processLogger,
+  openConfiguredQueueStore,
   type Configuration,
   type PluginSet,
 } from '@postern/core';
@@ -25,7 +32,7 @@ import { configDirectory, initDefaultInstance } from '../instance.js';
 import type { CommandIo } from '../io.js';
 
 /** postfix(1)'s own subcommands. */
-export const LIFECYCLE: readonly string[] = ['start', 'start-fg', 'stop', 'abort', 'reload', 'status', 'check'];
+export const LIFECYCLE: readonly string[] = ['start', 'start-fg', 'stop', 'abort', 'reload', 'status', 'check', 'set-permissions', 'flush'];
 
 const SCRIPT = 'postern/postfix-script';
 const POSTERN_BIN = fileURLToPath(new URL('../bin/postern.js', import.meta.url));
@@ -61,6 +68,7 @@ async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
   try {
     const { configuration, plugins } = await load(io, argv, false);
     for (const w of configuration.warnings) io.stderr.write(`postern/postfix-script: warning: ${w}\n`);
+    for (const w of permissionProblems(configuration.view(), configuration.configDirectory)) io.stderr.write(`${SCRIPT}: warning: ${w}\n`);
     const unknown = await unknownRestrictions(configuration, plugins);
     if (unknown.length > 0) return fatal(io, unknown.join(`\n${SCRIPT}: fatal: `));
     const queue = configuration.view().get('queue_directory');
@@ -164,6 +172,32 @@ async function status(io: CommandIo, argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * postfix set-permissions: the queue, the maildrop directory (1733, group
+ * setgid_group: local submission by any user), data_directory and the
+ * maillog file get their owners and modes. As root with another mail_owner
+ * everything becomes mail_owner's; otherwise only the maildrop directory is made.
+ */
+async function setPermissionsCommand(io: CommandIo, argv: readonly string[]): Promise<number> {
+  try {
+    const { configuration, plugins } = await load(io, argv, false);
+    const view = configuration.view();
+    mkdirSync(view.get('queue_directory'), { recursive: true });
+    const account = serviceAccount(view);
+    if (account) await setPermissions(view, account, undefined, () => openConfiguredQueueStore(backendRegistry(plugins.plugins), view, processLogger(view, 'postfix-script')));
+    else setMaildropPermissions(view, undefined);
+    return 0;
+  } catch (err) {
+    return fatal(io, describeError(err));
+  }
+}
+
+/** postfix flush: postqueue -f. */
+async function flushCommand(io: CommandIo, argv: readonly string[]): Promise<number> {
+  const { ADMIN_COMMANDS } = await import('./admin.js');
+  return ADMIN_COMMANDS['queue']!([...argv, '-f'], io);
+}
+
 export function lifecycleCommand(name: string, argv: readonly string[], io: CommandIo): Promise<number> {
   switch (name) {
     case 'start':
@@ -182,6 +216,10 @@ export function lifecycleCommand(name: string, argv: readonly string[], io: Comm
       return status(io, argv);
     case 'check':
       return check(io, argv);
+    case 'set-permissions':
+      return setPermissionsCommand(io, argv);
+    case 'flush':
+      return flushCommand(io, argv);
     default:
       return Promise.resolve(fatal(io, `unknown command: ${name}`));
   }

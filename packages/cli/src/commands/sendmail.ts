@@ -44,21 +44,22 @@
  *   and accepted messages go into maildrop like sendmail's own.
  *
  * SECURITY
- *   Postfix writes maildrop through the set-gid postdrop program. Postern
- *   has no set-gid helper: sendmail opens the queue store itself, so the
- *   user who runs it must be able to write queue_directory/queue.lmdb. In
- *   the default per-user instance that is the user who owns it. When master
- *   runs as root with another mail_owner, give local submitters write
- *   access (a group, as Postfix's postdrop group) or submit over SMTP;
- *   sendmail reports "error writing queue file" otherwise. Every maildrop
- *   record is checked again by pickup, which trusts nothing in it.
+ *   Postfix writes maildrop through the set-gid postdrop program; Node cannot
+ *   be set-gid. sendmail commits into the queue store when its user can open
+ *   it (root, mail_owner, the owner of a per-user instance); any other user's
+ *   message goes as a file into queue_directory/maildrop, which `postern
+ *   set-permissions` makes mode 1733 (world-writable, sticky, not listable:
+ *   Postfix's own model before set-gid postdrop), and pickup moves it into
+ *   the queue taking the uid from the file's owner. Every maildrop record is
+ *   checked again by pickup, which trusts nothing in it. sendmail -bs needs
+ *   the queue store.
  */
 import { existsSync, statSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Transform } from 'node:stream';
 import { basename, dirname } from 'node:path';
-import { MAIL_CLASS, SERVICE, TRIGGER, postdrop, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
+import { MAIL_CLASS, SERVICE, TRIGGER, dropMaildropFile, maildropDirectory, postdrop, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropRecord, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { tok822Internalize, tok822Scan, tok822SplitList } from '@postern/address';
@@ -307,6 +308,36 @@ function openMaildrop(config: ConfigView, who: string): QueueStore {
 }
 
 /**
+ * postdrop: into the queue store's maildrop queue when this user can open
+ * the store (root, mail_owner, the owner of a per-user instance), else as a
+ * file in the world-writable maildrop directory (core's maildrop-dir) that
+ * pickup moves into the store.
+ */
+async function commitToMaildrop(config: ConfigView, who: string, record: Omit<MaildropRecord, 'origin' | 'arrivalTime'>, content: Buffer): Promise<void> {
+  const queueDirectory = config.get('queue_directory');
+  if (!queueDirectory || !existsSync(queueDirectory)) throw new CommandFatal(`chdir ${queueDirectory}: No such file or directory`, FATAL);
+  let storeError: unknown;
+  try {
+    const store = openQueueStore({ queueDirectory });
+    try {
+      await postdrop(store, record, [content]);
+      return;
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    storeError = err;
+  }
+  const dir = maildropDirectory(queueDirectory);
+  try {
+    dropMaildropFile(dir, record, [content]);
+  } catch (err) {
+    const why = (e: unknown) => (e instanceof Error ? e.message : String(e));
+    throw new CommandFatal(`${who}: error writing queue file: ${why(storeError)}; ${dir}: ${why(err)} (postern set-permissions makes it writable)`, FATAL);
+  }
+}
+
+/**
  * CleanupService for sendmail -bs: smtpd's messages go into maildrop like
  * sendmail's own (Postfix's stand-alone smtpd uses postdrop too), so -bs
  * works whether or not the mail system runs.
@@ -447,26 +478,16 @@ async function deliver(o: SendmailOptions, config: ConfigView, io: CommandIo): P
     throw new CommandFatal(`${who}: No recipient addresses found in message header`, FATAL);
   }
   const traceFlags = verify ? (['verify'] as const) : o.verbose > 0 ? (['record'] as const) : undefined;
-  const store = openMaildrop(config, who);
-  try {
-    await postdrop(
-      store,
-      {
-        sender,
-        recipients: recipients.map((address) => ({ address, notify: o.notify })),
-        dsnRet: o.ret,
-        dsnEnvid: o.envid,
-        submitter,
-        cleanupFlags: o.extract ? { extractRecipients: true } : undefined,
-        traceFlags: traceFlags ? [...traceFlags] : undefined,
-      },
-      [content],
-    );
-  } catch (err) {
-    throw new CommandFatal(`${who}: error writing queue file: ${err instanceof Error ? err.message : String(err)}`, FATAL);
-  } finally {
-    await store.close();
-  }
+  const record: Omit<MaildropRecord, 'origin' | 'arrivalTime'> = {
+    sender,
+    recipients: recipients.map((address) => ({ address, notify: o.notify })),
+    dsnRet: o.ret,
+    dsnEnvid: o.envid,
+    submitter,
+    cleanupFlags: o.extract ? { extractRecipients: true } : undefined,
+    traceFlags: traceFlags ? [...traceFlags] : undefined,
+  };
+  await commitToMaildrop(config, who, record, content);
   await kickPickup(config, io);
   if (traceFlags) io.stdout.write(`Mail Delivery Status Report will be mailed to <${sender}>.\n`);
   return 0;

@@ -46,7 +46,7 @@ export interface CleanupRequest {
   readonly smtputf8?: boolean;
   readonly flags?: CleanupFlags;
   /** Trace/verify request (sendmail -bv / -v). */
-  readonly traceFlags?: readonly ('verify' | 'record' | 'expand')[];
+  readonly traceFlags?: readonly ('verify' | 'record' | 'expand' | 'probe')[];
   /** Keep this arrival time (re-queue) instead of now (ms). */
   readonly arrivalTime?: number;
   /**

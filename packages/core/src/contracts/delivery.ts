@@ -29,7 +29,20 @@ export interface DeliveryRequest {
   readonly hops?: number;
   /** When qmgr took the message into the active queue (ms): for the delays= figures. */
   readonly activeTime?: number;
-  readonly traceFlags?: readonly ('verify' | 'record' | 'expand')[];
+  /**
+   * Trace requests (Postfix's DEL_REQ_FLAG_*): verify = sendmail -bv
+   * (USR_VRFY: report by mail, do not deliver), probe = an address
+   * verification probe of verify(8) (MTA_VRFY: report to verify(8), do not
+   * deliver), record = sendmail -v (deliver and report). With verify or
+   * probe a delivery agent only finds out what it would do
+   * ({@link isTraceOnly}).
+   */
+  readonly traceFlags?: readonly ('verify' | 'record' | 'expand' | 'probe')[];
+}
+
+/** DEL_REQ_TRACE_ONLY: the request asks what would happen, not for a delivery. */
+export function isTraceOnly(request: Pick<DeliveryRequest, 'traceFlags'>): boolean {
+  return request.traceFlags?.some((f) => f === 'verify' || f === 'probe') ?? false;
 }
 
 export type DeliveryStatus = 'sent' | 'deferred' | 'bounced';

@@ -63,7 +63,7 @@ export interface Envelope {
   /** Message-ID header value, for the qmgr log line. */
   readonly messageId?: string;
   /** Verify/trace requests (sendmail -bv, -v): DEL_REQ_FLAG_RECORD / _MTA_VRFY / _USR_VRFY. */
-  readonly traceFlags?: readonly ('verify' | 'record' | 'expand')[];
+  readonly traceFlags?: readonly ('verify' | 'record' | 'expand' | 'probe')[];
   /** Local submission (maildrop): who ran sendmail, for pickup's Received: and From:. */
   readonly submitter?: { readonly user: string; readonly uid?: number; readonly fullName?: string };
   /** Local submission: what cleanup must do when pickup hands the message over (sendmail -t). */

@@ -30,6 +30,7 @@ import type { ServiceContext, ServiceInstance } from '../contracts/service.js';
 import { use } from '../contracts/token.js';
 import { bounceClient, METHOD } from '../service/clients.js';
 import { flushClient, type FlushService } from '../contracts/flush.js';
+import { VERIFY, verifyClient, type VerifyService } from '../contracts/verify.js';
 import { serveIpc } from '../service/serve.js';
 import { delayResolution } from './delivery-log.js';
 import { reportStatus, type StatusReporter } from './delivery-status.js';
@@ -115,6 +116,7 @@ class DeliveryAgent {
   private store: QueueStore | undefined;
   private bounce: BounceService | undefined;
   private flush: FlushService | undefined;
+  private verify: VerifyService | undefined;
   private readonly service: string;
   private readonly resolution: number;
 
@@ -137,7 +139,15 @@ class DeliveryAgent {
     const c = this.ctx.container;
     this.bounce ??= c.isRegistered(BOUNCE, true) ? use(c, BOUNCE) : bounceClient(this.ctx.config);
     this.flush ??= flushClient(this.ctx.config);
-    return { log: this.ctx.log, bounce: this.bounce, flush: this.flush, resolution: this.resolution, softBounce: this.ctx.config.bool('soft_bounce') };
+    this.verify ??= c?.isRegistered(VERIFY, true) ? use(c, VERIFY) : verifyClient(this.ctx.config);
+    return {
+      log: this.ctx.log,
+      bounce: this.bounce,
+      flush: this.flush,
+      verify: this.verify,
+      resolution: this.resolution,
+      softBounce: this.ctx.config.bool('soft_bounce'),
+    };
   }
 
   async run(request: DeliveryRequest, callSignal?: AbortSignal): Promise<DeliveryResponse> {

@@ -7,6 +7,7 @@
  * the trace log. qmgr reads those logs when the message is done and asks
  * bounce(8) for the notices.
  */
+import type { VerifyService } from '../contracts/verify.js';
 import type { FlushService } from '../contracts/flush.js';
 import type { BounceService } from '../contracts/bounce.js';
 import type { DeliveryRecipient, DeliveryRequest, RecipientResult } from '../contracts/delivery.js';
@@ -35,6 +36,8 @@ export interface StatusReporter {
   readonly flush?: FlushService;
   /** delay_logging_resolution_limit. */
   readonly resolution?: number;
+  /** verify(8): address verification probes report their outcome to it (verify_append). */
+  readonly verify?: VerifyService;
   /** soft_bounce: a bounce is deferred instead (4.X.X, action delayed), as Postfix's bounce_append() does. */
   readonly softBounce?: boolean;
 }
@@ -94,6 +97,19 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
     }
   };
 
+  if (report.traceFlags?.includes('probe')) {
+    // verify_append() for DEL_REQ_FLAG_MTA_VRFY: the verify cache learns the outcome, nobody gets mail,
+    // and the recipient is done (a deferred probe is not retried; verify(8) probes again later)
+    const ok = result.status === 'sent';
+    line(ok ? 'deliverable' : 'undeliverable');
+    const status = ok ? 'deliverable' : result.status === 'bounced' ? 'undeliverable' : 'undetermined';
+    const addrs = [...new Set([recipient.original ?? recipient.address, recipient.address])];
+    for (const a of addrs) {
+      const done = await reporter.verify?.update(a, status, result.reason);
+      if (!done) reporter.log.warn(`${report.queueId}: could not update the address verification status of ${a}`);
+    }
+    return result.status === 'deferred' ? { ...result, status: 'bounced' } : result;
+  }
   switch (result.status) {
     case 'sent': {
       if (verify) {

@@ -5,11 +5,12 @@
  * sockets) and the maillog file must belong to mail_owner. The config
  * directory stays root's; it must be readable by mail_owner.
  */
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConfigView } from '../contracts/config.js';
 import type { Logger } from '../contracts/logger.js';
 import type { QueueStore } from '../contracts/queue.js';
+import { maildropDirectory } from '../queue/maildrop-dir.js';
 
 export interface Account {
   readonly name: string;
@@ -57,6 +58,37 @@ function chownTree(path: string, account: Account): void {
   }
 }
 
+/** getgrnam(3) from /etc/group: the group ID, or undefined. */
+export function lookupGroup(name: string, group = '/etc/group'): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(group, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 3) return Number(f[2]);
+  }
+  return undefined;
+}
+
+/**
+ * queue_directory/maildrop for local submission by any user (core's
+ * maildrop-dir): mode 1733, owned by mail_owner (`account`; master's own
+ * user when none) with group setgid_group when that group exists.
+ * Returns what it made, for set-permissions' report.
+ */
+export function setMaildropPermissions(config: ConfigView, account: Account | undefined): string {
+  const dir = maildropDirectory(config.get('queue_directory'));
+  mkdirSync(dir, { recursive: true });
+  const groupName = config.get('setgid_group');
+  const gid = lookupGroup(groupName);
+  if (process.getuid?.() === 0) chownSync(dir, account?.uid ?? 0, gid ?? account?.gid ?? 0);
+  chmodSync(dir, 0o1733);
+  return `${dir}: mode 1733${gid !== undefined && process.getuid?.() === 0 ? `, group ${groupName}` : ''}`;
+}
+
 /** Makes the queue, its sockets' directories and the maillog file mail_owner's. */
 export async function setPermissions(config: ConfigView, account: Account, logFile: string | undefined, openQueue: () => QueueStore): Promise<void> {
   const queue = config.get('queue_directory');
@@ -68,6 +100,7 @@ export async function setPermissions(config: ConfigView, account: Account, logFi
     mkdirSync(p, { recursive: true });
     chownTree(p, account);
   }
+  setMaildropPermissions(config, account);
   const data = config.get('data_directory');
   if (data) {
     mkdirSync(data, { recursive: true });
