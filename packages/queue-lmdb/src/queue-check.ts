@@ -22,7 +22,7 @@ import type { Database, Key } from 'lmdb';
 import type { Logger } from '@postern/core';
 import type { QueuedMessage } from '@postern/core';
 import { QUEUE, QUEUE_NAMES } from '@postern/core';
-import type { QueueCheckReport, QueueName, QueueProblem, QueueProblemKind } from '@postern/core';
+import type { QueueCheckReport, QueueProblem, QueueProblemKind } from '@postern/core';
 import { PAGE_SIZE, indexKey, indexKeyId, keysEqual, writeFailure } from './queue-lmdb.js';
 import type { QueueDbs, StoredMessage } from './queue-lmdb.js';
 

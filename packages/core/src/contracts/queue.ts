@@ -1,5 +1,3 @@
-import type { ConfigView } from './config.js';
-import type { Logger } from './logger.js';
 import type { QueueName, DeliveryLogName } from '../protocol/queues.js';
 import { token } from './token.js';
 
