@@ -20,6 +20,7 @@ import { catCommand } from './cat.js';
 import { logCommand } from './log.js';
 import { kickCommand } from './kick.js';
 import { lockCommand } from './lock.js';
+import { qshapeCommand } from './qshape.js';
 
 /**
  * The config directory of a command line (getopt with the command's own
@@ -54,8 +55,10 @@ async function context(dir: string): Promise<Context> {
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
 const conf: Command = async (argv, io) => {
-  const chosen = chosenDir(argv, 'c:dehfMnPxX', io);
-  return confCommand(chosen.argv, io, (await context(chosen.dir)).registry);
+  const chosen = chosenDir(argv, 'aAbc:C:deEfFhHlmMno:pPtT:vxX#', io);
+  const { registry, plugins } = await context(chosen.dir);
+  const tableTypes = () => registerPluginTables(createTableRegistry({ log: commandLogger('postconf', io) }), plugins.plugins).types();
+  return confCommand(chosen.argv, io, registry, { tableTypes });
 };
 
 function tableAdmin(program: 'postmap' | 'postalias'): Command {
@@ -109,4 +112,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, Command>> = {
   log: logCommand,
   kick: kickCommand,
   lock: lockCommand,
+  qshape: qshapeCommand,
 };

@@ -25,6 +25,7 @@ import { MasterService, daemonPath, type ServiceStatus, type SpawnOptions } from
 import { loadConfiguration, pluginDirsFromMainCf, type Configuration } from './master-config.js';
 import { processLogger } from './runtime.js';
 import { serviceAccount, setPermissions, type Account } from './master-perms.js';
+import { unreachableDirectories } from './master-access.js';
 import type { ChildSpec } from './master-proto.js';
 
 /** How long a restarted master waits for ports its killed predecessor's processes still hold (ms). */
@@ -95,6 +96,9 @@ export class Master {
     const queueDir = config.get('queue_directory');
     for (const sub of [MAIL_CLASS.PUBLIC, MAIL_CLASS.PRIVATE, 'pid']) mkdirSync(join(queueDir, sub), { recursive: true });
     this.account = serviceAccount(config, this.log);
+    const unreachable = unreachableDirectories(config, this.account);
+    for (const err of unreachable) this.log.fatal(describeError(err));
+    if (unreachable.length > 0) throw unreachable[0];
     if (this.account) await setPermissions(config, this.account, this.options.logFile, () => openConfiguredQueueStore(backendRegistry(this.plugins.plugins), config, this.log));
 
     let opened = 0;
@@ -133,6 +137,7 @@ export class Master {
       longRunning: command.longRunning ?? false,
       logFile: this.options.logFile,
       verbose: this.options.verbose ?? false,
+      dropTo: this.credentials(entry),
     };
     if (entry.chroot && !this.chrootWarned) {
       this.chrootWarned = true;
@@ -148,15 +153,14 @@ export class Master {
       daemonPath: daemonPath(provider.dir, entry.command),
       log: this.log,
       program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
-      credentials: this.credentials(entry),
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
     };
   }
 
-  /** Unprivileged services run as mail_owner when master runs as root. */
-  private credentials(entry: MasterEntry): { uid: number; gid: number } | undefined {
-    return entry.unprivileged && this.account ? { uid: this.account.uid, gid: this.account.gid } : undefined;
+  /** Unprivileged services run as mail_owner when master runs as root (they drop to it after start-up). */
+  private credentials(entry: MasterEntry): ChildSpec['dropTo'] {
+    return entry.unprivileged && this.account ? { name: this.account.name, uid: this.account.uid, gid: this.account.gid } : undefined;
   }
 
   private async addService(entry: MasterEntry, provider: InstalledPlugin): Promise<void> {
