@@ -41,6 +41,8 @@
  *   message_size_limit (10240000), line_length_limit (2048),
  *   smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_tls_security_level,
  *   smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_wrappermode,
+ *   smtpd_tls_ask_ccert (no), smtpd_tls_CAfile, smtpd_tls_fingerprint_digest
+ *   (sha256; the policy ccert_* attributes),
  *   smtpd_sasl_auth_enable, smtpd_sasl_type (dovecot | postern-table),
  *   smtpd_sasl_path, smtpd_tls_auth_only, smtpd_forbid_bare_newline (no),
  *   smtpd_peername_lookup (yes), postern_smtpd_plugins, smtpd_milters,
@@ -127,12 +129,24 @@ export async function createSmtpd(
 
   const certFile = config.get('smtpd_tls_cert_file').trim();
   const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
-  let tlsOptions: { key?: Buffer; cert?: Buffer } = {};
+  let tlsOptions: { key?: Buffer; cert?: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } = {};
   if (certFile) {
     try {
       tlsOptions = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
     } catch (err) {
       log.warn(`cannot load TLS certificate or key (${certFile}, ${keyFile}): ${(err as Error).message}`);
+    }
+  }
+  if (tlsOptions.cert && config.bool('smtpd_tls_ask_ccert')) {
+    // ask, never require: an unverified certificate is "Untrusted", not refused
+    tlsOptions = { ...tlsOptions, requestCert: true, rejectUnauthorized: false };
+    const caFile = config.get('smtpd_tls_CAfile').trim();
+    if (caFile) {
+      try {
+        tlsOptions.ca = readFileSync(caFile);
+      } catch (err) {
+        log.warn(`cannot load smtpd_tls_CAfile ${caFile}: ${(err as Error).message}`);
+      }
     }
   }
   const tlsReady = tlsOptions.cert !== undefined;
