@@ -91,6 +91,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_policy_service_retry_delay', default: '1s', type: 'time', description: 'Delay before another attempt of a failed policy request.' },
   { name: 'smtpd_policy_service_policy_context', default: '', type: 'string', description: 'Sent as policy_context= in every policy request (to tell services apart).' },
   { name: 'smtpd_milters', default: '', type: 'list', description: 'Milters for mail that arrives through smtpd: inet:host:port, unix:pathname or { address, connect_timeout=..., command_timeout=..., content_timeout=..., default_action=..., protocol=... }.' },
+  { name: 'smtpd_milter_maps', default: '', type: 'list', description: 'Tables of milter lists by client IP address (cidr:...): the result overrides smtpd_milters; DISABLE: no milters for the client (Postfix 3.2).' },
   ...MILTER_PARAMETERS,
   { name: 'content_filter', default: '', type: 'string', description: 'transport:nexthop that receives the mail of this service before delivery (FILTER_README); -o content_filter= on a re-injection service.' },
   { name: 'receive_override_options', default: '', type: 'list', description: 'What this service leaves out: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters (the re-injection service of a content filter).' },

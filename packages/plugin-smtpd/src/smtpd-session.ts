@@ -200,7 +200,7 @@ export class SmtpdSession implements CommandSink {
       return;
     }
     try {
-      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'), this.shared.tables);
     } catch (err) {
       // a bad smtpd_milters setting (milter8_conf_error)
       this.log.warn(`smtpd_milters: ${(err as Error).message}`);
