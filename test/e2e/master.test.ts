@@ -130,13 +130,12 @@ describe('master supervisor', () => {
       process.kill(pid, 'SIGKILL');
       await c.closed;
       await inst.waitForLog(new RegExp(`warning: process \\S+echo pid ${pid} killed by signal SIGKILL`));
-      // with a back-off of 1 s, 2 s, 4 s ... the second replacement alone would take over 2 s
-      const t = Date.now();
       const d = await LineClient.open(echoPort);
       assert.match(await d.next(), /^hello one \d+$/);
-      assert.ok(Date.now() - t < 1900, `replacement took ${Date.now() - t} ms after kill ${i + 1}`);
       d.close();
     }
+    // a back-off (1 s, 2 s, 4 s ...) is logged when it starts; none did
+    assert.doesNotMatch(inst.log, /bad command startup -- throttling/);
   });
 
   test('a process killed from outside while it is still starting is replaced at once (no throttle)', async () => {
