@@ -53,6 +53,9 @@ export class ActiveMessage {
   bounced = false;
   traced = false;
 
+  /** postsuper -e/-f expired it: no deliveries, returned to the sender (qmgr_message_read). */
+  forceExpired = false;
+
   get deferred(): boolean {
     return this.deferredIdx.length > 0 || this.keep;
   }
@@ -133,6 +136,16 @@ export class ActiveQueue {
     s.maxRecipients = Math.max(s.maxRecipients, s.recipients);
     env.log.info(`${am.id}: from=<${msg.sender}>, size=${msg.size}, nrcpt=${todo.length} (queue active)`);
 
+    // Force-expired (postsuper -e/-f): no deliveries. The defer log of the last attempt says
+    // why each recipient was delayed; without one, "message is administratively expired".
+    if (msg.expired !== undefined && todo.length > 0) {
+      am.forceExpired = true;
+      this.resetDeferLog.delete(am.id);
+      am.deferredIdx.push(...todo.map((r) => r.index));
+      am.outstanding = 0;
+      this.finish(am);
+      return;
+    }
     // Postfix resets the defer log when it reads the message: it describes this pass only.
     if ((msg.attempts ?? 0) > 0 || msg.reason !== undefined || this.resetDeferLog.delete(am.id)) {
       await env.store.deleteLog(DELIVERY_LOG.DEFER, am.id).catch((err: Error) => env.log.warn(`${am.id}: reset defer log: ${err.message}`));
@@ -269,8 +282,8 @@ export class ActiveQueue {
     const now = Date.now();
     try {
       await am.writes;
-      if (am.deferred && isExpired(params, msg, now)) {
-        log.info(`${am.id}: from=<${msg.sender}>, status=expired, returned to sender`);
+      if (am.forceExpired || (am.deferred && isExpired(params, msg, now))) {
+        log.info(`${am.id}: from=<${msg.sender}>, status=${am.forceExpired ? 'force-expired' : 'expired'}, returned to sender`);
         if (await returnExpired(env, am)) {
           am.pendingDone.push(...am.deferredIdx);
           am.deferredIdx.length = 0;
