@@ -1,4 +1,4 @@
-import { definePlugin } from '@postern/core';
+import { definePlugin, SERVICE } from '@postern/core';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-discard',
@@ -15,7 +15,8 @@ export const plugin = definePlugin({
     { name: 'discard_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'parallel deliveries per destination on the discard transport (read by qmgr)' },
   ],
   provides: ['discard'],
-  uses: ['bounce'],
+  uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { deliverDiscard } from './discard.js';

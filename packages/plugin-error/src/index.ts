@@ -1,4 +1,4 @@
-import { definePlugin } from '@postern/core';
+import { definePlugin, SERVICE } from '@postern/core';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-error',
@@ -17,7 +17,8 @@ export const plugin = definePlugin({
     { name: 'retry_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'parallel deliveries per destination on the retry transport (read by qmgr)' },
   ],
   provides: ['error', 'retry'],
-  uses: ['bounce'],
+  uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { errorDeliverer, splitDsn } from './error.js';

@@ -7,7 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext } from '@postern/core';
+import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext, provide, QUEUE_STORE, SERVICE, serviceContainer } from '@postern/core';
 import { LOCAL_PARAMETERS } from '../src/index.js';
 import { createLocalDeliver } from '../src/local.js';
 import { agentContext, fixture, isRoot, MESSAGE, parseMbox, request, source, TEST_UID, type Fixture } from './helpers.js';
@@ -111,11 +111,13 @@ test('soft_bounce = yes: an unknown user is deferred with 4.1.1, not bounced (co
     async append(log, _id, record) { appended.push(`${log} ${record.recipient} ${record.status}`); },
     async notify() { return { queueId: '' } as never; },
   };
+  const { container } = serviceContainer(config, f.log, { [SERVICE.BOUNCE]: bounce });
+  provide(container, QUEUE_STORE, store);
   const ctx = {
-    entry: { name: 'local' }, config, log: f.log, container: undefined,
+    entry: { name: 'local' }, config, log: f.log, container,
     onConnection() {}, onTrigger() {}, signal: new AbortController().signal,
   } as unknown as ServiceContext;
-  const agent = deliveryAgent(ctx, createLocalDeliver({ config, tables: f.tables(), log: f.log }), { store, bounce, relay: 'local' });
+  const agent = deliveryAgent(ctx, createLocalDeliver({ config, tables: f.tables(), log: f.log }), { relay: 'local' });
   const res = await agent.deliver(request(['ghost@example.com']));
   assert.deepEqual(res.results.map((x) => [x.status, x.dsn]), [['deferred', '4.1.1']]);
   assert.deepEqual(appended, ['defer ghost@example.com 4.1.1']);

@@ -27,10 +27,9 @@
  * locally, as Postfix's smtp does with its private per-process cache.
  */
 import { existsSync } from 'node:fs';
-import type { ConfigView } from '@postern/core';
 import type { Logger } from '@postern/core';
 import { SERVICE } from '@postern/core';
-import { serviceClient, servicePath } from '@postern/core';
+import { servicePath, type ServiceClients } from '@postern/core';
 import type { Socket } from 'node:net';
 import { onRelay, relay, relayAvailable } from '@postern/core';
 import { InProcessSessionCache, type CachedSession, type HandedSession, type SessionCache, type SessionCacheKind } from './cache.js';
@@ -83,15 +82,16 @@ export interface ScacheLink {
   want(args: ScacheFindArgs): Promise<ScacheFindReply | undefined>;
 }
 
-/** The link to the scache service of this configuration, or undefined when none runs. */
-export function scacheLink(config: ConfigView, log?: Logger): ScacheLink | undefined {
+/** The link to the scache service over `clients` (the container's connections), or undefined when none runs. */
+export function scacheLink(clients: ServiceClients, log?: Logger): ScacheLink | undefined {
+  const { config } = clients;
   const path = servicePath(config, SERVICE.SCACHE);
   if (!existsSync(path)) return undefined;
   const timeout = (config.has('connection_cache_protocol_timeout') ? config.time('connection_cache_protocol_timeout') : 5) * 1000;
   let warned = false;
   const send = (method: string, args: unknown) => {
     if (!existsSync(path)) return;
-    serviceClient(config, SERVICE.SCACHE)
+    clients.client(SERVICE.SCACHE)
       .call(method, args, { timeout })
       .catch((err: Error) => {
         if (!warned) log?.warn(`problem talking to service ${SERVICE.SCACHE}: ${err.message}`);
@@ -105,7 +105,7 @@ export function scacheLink(config: ConfigView, log?: Logger): ScacheLink | undef
     want: async (a) => {
       if (!existsSync(path)) return undefined;
       try {
-        return await serviceClient(config, SERVICE.SCACHE).call<ScacheFindReply>(SCACHE_METHOD.FIND, { ...a, want: true }, { timeout });
+        return await clients.client(SERVICE.SCACHE).call<ScacheFindReply>(SCACHE_METHOD.FIND, { ...a, want: true }, { timeout });
       } catch {
         return undefined;
       }
@@ -230,7 +230,8 @@ export class SharedSessionCache<S extends CachedSession> implements SessionCache
 }
 
 /** The session cache an smtp/lmtp process uses: scache's books when the service runs. */
-export function sharedSessionCache<S extends CachedSession>(config: ConfigView, log?: Logger): SharedSessionCache<S> {
+export function sharedSessionCache<S extends CachedSession>(clients: ServiceClients, log?: Logger): SharedSessionCache<S> {
+  const { config } = clients;
   const limit = config.has('connection_cache_ttl_limit') ? config.time('connection_cache_ttl_limit') : 0;
-  return new SharedSessionCache<S>(scacheLink(config, log), limit);
+  return new SharedSessionCache<S>(scacheLink(clients, log), limit);
 }

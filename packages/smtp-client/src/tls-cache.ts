@@ -10,7 +10,7 @@
  *     process issued is accepted by every other one; the key lives for
  *     smtpd_tls_session_cache_timeout, then tlsmgr makes a new one.
  *
- * tlsSessionCache(config, type) talks to the tlsmgr service when its socket
+ * tlsSessionCache(clients, type) talks to the tlsmgr service when its socket
  * exists (queue_directory/private/tlsmgr); without a tlsmgr service it keeps
  * the sessions in this process (MemoryTlsStore) and leaves smtpd with the
  * per-process ticket key Node makes by itself.
@@ -24,7 +24,7 @@ import type { TLSSocket } from 'node:tls';
 import type { ConfigView } from '@postern/core';
 import type { Logger } from '@postern/core';
 import { SERVICE } from '@postern/core';
-import { serviceClient, servicePath } from '@postern/core';
+import { servicePath, type ServiceClients } from '@postern/core';
 
 /** tlsmgr request names (tls_mgr.h TLS_MGR_REQ_*). */
 export const TLSMGR_METHOD = {
@@ -129,12 +129,13 @@ export interface TlsSessionCache {
 }
 
 /** The TLS session cache of one program: through tlsmgr when it runs, else in this process. */
-export function tlsSessionCache(config: ConfigView, type: TlsCacheType, log?: Logger): TlsSessionCache {
+export function tlsSessionCache(clients: ServiceClients, type: TlsCacheType, log?: Logger): TlsSessionCache {
+  const { config } = clients;
   const { timeout } = tlsCacheParameters(config, type);
   const path = servicePath(config, SERVICE.TLSMGR);
   const local = new MemoryTlsStore();
   let warned = false;
-  const remote = () => (existsSync(path) ? serviceClient(config, SERVICE.TLSMGR) : undefined);
+  const remote = () => (existsSync(path) ? clients.client(SERVICE.TLSMGR) : undefined);
   const failed = (err: unknown) => {
     if (!warned) log?.warn(`problem talking to service ${SERVICE.TLSMGR}: ${(err as Error).message}`);
     warned = true;

@@ -18,3 +18,4 @@ export * from './verify.js';
 export * from './backend.js';
 export * from './dnsblog.js';
 export * from './tlsproxy.js';
+export * from './trigger.js';

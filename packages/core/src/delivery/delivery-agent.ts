@@ -27,10 +27,11 @@ import type { Logger } from '../contracts/logger.js';
 import type { QueueStore } from '../contracts/queue.js';
 import { QUEUE_STORE } from '../contracts/queue.js';
 import type { ServiceContext, ServiceInstance } from '../contracts/service.js';
-import { use } from '../contracts/token.js';
-import { bounceClient, METHOD } from '../service/clients.js';
-import { flushClient, type FlushService } from '../contracts/flush.js';
-import { VERIFY, verifyClient, type VerifyService } from '../contracts/verify.js';
+import { inject, injectable } from '../contracts/token.js';
+import { METHOD } from '../service/clients.js';
+import { FLUSH, type FlushService } from '../contracts/flush.js';
+import { VERIFY, type VerifyService } from '../contracts/verify.js';
+import { SERVICE } from '../protocol/services.js';
 import { serveIpc } from '../service/serve.js';
 import { delayResolution } from './delivery-log.js';
 import { reportStatus, type StatusReporter } from './delivery-status.js';
@@ -72,10 +73,20 @@ export interface DeliveryAgentOptions {
   readonly relay?: string;
   /** Time limit in seconds; default <service>_time_limit, else command_time_limit. */
   readonly timeLimit?: number;
-  /** The queue store (default: QUEUE_STORE from the service's container). */
-  readonly store?: QueueStore;
-  /** The bounce service (default: BOUNCE from the service's container, else the client of private/bounce). */
-  readonly bounce?: BounceService;
+}
+
+/** The contracts every delivery agent calls: bounce (required), flush and verify (when installed). */
+export const DELIVERY_AGENT_USES = { uses: [SERVICE.BOUNCE], mayUse: [SERVICE.FLUSH, SERVICE.VERIFY] } as const;
+
+/** What the skeleton takes from the service's container, by constructor injection. */
+@injectable()
+export class DeliveryAgentServices {
+  constructor(
+    @inject(QUEUE_STORE) readonly store: QueueStore,
+    @inject(BOUNCE) readonly bounce: BounceService,
+    @inject(FLUSH) readonly flush: FlushService,
+    @inject(VERIFY) readonly verify: VerifyService,
+  ) {}
 }
 
 export type DeliveryAgentInstance = ServiceInstance & DeliveryService;
@@ -113,10 +124,7 @@ export function deliveryAgent(
 }
 
 class DeliveryAgent {
-  private store: QueueStore | undefined;
-  private bounce: BounceService | undefined;
-  private flush: FlushService | undefined;
-  private verify: VerifyService | undefined;
+  private services: DeliveryAgentServices | undefined;
   private readonly service: string;
   private readonly resolution: number;
 
@@ -126,25 +134,25 @@ class DeliveryAgent {
     private readonly options: DeliveryAgentOptions,
   ) {
     this.service = ctx.entry.name;
-    this.store = options.store;
-    this.bounce = options.bounce;
     this.resolution = delayResolution(ctx.config);
   }
 
+  /** Resolved at the first delivery: the queue store opens then, not when the agent starts. */
+  private deps(): DeliveryAgentServices {
+    return (this.services ??= this.ctx.container.resolve(DeliveryAgentServices));
+  }
+
   private queueStore(): QueueStore {
-    return (this.store ??= use(this.ctx.container, QUEUE_STORE));
+    return this.deps().store;
   }
 
   private reporter(): StatusReporter {
-    const c = this.ctx.container;
-    this.bounce ??= c.isRegistered(BOUNCE, true) ? use(c, BOUNCE) : bounceClient(this.ctx.config);
-    this.flush ??= flushClient(this.ctx.config);
-    this.verify ??= c?.isRegistered(VERIFY, true) ? use(c, VERIFY) : verifyClient(this.ctx.config);
+    const { bounce, flush, verify } = this.deps();
     return {
       log: this.ctx.log,
-      bounce: this.bounce,
-      flush: this.flush,
-      verify: this.verify,
+      bounce,
+      flush,
+      verify,
       resolution: this.resolution,
       softBounce: this.ctx.config.bool('soft_bounce'),
     };
