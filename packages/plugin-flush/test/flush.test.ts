@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, createServiceHost, etrnReply, flushClient, isFlushSite, ParameterRegistry, parseMainCf, QUEUE, QUEUE_STORE, provide, startServiceInProcess, type ConfigView, type FlushService, type InProcessService, type Logger, type MasterEntry, ServiceClients } from '@postern/core';
+import { createConfigView, createServiceHost, etrnReply, flushClient, isFlushSite, ParameterRegistry, parseMainCf, QUEUE, QUEUE_STORE, provide, startServiceInProcess, type ConfigView, type FlushService, type InProcessService, type Logger, type MasterEntry, ServiceClients, serviceClients } from '@postern/core';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { main } from '../src/flush.js';
 import { PARAMETERS } from '../src/flush-params.js';
@@ -87,6 +87,7 @@ describe('flush service', () => {
     qmgr = createServer((s) => s.on('data', (d) => triggers.push(d.toString())));
     await new Promise<void>((resolve) => qmgr.listen(join(queueDir, 'public', 'qmgr'), resolve));
     const parent = createServiceHost({ entry, config, log: quiet }).ctx.container;
+    openClients.push(serviceClients(parent));
     provide(parent, QUEUE_STORE, store);
     svc = await startServiceInProcess(main, { entry, config, log: quiet, container: parent, listen: { path: join(queueDir, 'public', 'flush') } });
     client = flushClient(clientsOf(config));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, createServiceHost, isPosternError, ParameterRegistry, parseMainCf, provide, SERVICE, TABLES, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, ServiceClients } from '@postern/core';
+import { createConfigView, createServiceHost, isPosternError, ParameterRegistry, parseMainCf, provide, SERVICE, TABLES, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, ServiceClients, serviceClients } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { main } from '../src/proxymap.js';
@@ -82,6 +82,7 @@ describe('proxymap and proxywrite services', () => {
     provide(readerHost, TABLES, createTableRegistry({ log }));
     const writerHost = createServiceHost({ entry: entry(writeService(), 1), config, log }).ctx.container;
     provide(writerHost, TABLES, createTableRegistry({ log }));
+    openClients.push(serviceClients(readerHost), serviceClients(writerHost));
     reader = await startServiceInProcess(main, { entry: entry(SERVICE.PROXYMAP, 0), config, log, container: readerHost, listen: { path: join(queueDir, 'private', SERVICE.PROXYMAP) } });
     writer = await startServiceInProcess(main, { entry: entry(writeService(), 1), config, log, container: writerHost, listen: { path: join(queueDir, 'private', writeService()) } });
   });

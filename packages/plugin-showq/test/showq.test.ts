@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServiceHost, DELIVERY_LOG, provide, QUEUE, QUEUE_STORE, showqClient, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, type QueueName, type ShowqRow, ServiceClients } from '@postern/core';
+import { createServiceHost, DELIVERY_LOG, provide, QUEUE, QUEUE_STORE, showqClient, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, type QueueName, type ShowqRow, ServiceClients, serviceClients } from '@postern/core';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { testConfig } from '@postern/testkit';
 import { main } from '../src/showq.js';
@@ -57,6 +57,7 @@ describe('showq service', () => {
     config = testConfig({ configDirectory: dir, parameters: { '@postern/plugin-showq': PARAMETERS }, mainCf: { queue_directory: queueDir, empty_address_recipient: '<>' } });
     store = openQueueStore({ queueDirectory: queueDir });
     const parent = createServiceHost({ entry, config, log: quiet }).ctx.container;
+    openClients.push(serviceClients(parent));
     provide(parent, QUEUE_STORE, store);
     svc = await startServiceInProcess(main, { entry, config, log: quiet, container: parent, listen: { path: join(queueDir, 'public', 'showq') } });
   });

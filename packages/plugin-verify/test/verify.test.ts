@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServiceHost, provide, serveCleanup, serveVerify, SERVICE, startServiceInProcess, TABLES, verifyClient, type CleanupRequest, type ConfigView, type InProcessService, type Logger, type MasterEntry, ServiceClients } from '@postern/core';
+import { createServiceHost, provide, serveCleanup, serveVerify, SERVICE, startServiceInProcess, TABLES, verifyClient, type CleanupRequest, type ConfigView, type InProcessService, type Logger, type MasterEntry, ServiceClients, serviceClients } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
@@ -151,6 +151,7 @@ describe('verify service main: probes through a cleanup stand-in on a real socke
       { entry: entry(SERVICE.CLEANUP, 'cleanup'), config, log, listen: { path: join(dir, 'spool', 'public', SERVICE.CLEANUP) } },
     );
     const parent = createServiceHost({ entry: entry(SERVICE.VERIFY, 'verify'), config, log }).ctx.container;
+    openClients.push(serviceClients(parent));
     provide(parent, TABLES, createTableRegistry({ log }));
     verify = await startServiceInProcess(main, {
       entry: entry(SERVICE.VERIFY, 'verify'), config, log, container: parent, listen: { path: join(dir, 'spool', 'private', SERVICE.VERIFY) },

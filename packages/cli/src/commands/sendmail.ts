@@ -59,7 +59,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Transform } from 'node:stream';
 import { basename, dirname } from 'node:path';
-import { MAIL_CLASS, SERVICE, TRIGGER, dropMaildropFile, maildropDirectory, postdrop, processContainer, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropRecord, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
+import { MAIL_CLASS, SERVICE, TRIGGER, dropMaildropFile, maildropDirectory, postdrop, processLogger, serviceContainer, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropRecord, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { tok822Internalize, tok822Scan, tok822SplitList } from '@postern/address';
@@ -399,7 +399,7 @@ interface SmtpdModule {
   createSmtpd(
     config: ConfigView,
     log: Logger,
-    container: ReturnType<typeof processContainer>['container'],
+    container: ReturnType<typeof serviceContainer>['container'],
     options: { tables: TableRegistry },
   ): Promise<{ accept(socket: Socket): void; stop(graceful: boolean): Promise<void> }>;
 }
@@ -423,8 +423,8 @@ async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: Mail
     throw new CommandFatal('the installed smtpd or trivial-rewrite package cannot run in-process (no createSmtpd/TrivialRewrite export)', FATAL);
   }
   const rewrite = new TrivialRewrite(config, tables, log);
-  // cleanup and trivial-rewrite bound in this process (no socket); anvil and verify to their services
-  const services = processContainer(config, log, [], [SERVICE.CLEANUP, SERVICE.REWRITE, SERVICE.ANVIL, SERVICE.VERIFY], {
+  // cleanup and trivial-rewrite bound in this process (no socket); anvil, verify, flush to their services
+  const services = serviceContainer(config, log, {
     [SERVICE.CLEANUP]: cleanup,
     [SERVICE.REWRITE]: rewrite,
   });

@@ -27,7 +27,7 @@ import type { Logger } from '../contracts/logger.js';
 import type { QueueStore } from '../contracts/queue.js';
 import { QUEUE_STORE } from '../contracts/queue.js';
 import type { ServiceContext, ServiceInstance } from '../contracts/service.js';
-import { inject, injectable } from '../contracts/token.js';
+import { inject, injectable, use } from '../contracts/token.js';
 import { METHOD } from '../service/clients.js';
 import { FLUSH, type FlushService } from '../contracts/flush.js';
 import { VERIFY, type VerifyService } from '../contracts/verify.js';
@@ -78,11 +78,14 @@ export interface DeliveryAgentOptions {
 /** The contracts every delivery agent calls: bounce (required), flush and verify (when installed). */
 export const DELIVERY_AGENT_USES = { uses: [SERVICE.BOUNCE], mayUse: [SERVICE.FLUSH, SERVICE.VERIFY] } as const;
 
-/** What the skeleton takes from the service's container, by constructor injection. */
+/**
+ * What the skeleton takes from the service's container, by constructor
+ * injection. The queue store is resolved apart, when a delivery first reads
+ * the content (an agent that never reads it, discard, error, needs none).
+ */
 @injectable()
 export class DeliveryAgentServices {
   constructor(
-    @inject(QUEUE_STORE) readonly store: QueueStore,
     @inject(BOUNCE) readonly bounce: BounceService,
     @inject(FLUSH) readonly flush: FlushService,
     @inject(VERIFY) readonly verify: VerifyService,
@@ -125,6 +128,7 @@ export function deliveryAgent(
 
 class DeliveryAgent {
   private services: DeliveryAgentServices | undefined;
+  private store: QueueStore | undefined;
   private readonly service: string;
   private readonly resolution: number;
 
@@ -137,13 +141,13 @@ class DeliveryAgent {
     this.resolution = delayResolution(ctx.config);
   }
 
-  /** Resolved at the first delivery: the queue store opens then, not when the agent starts. */
+  /** Resolved at the first delivery, not when the agent starts. */
   private deps(): DeliveryAgentServices {
     return (this.services ??= this.ctx.container.resolve(DeliveryAgentServices));
   }
 
   private queueStore(): QueueStore {
-    return this.deps().store;
+    return (this.store ??= use(this.ctx.container, QUEUE_STORE));
   }
 
   private reporter(): StatusReporter {
