@@ -19,6 +19,11 @@ function reason(err: unknown): string {
   return e.message ?? String(err);
 }
 
+function isPermissionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+}
+
 export class FileWatch {
   private sig: string;
 
@@ -38,17 +43,28 @@ export class FileWatch {
     }
   }
 
-  /** Re-reads the file when it changed since the last load. */
+  /**
+   * Re-reads the file when it changed since the last load. A process that
+   * read the file as root and then dropped privileges (see LookupTable.open)
+   * keeps what it read when it may no longer stat or read the file.
+   */
   async refresh(): Promise<void> {
     let st: Stats;
     try {
       st = await stat(this.path);
     } catch (err) {
+      if (isPermissionError(err)) return;
       throw posternError('POSTERN_ERR_TABLE_OPEN', this.spec, reason(err), err instanceof Error ? err : undefined);
     }
     const sig = signature(st);
     if (sig === this.sig) return;
-    const text = await readFile(this.path, 'utf8');
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if (isPermissionError(err)) return;
+      throw posternError('POSTERN_ERR_TABLE_OPEN', this.spec, reason(err), err instanceof Error ? err : undefined);
+    }
     this.load(text);
     this.sig = sig;
   }

@@ -25,7 +25,7 @@
  * Within one process, each file has one environment: reads and writes go
  * through the same LmdbTable object (the registry caches it per spec).
  */
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
@@ -57,6 +57,11 @@ function chmodQuietly(path: string, mode: number): void {
 function inodeOf(path: string): string {
   const st = statSync(path);
   return `${st.dev}:${st.ino}`;
+}
+
+function isPermissionError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM' || /permission denied/i.test((err as Error).message ?? '');
 }
 
 function errText(err: unknown): string {
@@ -115,12 +120,33 @@ export class LmdbTable implements LookupTable {
     if (env) await env.root.close();
   }
 
-  /** The open environment for reading, reopened when the file was replaced. */
+  /** Opens the environment now (before the process drops privileges); see LookupTable.open. */
+  async open(): Promise<void> {
+    await this.reader();
+  }
+
+  /**
+   * The open environment for reading, reopened when the file was replaced.
+   * A process that opened the table as root and then dropped privileges may
+   * no longer see or open the file: it keeps reading the environment it has.
+   */
   private async reader(): Promise<OpenEnv> {
     try {
       if (this.env) {
-        const st = await stat(this.path);
+        let st;
+        try {
+          st = await stat(this.path);
+        } catch (err) {
+          if (isPermissionError(err)) return this.env;
+          throw err;
+        }
         if (`${st.dev}:${st.ino}` === this.env.inode) return this.env;
+        try {
+          accessSync(this.path, constants.R_OK);
+        } catch (err) {
+          if (isPermissionError(err)) return this.env;
+          throw err;
+        }
         await this.closeEnv();
       }
       this.env = this.openEnv(false);

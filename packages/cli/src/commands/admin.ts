@@ -54,8 +54,10 @@ async function context(dir: string): Promise<Context> {
 type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
 const conf: Command = async (argv, io) => {
-  const chosen = chosenDir(argv, 'c:dehfMnPxX', io);
-  return confCommand(chosen.argv, io, (await context(chosen.dir)).registry);
+  const chosen = chosenDir(argv, 'aAbc:C:deEfFhHlmMno:pPtT:vxX#', io);
+  const { registry, plugins } = await context(chosen.dir);
+  const tableTypes = () => registerPluginTables(createTableRegistry({ log: commandLogger('postconf', io) }), plugins.plugins).types();
+  return confCommand(chosen.argv, io, registry, { tableTypes });
 };
 
 function tableAdmin(program: 'postmap' | 'postalias'): Command {

@@ -19,6 +19,13 @@ export interface LookupTable {
   delete?(key: string): Promise<boolean>;
   /** All entries, for postmap -s. */
   entries?(): AsyncIterable<readonly [string, string]>;
+  /**
+   * Opens the table's files now rather than at the first lookup: a service
+   * process opens the tables its parameters name before it drops privileges
+   * (Postfix opens its maps in pre_init, as root), so a root-only table
+   * (sasl_passwd, 0600) is read through the descriptor opened then.
+   */
+  open?(): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -5,6 +5,11 @@
  * entry's -o overrides, builds the process's container, loads the plugin's
  * service entry and feeds it the connections and triggers master passes.
  *
+ * An unprivileged service of a root master starts as root: it reads its
+ * configuration, opens the tables its package's parameters name and the
+ * queue store, then drops to mail_owner before it serves anything
+ * (master-privs.ts).
+ *
  * It reports its load to master, leaves after max_idle seconds without
  * clients or after max_use connections (not for long-running daemons), and
  * leaves when master does.
@@ -19,6 +24,7 @@ import { flushLogs } from '../log/logger.js';
 import { createServiceHost } from '../service/host.js';
 import { dispatchRelay, setPassSender, setRelaySender } from '../service/relay.js';
 import { loadServiceRuntime } from './runtime.js';
+import { dropPrivileges, openPrivileged, tableParameters } from './master-privs.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
 
 const LOAD_INTERVAL = 1000;
@@ -62,6 +68,12 @@ async function childMain(): Promise<void> {
   const command = plugin.commands[entry.command];
   if (!command) throw new Error(`${spec.pluginName} does not provide command ${entry.command}`);
   const { main } = await command.load();
+  if (spec.dropTo) {
+    // Postfix's pre_init, then set_ugid: tables and queue opened as root, then mail_owner
+    const opened = await openPrivileged(container, config, tableParameters(plugin.parameters), log);
+    if (opened.length > 0) log.debug(`opened before the privilege drop: ${opened.join(' ')}`);
+    dropPrivileges(spec.dropTo);
+  }
 
   const servers: Server[] = [];
   let leaving = false;

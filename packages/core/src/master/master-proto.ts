@@ -3,6 +3,7 @@
  * (the equivalent of Postfix's master status pipe and descriptor passing).
  */
 import type { MasterEntry } from '../contracts/service.js';
+import type { DropTo } from './master-privs.js';
 
 /** How master describes a service to the process it starts (environment POSTERN_SERVICE). */
 export interface ChildSpec {
@@ -17,6 +18,12 @@ export interface ChildSpec {
   /** Log to this file instead of maillog_file (start-fg: /dev/stdout). */
   readonly logFile?: string;
   readonly verbose: boolean;
+  /**
+   * An unprivileged service of a master that runs as root: the process starts
+   * as root and drops to this account once it has opened its tables and the
+   * queue (master-privs.ts).
+   */
+  readonly dropTo?: DropTo;
 }
 
 export const CHILD_ENV = 'POSTERN_SERVICE';

@@ -74,8 +74,6 @@ export interface SpawnOptions {
   readonly log: Logger;
   /** The service's own log name (syslog_name/command), for lines master logs on a process's behalf. */
   readonly program?: string;
-  /** uid/gid to run as (unprivileged services when master runs as root). */
-  readonly credentials?: { uid: number; gid: number };
   /** A process asked to hand a connection to a pass service. */
   readonly onPass?: (service: string, socket: Socket) => void;
   /** A process relays a message (and maybe a socket) to the process `to`. */
@@ -231,7 +229,7 @@ export class MasterService {
   }
 
   private spawn(): void {
-    const { spec, log, credentials } = this.opts;
+    const { spec, log } = this.opts;
     this.spawning++;
     let child: ChildProcess;
     try {
@@ -239,7 +237,7 @@ export class MasterService {
         env: { ...process.env, [CHILD_ENV]: JSON.stringify(spec) },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'json',
-        ...(credentials ?? {}),
+        // an unprivileged service starts as root and drops to mail_owner itself (spec.dropTo)
       });
     } catch (err) {
       this.spawning--;

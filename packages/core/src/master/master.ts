@@ -133,6 +133,7 @@ export class Master {
       longRunning: command.longRunning ?? false,
       logFile: this.options.logFile,
       verbose: this.options.verbose ?? false,
+      dropTo: this.credentials(entry),
     };
     if (entry.chroot && !this.chrootWarned) {
       this.chrootWarned = true;
@@ -148,15 +149,14 @@ export class Master {
       daemonPath: daemonPath(provider.dir, entry.command),
       log: this.log,
       program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
-      credentials: this.credentials(entry),
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
     };
   }
 
-  /** Unprivileged services run as mail_owner when master runs as root. */
-  private credentials(entry: MasterEntry): { uid: number; gid: number } | undefined {
-    return entry.unprivileged && this.account ? { uid: this.account.uid, gid: this.account.gid } : undefined;
+  /** Unprivileged services run as mail_owner when master runs as root (they drop to it after start-up). */
+  private credentials(entry: MasterEntry): ChildSpec['dropTo'] {
+    return entry.unprivileged && this.account ? { name: this.account.name, uid: this.account.uid, gid: this.account.gid } : undefined;
   }
 
   private async addService(entry: MasterEntry, provider: InstalledPlugin): Promise<void> {
