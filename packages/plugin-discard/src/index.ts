@@ -14,7 +14,7 @@ export const plugin = definePlugin({
     { name: 'discard_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int', description: 'recipients per delivery request to the discard transport (read by qmgr)' },
     { name: 'discard_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'parallel deliveries per destination on the discard transport (read by qmgr)' },
   ],
-  provides: ['discard'],
+  provides: [SERVICE.DISCARD],
   uses: [SERVICE.BOUNCE],
   mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });

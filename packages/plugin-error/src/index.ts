@@ -16,7 +16,7 @@ export const plugin = definePlugin({
     { name: 'retry_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int', description: 'recipients per delivery request to the retry transport (read by qmgr)' },
     { name: 'retry_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'parallel deliveries per destination on the retry transport (read by qmgr)' },
   ],
-  provides: ['error', 'retry'],
+  provides: [SERVICE.ERROR, SERVICE.RETRY],
   uses: [SERVICE.BOUNCE],
   mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });

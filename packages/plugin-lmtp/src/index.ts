@@ -12,7 +12,7 @@ export const plugin = definePlugin({
     },
   },
   parameters: clientParameters('lmtp'),
-  provides: ['lmtp'],
+  provides: [SERVICE.LMTP],
   uses: [SERVICE.BOUNCE],
   mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });

@@ -12,7 +12,7 @@ export const plugin = definePlugin({
     },
   },
   parameters: clientParameters('smtp'),
-  provides: ['smtp'],
+  provides: [SERVICE.SMTP],
   uses: [SERVICE.BOUNCE],
   mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });

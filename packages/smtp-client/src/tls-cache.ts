@@ -24,38 +24,9 @@ import type { TLSSocket } from 'node:tls';
 import type { ConfigView } from '@postern/core';
 import type { Logger } from '@postern/core';
 import { SERVICE } from '@postern/core';
-import { servicePath, type ServiceClients } from '@postern/core';
+import { servicePath, TLSMGR_METHOD, type ServiceClients, type TlsCacheType, type TlsLookupArgs, type TlsSessionCache, type TlsTicketKey, type TlsUpdateArgs } from '@postern/core';
 
-/** tlsmgr request names (tls_mgr.h TLS_MGR_REQ_*). */
-export const TLSMGR_METHOD = {
-  LOOKUP: 'tlsmgr.lookup',
-  UPDATE: 'tlsmgr.update',
-  DELETE: 'tlsmgr.delete',
-  TKTKEY: 'tlsmgr.tktkey',
-} as const;
-
-/** The caches tlsmgr keeps (tls_mgr.h TLS_MGR_SCACHE_*): one per program. */
-export type TlsCacheType = 'smtpd' | 'smtp' | 'lmtp';
-export const TLS_CACHE_TYPES: readonly TlsCacheType[] = ['smtpd', 'smtp', 'lmtp'];
-
-/** The session ticket key smtpd processes share. */
-export interface TlsTicketKey {
-  /** Key name (the first 16 bytes of `keys`), hex, for logs. */
-  readonly name: string;
-  /** 48 bytes for tls.createSecureContext({ ticketKeys }), base64. */
-  readonly keys: string;
-  /** When tlsmgr makes the next key (ms since the epoch). */
-  readonly expires: number;
-}
-
-export interface TlsLookupArgs {
-  readonly type: TlsCacheType;
-  readonly id: string;
-}
-export interface TlsUpdateArgs extends TlsLookupArgs {
-  /** Serialized session, base64. */
-  readonly session: string;
-}
+export { TLS_CACHE_TYPES, TLSMGR_METHOD, type TlsCacheType, type TlsLookupArgs, type TlsSessionCache, type TlsTicketKey, type TlsUpdateArgs } from '@postern/core';
 
 /** The cache parameters of one program: <type>_tls_session_cache_database and _timeout. */
 export function tlsCacheParameters(config: ConfigView, type: TlsCacheType): { database: string; timeout: number } {
@@ -113,19 +84,6 @@ export class TicketKeyRing {
     }
     return { name: this.current.keys.subarray(0, 16).toString('hex'), keys: this.current.keys.toString('base64'), expires: this.current.expires };
   }
-}
-
-export interface TlsSessionCache {
-  readonly type: TlsCacheType;
-  /** Seconds a session is kept (<type>_tls_session_cache_timeout). */
-  readonly timeout: number;
-  /** true when sessions go to the tlsmgr service (shared by all processes). */
-  readonly shared: boolean;
-  get(id: string): Promise<Buffer | undefined>;
-  put(id: string, session: Buffer): Promise<void>;
-  remove(id: string): Promise<void>;
-  /** smtpd: the shared ticket key; undefined without tlsmgr. */
-  ticketKey(): Promise<TlsTicketKey | undefined>;
 }
 
 /** The TLS session cache of one program: through tlsmgr when it runs, else in this process. */

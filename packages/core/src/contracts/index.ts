@@ -19,3 +19,6 @@ export * from './backend.js';
 export * from './dnsblog.js';
 export * from './tlsproxy.js';
 export * from './trigger.js';
+export * from './scache.js';
+export * from './tlsmgr.js';
+export * from './methods.js';

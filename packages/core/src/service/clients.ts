@@ -17,15 +17,8 @@ import { IpcClient } from '../ipc/client.js';
 import { TriggerClient } from '../ipc/trigger.js';
 import { token } from '../contracts/token.js';
 
-/** Method names of the contracts on the wire. */
-export const METHOD = {
-  CLEANUP_SUBMIT: 'submit',
-  REWRITE: 'rewrite',
-  RESOLVE: 'resolve',
-  BOUNCE_APPEND: 'append',
-  BOUNCE_NOTIFY: 'notify',
-  DELIVER: 'deliver',
-} as const;
+export { METHOD } from '../contracts/methods.js';
+import { METHOD } from '../contracts/methods.js';
 
 /** The socket path of `service` in `cls` (default: the class Postfix clients assume). */
 export function servicePath(config: ConfigView, service: string, cls: MailClass = serviceClass(service)): string {
