@@ -4,14 +4,14 @@
  * Postfix 3.7, in the same harness. Loopback only, bounded in time.
  *
  *   node test/dist/chaos/chaos.js [--size ci|full] [--target postern|postfix|both]
- *                                 [--only kill,disk,fuzz] [--seed N] [--strict]
+ *                                 [--only kill,disk,fuzz] [--seed N] [--strict] [--log FILE]
  *
  * It prints each scenario's figures; for Postern it checks the issue's targets
  * and exits 1 when one is missed. The full disk needs root (a tmpfs mount);
  * without it that scenario is skipped with a message.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fullDisk } from './disk.js';
@@ -46,6 +46,9 @@ const only = new Set(arg('only', 'kill,disk,fuzz').split(','));
 const which = arg('target', 'postern');
 const makers = [...(which === 'postern' || which === 'both' ? [postern] : []), ...(which === 'postfix' || which === 'both' ? [postfix] : [])];
 
+/** --log FILE: the systems' logs are appended there. */
+const logTo = process.argv.includes('--log') ? arg('log', '') : '';
+
 const misses: string[] = [];
 const known: string[] = [];
 /** --strict: every target counts; otherwise the ones still open (issue 16, README) are reported only. */
@@ -63,6 +66,7 @@ async function withSystem<T>(make: (o: TargetOptions) => Promise<Target>, o: Omi
     await target.start();
     return await body(target, sink);
   } finally {
+    if (logTo) appendFileSync(logTo, target.log());
     await target.dispose();
     await sink.close();
   }

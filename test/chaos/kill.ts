@@ -17,7 +17,11 @@ export interface KillFigures {
   messages: number;
   acknowledged: number;
   failedAttempts: number;
+  /** Why attempts failed (the refusal, or how the connection ended), by count. */
+  failures: Record<string, number>;
   kills: number;
+  /** Which processes were killed (master.cf command), by count. */
+  killed: Record<string, number>;
   masterKills: number;
   loadSeconds: number;
   delivered: number;
@@ -49,6 +53,8 @@ export async function killUnderLoad(target: Target, sink: Sink, rnd: Random, o: 
   const ids = Array.from({ length: o.messages }, (_, i) => `<kill-${i}-${rnd.int(1e9)}@chaos.test>`);
   const acked = new Set<string>();
   let failedAttempts = 0;
+  const failures: Record<string, number> = {};
+  const killed: Record<string, number> = {};
   let kills = 0;
   let masterKills = 0;
   let loadDone = false;
@@ -65,6 +71,7 @@ export async function killUnderLoad(target: Target, sink: Sink, rnd: Random, o: 
       lastKill = Date.now();
       if (kills % 10 === 0) {
         masterKills++;
+        killed.master = (killed.master ?? 0) + 1;
         try {
           process.kill(master, 'SIGKILL');
         } catch {
@@ -76,8 +83,13 @@ export async function killUnderLoad(target: Target, sink: Sink, rnd: Random, o: 
       }
       const procs = childrenOf(master).filter((pid) => commandOf(pid) !== '');
       if (procs.length === 0) continue;
+      const victim = procs[rnd.int(procs.length)]!;
+      const cmd = commandOf(victim);
+      // a process title (postern/smtpd -n ...) or, before it is set, master-child.js smtpd
+      const name = /master-child\.js (\S+)/.exec(cmd)?.[1] ?? /^\S*?([\w-]+)(\s|$)/.exec(cmd)?.[1] ?? '?';
+      killed[name] = (killed[name] ?? 0) + 1;
       try {
-        process.kill(procs[rnd.int(procs.length)]!, 'SIGKILL');
+        process.kill(victim, 'SIGKILL');
       } catch {
         /* gone */
       }
@@ -97,6 +109,8 @@ export async function killUnderLoad(target: Target, sink: Sink, rnd: Random, o: 
           break;
         }
         failedAttempts++;
+        const why = r.why.replace(/^(\d{3}[ -]\d\.\d\.\d).*$/, '$1').slice(0, 40);
+        failures[why] = (failures[why] ?? 0) + 1;
         if (Date.now() - started >= o.loadLimit) return;
         await new Promise((r2) => setTimeout(r2, 100));
       }
@@ -127,5 +141,5 @@ export async function killUnderLoad(target: Target, sink: Sink, rnd: Random, o: 
     if (n > 1) duplicated += n - 1;
   }
   const lost = [...acked].filter((id) => !sink.received.has(id)).length;
-  return { messages: o.messages, acknowledged: acked.size, failedAttempts, kills, masterKills, loadSeconds, delivered, lost, duplicated, drainSeconds, queueEmpty };
+  return { messages: o.messages, acknowledged: acked.size, failedAttempts, failures, kills, killed, masterKills, loadSeconds, delivered, lost, duplicated, drainSeconds, queueEmpty };
 }

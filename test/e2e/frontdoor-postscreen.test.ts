@@ -13,11 +13,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as tlsConnect } from 'node:tls';
+import { once } from 'node:events';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DNSMASQ, startTestDns, type TestDns } from '@postern/dns';
-import { freePort, Instance } from '../lib/instance.js';
+import { childrenOf, freePort, Instance } from '../lib/instance.js';
 import { LineClient } from '../lib/line-client.js';
 import { SWAKS, swaks } from '../lib/swaks.js';
 
@@ -260,6 +261,50 @@ describe('postscreen from master.cf.dist, with dnsblog and tlsproxy', { skip }, 
     t.destroy();
     await inst.waitForLog(/postfix\/tlsproxy\[\d+\]: CONNECT from \[127\.0\.0\.11\]:\d+/);
     await inst.waitForLog(/postfix\/tlsproxy\[\d+\]: Anonymous TLS connection established from \[127\.0\.0\.11\]:\d+: TLSv1\.[23] with cipher/);
+  });
+
+  test('STARTTLS sessions that send at once or close mid-session: every session ends on both sides, postscreen and tlsproxy stay small', async () => {
+    const starttls = async (): Promise<TLSSocket> => {
+      const c = await open(deepPort, '127.0.0.13');
+      // the teaser only while the pregreet test is not passed
+      assert.match(await reply(c), /^(220-mail\.example\.test ESMTP Postern\n)?220 mail\.example\.test ESMTP Postern$/);
+      c.send('EHLO tls.example');
+      await reply(c);
+      c.send('STARTTLS');
+      assert.equal(await c.next(), '220 2.0.0 Ready to start TLS');
+      c.socket.removeAllListeners('data');
+      const t = tlsConnect({ socket: c.socket, rejectUnauthorized: false, servername: 'mail.example.test' });
+      t.on('error', () => undefined);
+      await once(t, 'secureConnect');
+      return t;
+    };
+    const rounds = 8;
+    for (let i = 0; i < rounds; i++) {
+      // the first bytes of the session right behind the handshake: tlsproxy's result line and them often share one read
+      const t = await starttls();
+      let got = '';
+      t.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      t.write('EHLO tls.example\r\n');
+      while (!/^250 /m.test(got)) await once(t, 'data');
+      t.write('QUIT\r\n');
+      await once(t, 'close');
+      assert.match(got, /221 2\.0\.0 Bye\r\n$/);
+      // a client that goes away mid-session, with a command half sent
+      const u = await starttls();
+      u.write('EHLO half');
+      u.destroy();
+    }
+    const ends = () => inst.log.match(/postfix\/tlsproxy\[\d+\]: DISCONNECT \[127\.0\.0\.13\]/g)?.length ?? 0;
+    const disconnects = () => inst.log.match(/postfix\/postscreen\[\d+\]: DISCONNECT \[127\.0\.0\.13\]/g)?.length ?? 0;
+    while (ends() < 2 * rounds || disconnects() < 2 * rounds) await new Promise((r) => setTimeout(r, 100));
+    const rss = childrenOf(inst.pid!).map((pid) => {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return { title: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!, kb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) };
+    });
+    const front = rss.filter((p) => /postern\/(postscreen|tlsproxy)/.test(p.title));
+    console.log(`# ${front.map((p) => `${p.title.split(' ')[0]} ${Math.round(p.kb / 1024)} MB`).join(', ')}`);
+    assert.ok(front.some((p) => p.title.startsWith('postern/tlsproxy')), JSON.stringify(rss));
+    for (const p of front) assert.ok(p.kb < 300 * 1024, `${p.title}: ${p.kb} kB`);
   });
 });
 

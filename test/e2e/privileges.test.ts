@@ -11,12 +11,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
-import { freePort, POSTERN_BIN } from '../lib/instance.js';
+import { freePort, Instance, POSTERN_BIN } from '../lib/instance.js';
 import { parseMboxSettled } from '../lib/mbox.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
 
@@ -196,4 +196,31 @@ describe('privileges: services open tables and queue as root, then run as mail_o
       socket.destroy();
     }
   });
+});
+
+test('a queue under a directory mail_owner cannot search: postern check and postern start fail and say why', { skip, timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const inst = new Instance({ main: { mail_owner: 'postfix' }, master: `127.0.0.1:${port} inet n - n - - smtpd\n` });
+  try {
+    const locked = join(inst.dir, 'locked');
+    mkdirSync(locked, { mode: 0o700 });
+    chmodSync(locked, 0o700);
+    const queue = join(locked, 'spool');
+    inst.writeMain({ mail_owner: 'postfix', queue_directory: queue });
+    const why = new RegExp(`fatal: queue_directory ${queue}: mail_owner postfix cannot search directory ${locked} \\(mode 0700, owner root:root\\)`);
+    const check = await inst.postern(['check']);
+    assert.equal(check.code, 1, check.stderr);
+    assert.match(check.stderr, why);
+    const start = await inst.postern(['start']);
+    assert.equal(start.code, 1, start.stderr);
+    assert.match(start.stderr, why);
+    assert.doesNotMatch(start.stderr, /running/);
+    assert.equal(existsSync(join(queue, 'pid', 'master.pid')), false);
+    // once mail_owner may pass, both succeed
+    chmodSync(locked, 0o711);
+    const fixed = await inst.postern(['check']);
+    assert.equal(fixed.code, 0, fixed.stderr);
+  } finally {
+    await inst.dispose();
+  }
 });

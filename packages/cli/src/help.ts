@@ -109,6 +109,22 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
     flags: [C, ['-i', 'include the process ID'], ['-p priority', 'info, warn, error, fatal, panic'], ['-t tag', 'the program name'], V],
     verbose: true,
   },
+  qshape: {
+    postfix: 'qshape(1): queue domain and age distribution',
+    synopsis: '[-lps] [-b bucket_count] [-t bucket_time] [-m min_subdomains] [-w width] [-c config_dir] [queue...]',
+    flags: [
+      C,
+      ['-b bucket_count', 'number of age buckets (default 10)'],
+      ['-l', 'linear bucket ages (default: doubling)'],
+      ['-m min_subdomains', 'with -p, show a parent domain with at least this many subdomains (default 5)'],
+      ['-N, -n', 'accepted (interim results)'],
+      ['-p', 'also count parent domains'],
+      ['-s', 'sender domains instead of recipient domains'],
+      ['-t bucket_time', 'first bucket width in minutes (default 5)'],
+      ['-w width', 'terminal width (more than 80)'],
+    ],
+    verbose: false,
+  },
   kick: { postfix: 'postkick(1): send a trigger to a service', synopsis: '[-c config_dir] [-v] class service request', flags: [C, V], verbose: true },
   lock: {
     postfix: 'postlock(1): run a command with a mailbox locked',

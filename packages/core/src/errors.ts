@@ -48,6 +48,10 @@ export const ERRORS = {
   POSTERN_ERR_QUEUE_WRITE: { message: 'queue write failed: %s' },
   POSTERN_ERR_QUEUE_TOO_LARGE: { message: 'message exceeds the size limit of %s bytes' },
   POSTERN_ERR_QUEUE_CORRUPT: { message: '%s: corrupt queue file: %s', hint: 'run postsuper -s to move damaged messages to the corrupt queue' },
+  POSTERN_ERR_PRIVILEGE_ACCESS: {
+    message: '%s %s: mail_owner %s cannot search directory %s (mode %s, owner %s): the services that run as %s cannot reach it',
+    hint: 'give %s search permission on %s (e.g. chmod o+x), or choose another %s',
+  },
   POSTERN_ERR_MASTER_RUNNING: { message: 'the Postern mail system is already running (pid %s)' },
   POSTERN_ERR_MASTER_NOT_RUNNING: { message: 'the Postern mail system is not running' },
   POSTERN_ERR_LISTEN: { message: 'service %s: cannot listen on %s: %s', hint: '%s' },

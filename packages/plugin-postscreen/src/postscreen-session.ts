@@ -164,9 +164,14 @@ export class PostscreenSession {
   attach(socket: Socket): void {
     this.socket = socket;
     socket.on('data', (d: Buffer) => {
+      // the verdict is in: what the client sends now is discarded, not kept
+      if (this.concluded) return;
       this.input = this.input.length ? Buffer.concat([this.input, d]) : d;
-      this.onInput?.();
+      if (this.onInput) this.onInput();
+      // nobody reads in this phase (the greet wait after a pregreet): the kernel holds the rest
+      else if (this.input.length > this.inputLimit) socket.pause();
     });
+    socket.resume();
     socket.on('end', () => this.end());
     socket.on('close', () => this.end());
     socket.on('error', () => this.end());
@@ -193,6 +198,12 @@ export class PostscreenSession {
   listen(onInput: (() => void) | undefined, onEnd: (() => void) | undefined): void {
     this.onInput = onInput;
     this.onEnd = onEnd;
+    if (onInput && !this.concluded && this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** Input held while no phase reads it; beyond this the socket pauses. */
+  private get inputLimit(): number {
+    return Math.max(this.shared.settings.lineLimit, 2048) + 65536;
   }
 
   send(line: string): boolean {

@@ -9,36 +9,56 @@ import { connect, type Socket } from 'node:net';
 import { relay, servicePath, SERVICE, type ConfigView, type Logger, type TlsproxyHello, type TlsproxyRequest, type TlsproxyResult } from '@postern/core';
 import type { PostscreenTls } from './postscreen-session.js';
 
-/** Reads one JSON line from `sock`; bytes after it stay unread. */
-function readLine<T>(sock: Socket, timeoutMs: number): Promise<T> {
+/**
+ * Reads one JSON line from `sock`; bytes after it stay unread (pushed back,
+ * with the socket paused, for the next reader). The listener comes off
+ * before the push-back: unshift() on a flowing socket re-emits 'data' at
+ * once, and a listener still attached would read its own push-back forever.
+ */
+export function readLine<T>(sock: Socket, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const done = (err?: Error, v?: T) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const stop = () => {
       clearTimeout(timer);
       sock.off('data', onData);
       sock.off('close', onClose);
-      if (err) reject(err);
-      else resolve(v as T);
+      sock.pause();
     };
     const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
       const nl = buf.indexOf(0x0a);
-      if (nl < 0) return;
+      if (nl < 0) {
+        if (buf.length > MAX_LINE) {
+          stop();
+          reject(new Error('tlsproxy sent an overlong line'));
+        }
+        return;
+      }
+      stop();
       const rest = buf.subarray(nl + 1);
+      if (rest.length) sock.unshift(rest);
       try {
-        const v = JSON.parse(buf.subarray(0, nl).toString('utf8')) as T;
-        if (rest.length) sock.unshift(rest);
-        done(undefined, v);
+        resolve(JSON.parse(buf.subarray(0, nl).toString('utf8')) as T);
       } catch (e) {
-        done(e as Error);
+        reject(e as Error);
       }
     };
-    const onClose = () => done(new Error('tlsproxy closed the connection'));
-    const timer = setTimeout(() => done(new Error('timeout talking to tlsproxy')), timeoutMs);
+    const onClose = () => {
+      stop();
+      reject(new Error('tlsproxy closed the connection'));
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new Error('timeout talking to tlsproxy'));
+    }, timeoutMs);
     sock.on('data', onData);
     sock.once('close', onClose);
+    sock.resume();
   });
 }
+
+/** The longest status line tlsproxy writes is far below this. */
+const MAX_LINE = 4096;
 
 export function tlsproxyEngine(config: ConfigView, log: Logger): PostscreenTls {
   const path = servicePath(config, config.get('tlsproxy_service_name') || SERVICE.TLSPROXY, 'private');

@@ -27,6 +27,11 @@
  *   sender", and for recipients it defers itself the delivery agents' line
  *   with relay=none.
  *
+ *   A message postsuper -e / -f force-expired (QueuedMessage.expired) gets no
+ *   delivery when qmgr takes it: it is returned to the sender with the
+ *   reasons of its last defer log, else "4.7.0 message is administratively
+ *   expired", logged as "status=force-expired, returned to sender".
+ *
  * TRIGGERS (written to queue_directory/public/qmgr)
  *   I  scan the incoming queue        D  scan the deferred queue
  *   A  ignore time stamps (with D: every deferred message)

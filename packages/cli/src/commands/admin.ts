@@ -20,6 +20,7 @@ import { catCommand } from './cat.js';
 import { logCommand } from './log.js';
 import { kickCommand } from './kick.js';
 import { lockCommand } from './lock.js';
+import { qshapeCommand } from './qshape.js';
 
 /**
  * The config directory of a command line (getopt with the command's own
@@ -111,4 +112,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, Command>> = {
   log: logCommand,
   kick: kickCommand,
   lock: lockCommand,
+  qshape: qshapeCommand,
 };

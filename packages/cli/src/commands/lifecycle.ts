@@ -14,6 +14,7 @@ import {
   Master,
   masterPidFile,
   permissionProblems,
+  unreachableDirectories,
   pluginDirsFromMainCf,
   resolveServices,
   runningMasterPid,
@@ -69,6 +70,8 @@ async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
     const { configuration, plugins } = await load(io, argv, false);
     for (const w of configuration.warnings) io.stderr.write(`postern/postfix-script: warning: ${w}\n`);
     for (const w of permissionProblems(configuration.view(), configuration.configDirectory)) io.stderr.write(`${SCRIPT}: warning: ${w}\n`);
+    const unreachable = unreachableDirectories(configuration.view());
+    if (unreachable.length > 0) return fatal(io, unreachable.map(describeError).join(`\n${SCRIPT}: fatal: `));
     const unknown = await unknownRestrictions(configuration, plugins);
     if (unknown.length > 0) return fatal(io, unknown.join(`\n${SCRIPT}: fatal: `));
     const queue = configuration.view().get('queue_directory');

@@ -3,7 +3,8 @@
  * post-install set-permissions): services marked unprivileged in master.cf run
  * as mail_owner, so the queue (directories, the LMDB environment, the unix
  * sockets) and the maillog file must belong to mail_owner. The config
- * directory stays root's; it must be readable by mail_owner.
+ * directory stays root's; mail_owner need not read it (services read main.cf
+ * and open their tables before they drop privileges, master-privs.ts).
  */
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -6,7 +6,9 @@
  * stop. As in Postfix (master_reap_child), only a process that dies before it
  * served anything throttles the service (back-off 1 s, 2 s, 4 s ... up to
  * service_throttle_time): one that served and then died, of a signal or an
- * error, is replaced at once.
+ * error, is replaced at once, and so is one killed from outside (SIGKILL,
+ * SIGTERM ...) while it was still starting, since a Node process takes a
+ * while to be ready and a kill in that time says nothing about the program.
  *
  * Service processes hold the listening sockets and accept directly; master
  * watches a socket only while no process holds it (master_avail_listen), so
@@ -31,6 +33,8 @@ import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master
 export const SATURATED_ELU = 0.8;
 /** How long a stopping process may take before it is killed (ms). */
 export const STOP_DEADLINE = 10_000;
+/** Signals another process sends; a process they end did not fail by itself. */
+const EXTERNAL_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']);
 /** A process that stays up this long resets the crash back-off (ms). */
 const STABLE_AFTER = 10_000;
 
@@ -191,7 +195,9 @@ export class MasterService {
   private dispatch(): void {
     const ready = this.available();
     if (ready.length === 0) {
-      if (this.spawning === 0 && this.canSpawn()) this.spawn();
+      // on demand: a client or a trigger waits (not after an idle process left)
+      const waiting = this.pending.some((s) => !s.destroyed) || this.pendingTriggers.length > 0;
+      if (waiting && this.spawning === 0 && this.canSpawn()) this.spawn();
       return;
     }
     while (this.pending.length > 0) {
@@ -319,7 +325,10 @@ export class MasterService {
     if (!expected) {
       const how = signal ? `killed by signal ${signal}` : `exit status ${code}`;
       this.opts.log.warn(`process ${this.opts.daemonPath} pid ${p.pid} ${how}`);
-      if (!p.ready || (!p.served && !signal)) {
+      // killed from outside (kill -9, the OOM killer, an operator): not a failure of the program
+      // to start, even during its start-up (a Node process takes a while to be ready)
+      const external = signal !== null && EXTERNAL_SIGNALS.has(signal);
+      if (!external && (!p.ready || (!p.served && !signal))) {
         this.opts.log.warn(`${this.opts.daemonPath}: bad command startup -- throttling`);
         this.throttle();
       } else {

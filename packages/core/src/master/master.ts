@@ -25,6 +25,7 @@ import { MasterService, daemonPath, type ServiceStatus, type SpawnOptions } from
 import { loadConfiguration, pluginDirsFromMainCf, type Configuration } from './master-config.js';
 import { processLogger } from './runtime.js';
 import { serviceAccount, setPermissions, type Account } from './master-perms.js';
+import { unreachableDirectories } from './master-access.js';
 import type { ChildSpec } from './master-proto.js';
 
 /** How long a restarted master waits for ports its killed predecessor's processes still hold (ms). */
@@ -95,6 +96,9 @@ export class Master {
     const queueDir = config.get('queue_directory');
     for (const sub of [MAIL_CLASS.PUBLIC, MAIL_CLASS.PRIVATE, 'pid']) mkdirSync(join(queueDir, sub), { recursive: true });
     this.account = serviceAccount(config, this.log);
+    const unreachable = unreachableDirectories(config, this.account);
+    for (const err of unreachable) this.log.fatal(describeError(err));
+    if (unreachable.length > 0) throw unreachable[0];
     if (this.account) await setPermissions(config, this.account, this.options.logFile, () => openConfiguredQueueStore(backendRegistry(this.plugins.plugins), config, this.log));
 
     let opened = 0;
