@@ -68,7 +68,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, serviceClients, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
+import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, provide, serviceClients, token, type ServicePreInit, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
 import { shareTicketKeys, tlsSessionCache } from '@postern/smtp-client';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
@@ -118,6 +118,38 @@ export class SmtpdServices {
   ) {}
 }
 
+/** smtpd_tls_cert_file and smtpd_tls_key_file, read (or the reason they could not be). */
+interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly error?: string;
+}
+
+/** The TLS files as preInit read them, before the process dropped privileges. */
+const SMTPD_TLS_FILES = token<TlsFiles>('smtpd.TlsFiles');
+
+function readTlsFiles(config: ConfigView): TlsFiles | undefined {
+  const certFile = config.get('smtpd_tls_cert_file').trim();
+  const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
+  if (!certFile) return undefined;
+  try {
+    return { certFile, keyFile, cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  } catch (err) {
+    return { certFile, keyFile, error: (err as Error).message };
+  }
+}
+
+/**
+ * Before the privilege drop (Postfix's smtpd reads its TLS files in
+ * pre_jail_init, as root): the private key is often readable by root alone.
+ */
+export const preInit: ServicePreInit = (ctx) => {
+  const files = readTlsFiles(ctx.config);
+  if (files) provide(ctx.container, SMTPD_TLS_FILES, files);
+};
+
 /** Builds an smtpd for this configuration (master.cf -o overrides already applied). */
 export async function createSmtpd(
   config: ConfigView,
@@ -132,16 +164,10 @@ export async function createSmtpd(
   const hooks = options.hooks ?? fromContainer<SmtpdHookRegistry>(container, SMTPD_HOOKS) ?? createHookRegistry();
   await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer, config);
 
-  const certFile = config.get('smtpd_tls_cert_file').trim();
-  const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
+  const files = fromContainer<TlsFiles>(container, SMTPD_TLS_FILES) ?? readTlsFiles(config);
   let tlsOptions: { key?: Buffer; cert?: Buffer } = {};
-  if (certFile) {
-    try {
-      tlsOptions = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
-    } catch (err) {
-      log.warn(`cannot load TLS certificate or key (${certFile}, ${keyFile}): ${(err as Error).message}`);
-    }
-  }
+  if (files?.error) log.warn(`cannot load TLS certificate or key (${files.certFile}, ${files.keyFile}): ${files.error}`);
+  else if (files) tlsOptions = { cert: files.cert, key: files.key };
   const tlsReady = tlsOptions.cert !== undefined;
   const wrapper = config.bool('smtpd_tls_wrappermode');
   if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');

@@ -90,6 +90,15 @@ export interface ServiceInstance {
 /** A service's entry point (the plugin fills this one function in). */
 export type ServiceMain = (ctx: ServiceContext) => Promise<ServiceInstance | void>;
 
+/**
+ * What a service reads before its process drops privileges (Postfix's
+ * pre_init): files only root may read, such as a TLS private key. It runs
+ * after the skeleton opened the package's tables and the queue store, gets
+ * the context main() will get (no connection arrives yet) and leaves what it
+ * read in ctx.container for main(). Not called when a test runs main() alone.
+ */
+export type ServicePreInit = (ctx: ServiceContext) => Promise<void> | void;
+
 export const SERVICE_CONTEXT = token<ServiceContext>('ServiceContext');
 
 /** master.cf's effective maxproc of every service (qmgr limits delivery concurrency per transport with it). */

@@ -67,13 +67,15 @@ async function childMain(): Promise<void> {
   const plugin = ((await import(pathToFileURL(spec.pluginEntry).href)) as { plugin: PluginDefinition }).plugin;
   const command = plugin.commands[entry.command];
   if (!command) throw new Error(`${spec.pluginName} does not provide command ${entry.command}`);
-  const { main } = await command.load();
+  const { main, preInit } = await command.load();
+  // Postfix's pre_init, then set_ugid: tables, queue and the service's own
+  // privileged reads as root, then mail_owner
   if (spec.dropTo) {
-    // Postfix's pre_init, then set_ugid: tables and queue opened as root, then mail_owner
     const opened = await openPrivileged(container, config, tableParameters(plugin.parameters), log);
     if (opened.length > 0) log.debug(`opened before the privilege drop: ${opened.join(' ')}`);
-    dropPrivileges(spec.dropTo);
   }
+  await preInit?.(host.ctx);
+  if (spec.dropTo) dropPrivileges(spec.dropTo);
 
   const servers: Server[] = [];
   let leaving = false;
