@@ -5,6 +5,7 @@
  * contract, and DATA streamed into cleanup. smtp-server (smtpd-server.ts)
  * does the socket, TLS and DATA-stream work underneath.
  */
+import { peerCertificate } from './smtpd-ccert.js';
 import { reverse, lookup } from 'node:dns/promises';
 import type { TLSSocket } from 'node:tls';
 import type {
@@ -201,7 +202,7 @@ export class SmtpdSession implements CommandSink {
       return;
     }
     try {
-      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'), this.shared.tables);
     } catch (err) {
       // a bad smtpd_milters setting (milter8_conf_error)
       this.log.warn(`smtpd_milters: ${(err as Error).message}`);
@@ -229,9 +230,11 @@ export class SmtpdSession implements CommandSink {
     const cipher = socket.getCipher();
     const proto = socket.getProtocol() ?? cipher?.version ?? 'TLS';
     const bits = cipherBits(cipher?.name ?? '');
-    s.tls = { protocol: proto, cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', bits };
+    const peer = this.c.bool('smtpd_tls_ask_ccert') ? peerCertificate(socket, this.c.get('smtpd_tls_fingerprint_digest').trim() || 'sha256') : undefined;
+    s.tls = { protocol: proto, cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', bits, peer };
     if (this.c.int('smtpd_tls_loglevel') >= 1) {
-      this.log.info(`Anonymous TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
+      const kind = !peer ? 'Anonymous' : peer.trusted ? 'Trusted' : 'Untrusted';
+      this.log.info(`${kind} TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
     }
     // wrapper mode: start() checks it before the greeting
     if (!socket.isSessionReused() && !this.conn.wrapped) this.tlsGate = this.newTlsSession();

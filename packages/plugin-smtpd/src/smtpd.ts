@@ -41,6 +41,8 @@
  *   message_size_limit (10240000), line_length_limit (2048),
  *   smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_tls_security_level,
  *   smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_wrappermode,
+ *   smtpd_tls_ask_ccert (no), smtpd_tls_CAfile, smtpd_tls_fingerprint_digest
+ *   (sha256; the policy ccert_* attributes),
  *   smtpd_sasl_auth_enable, smtpd_sasl_type (dovecot | postern-table),
  *   smtpd_sasl_path, smtpd_tls_auth_only, smtpd_forbid_bare_newline (no),
  *   smtpd_peername_lookup (yes), postern_smtpd_plugins, smtpd_milters,
@@ -125,6 +127,9 @@ interface TlsFiles {
   readonly cert?: Buffer;
   readonly key?: Buffer;
   readonly error?: string;
+  /** smtpd_tls_CAfile (with smtpd_tls_ask_ccert). */
+  readonly ca?: Buffer;
+  readonly caError?: string;
 }
 
 /** The TLS files as preInit read them, before the process dropped privileges. */
@@ -134,10 +139,18 @@ function readTlsFiles(config: ConfigView): TlsFiles | undefined {
   const certFile = config.get('smtpd_tls_cert_file').trim();
   const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
   if (!certFile) return undefined;
+  let files: TlsFiles;
   try {
-    return { certFile, keyFile, cert: readFileSync(certFile), key: readFileSync(keyFile) };
+    files = { certFile, keyFile, cert: readFileSync(certFile), key: readFileSync(keyFile) };
   } catch (err) {
     return { certFile, keyFile, error: (err as Error).message };
+  }
+  const caFile = config.get('smtpd_tls_CAfile').trim();
+  if (!caFile || !config.bool('smtpd_tls_ask_ccert')) return files;
+  try {
+    return { ...files, ca: readFileSync(caFile) };
+  } catch (err) {
+    return { ...files, caError: (err as Error).message };
   }
 }
 
@@ -165,9 +178,15 @@ export async function createSmtpd(
   await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer, config);
 
   const files = fromContainer<TlsFiles>(container, SMTPD_TLS_FILES) ?? readTlsFiles(config);
-  let tlsOptions: { key?: Buffer; cert?: Buffer } = {};
+  let tlsOptions: { key?: Buffer; cert?: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } = {};
   if (files?.error) log.warn(`cannot load TLS certificate or key (${files.certFile}, ${files.keyFile}): ${files.error}`);
   else if (files) tlsOptions = { cert: files.cert, key: files.key };
+  if (tlsOptions.cert && config.bool('smtpd_tls_ask_ccert')) {
+    // ask, never require: an unverified certificate is "Untrusted", not refused
+    tlsOptions = { ...tlsOptions, requestCert: true, rejectUnauthorized: false };
+    if (files?.caError) log.warn(`cannot load smtpd_tls_CAfile ${config.get('smtpd_tls_CAfile').trim()}: ${files.caError}`);
+    else if (files?.ca) tlsOptions.ca = files.ca;
+  }
   const tlsReady = tlsOptions.cert !== undefined;
   const wrapper = config.bool('smtpd_tls_wrappermode');
   if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');
