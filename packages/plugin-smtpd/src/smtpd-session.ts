@@ -5,6 +5,7 @@
  * contract, and DATA streamed into cleanup. smtp-server (smtpd-server.ts)
  * does the socket, TLS and DATA-stream work underneath.
  */
+import { peerCertificate } from './smtpd-ccert.js';
 import { reverse, lookup } from 'node:dns/promises';
 import type { TLSSocket } from 'node:tls';
 import type {
@@ -19,7 +20,7 @@ import type {
   SmtpdHookRegistry,
   TableRegistry,
 } from '@postern/core';
-import { anvilLimitReply, etrnReply, flushClient, isFlushSite, newQueueId, type AnvilService } from '@postern/core';
+import { anvilLimitReply, etrnReply, isFlushSite, newQueueId, type AnvilService, type FlushService } from '@postern/core';
 import { SmtpdEventLimits } from './smtpd-anvil.js';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
@@ -67,6 +68,8 @@ export interface SmtpdShared {
   readonly dnsxl?: SmtpdDnsxl;
   /** verify(8), for reject_unverified_*. */
   readonly verify?: VerifyService;
+  /** flush(8), for ETRN. */
+  readonly flush: FlushService;
   /** receive_override_options. */
   readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
@@ -199,7 +202,7 @@ export class SmtpdSession implements CommandSink {
       return;
     }
     try {
-      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'), this.shared.tables);
     } catch (err) {
       // a bad smtpd_milters setting (milter8_conf_error)
       this.log.warn(`smtpd_milters: ${(err as Error).message}`);
@@ -227,9 +230,11 @@ export class SmtpdSession implements CommandSink {
     const cipher = socket.getCipher();
     const proto = socket.getProtocol() ?? cipher?.version ?? 'TLS';
     const bits = cipherBits(cipher?.name ?? '');
-    s.tls = { protocol: proto, cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', bits };
+    const peer = this.c.bool('smtpd_tls_ask_ccert') ? peerCertificate(socket, this.c.get('smtpd_tls_fingerprint_digest').trim() || 'sha256') : undefined;
+    s.tls = { protocol: proto, cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', bits, peer };
     if (this.c.int('smtpd_tls_loglevel') >= 1) {
-      this.log.info(`Anonymous TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
+      const kind = !peer ? 'Anonymous' : peer.trusted ? 'Trusted' : 'Untrusted';
+      this.log.info(`${kind} TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
     }
     // wrapper mode: start() checks it before the greeting
     if (!socket.isSessionReused() && !this.conn.wrapped) this.tlsGate = this.newTlsSession();
@@ -709,7 +714,7 @@ export class SmtpdSession implements CommandSink {
     // a leading @ or # (RFC 1985 forms) is skipped, as Postfix does
     const site = /^[A-Za-z0-9[]/.test(words[0]!) ? words[0]! : words[0]!.slice(1);
     if (!isFlushSite(site)) return this.error('501 5.5.4 Error: invalid parameter syntax');
-    const status = await flushClient(this.c).sendSite(site);
+    const status = await this.shared.flush.sendSite(site);
     const reply = etrnReply(status, site);
     this.reply(reply);
     return reply.startsWith('250');

@@ -3,6 +3,7 @@
  * transaction, the per-command counters for the disconnect log line, and the
  * restriction side effects (defer_if_permit, hold, filter, prepend ...).
  */
+import type { PeerCertificate } from './smtpd-ccert.js';
 import type { DsnNotify, DsnRet } from '@postern/core';
 
 export interface SmtpdRecipient {
@@ -31,7 +32,7 @@ export interface SmtpdState {
   protocol: 'SMTP' | 'ESMTP' | 'LMTP';
   ehloPipelining: boolean;
   encrypted: boolean;
-  tls?: { protocol: string; cipher: string; bits: number };
+  tls?: { protocol: string; cipher: string; bits: number; peer?: PeerCertificate };
   saslUsername?: string;
   saslMethod?: string;
   /** Set when the connect-time check (smtpd_delay_reject = no) rejected the client. */
