@@ -59,7 +59,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Transform } from 'node:stream';
 import { basename, dirname } from 'node:path';
-import { MAIL_CLASS, SERVICE, TRIGGER, dropMaildropFile, maildropDirectory, postdrop, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropRecord, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
+import { MAIL_CLASS, SERVICE, TRIGGER, dropMaildropFile, maildropDirectory, postdrop, processLogger, serviceContainer, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropRecord, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { tok822Internalize, tok822Scan, tok822SplitList } from '@postern/address';
@@ -425,8 +425,8 @@ interface SmtpdModule {
   createSmtpd(
     config: ConfigView,
     log: Logger,
-    container: undefined,
-    options: { cleanup: CleanupService; rewrite: RewriteService; tables: TableRegistry },
+    container: ReturnType<typeof serviceContainer>['container'],
+    options: { tables: TableRegistry },
   ): Promise<{ accept(socket: Socket): void; stop(graceful: boolean): Promise<void> }>;
 }
 interface RewriteModule {
@@ -463,7 +463,12 @@ async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: Mail
     throw new CommandFatal('the installed smtpd or trivial-rewrite package cannot run in-process (no createSmtpd/TrivialRewrite export)', FATAL);
   }
   const rewrite = new TrivialRewrite(config, tables, log);
-  const smtpd = await createSmtpd(config, log, undefined, { cleanup, rewrite, tables });
+  // cleanup and trivial-rewrite bound in this process (no socket); anvil, verify, flush to their services
+  const services = serviceContainer(config, log, {
+    [SERVICE.CLEANUP]: cleanup,
+    [SERVICE.REWRITE]: rewrite,
+  });
+  const smtpd = await createSmtpd(config, log, services.container, { tables });
   // smtpd serves sockets: a loopback pair carries stdin/stdout (the client is
   // localhost[127.0.0.1], as Postfix's stand-alone smtpd calls it).
   const server = createServer((s) => smtpd.accept(s));
@@ -488,6 +493,7 @@ async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: Mail
   (io.stdin as NodeJS.ReadableStream & { pause?: () => void }).pause?.();
   await smtpd.stop(true);
   await new Promise<void>((r) => server.close(() => r()));
+  await services.close();
   if (typeof store !== 'string') await store.close();
   return 0;
 }
