@@ -117,9 +117,17 @@ describe('privileges: services open tables and queue as root, then run as mail_o
           chownSync(f, 0, 0);
           chmodSync(f, 0o600);
         }
+        // smtpd's TLS private key, root's alone (Postfix reads it before the drop too)
+        const key = join(inst.configDir, 'key.pem');
+        const cert = join(inst.configDir, 'cert.pem');
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=mail.example.test'], { stdio: 'ignore' });
+        chmodSync(key, 0o600);
         // a configuration directory nobody but root may enter
         chmodSync(inst.configDir, 0o700);
         return {
+          smtpd_tls_cert_file: cert,
+          smtpd_tls_key_file: key,
+          smtpd_tls_security_level: 'may',
           relayhost: `[127.0.0.1]:${relayPort}`,
           smtp_sasl_auth_enable: 'yes',
           smtp_sasl_password_maps: `hash:${file}`,
@@ -174,6 +182,16 @@ describe('privileges: services open tables and queue as root, then run as mail_o
     });
     assert.ok(got);
     assert.doesNotMatch(sys.inst.log, /cannot read|bad command startup/);
+  });
+
+  test('smtpd reads a root-only TLS key before the drop: STARTTLS works', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sys.smtpPort, requireTLS: true, tls: { rejectUnauthorized: false } });
+    await transport.sendMail({
+      envelope: { from: 'sender@example.test', to: ['root@localhost'] },
+      raw: 'From: sender@example.test\r\nTo: root@localhost\r\nSubject: over starttls\r\n\r\nhello\r\n',
+    });
+    transport.close();
+    assert.doesNotMatch(sys.inst.log, /cannot load TLS certificate or key/);
   });
 
   test('the smtpd process that holds a client connection runs as mail_owner, with no other groups', async () => {

@@ -84,13 +84,23 @@ export interface RecordingSink {
   readonly port: number;
   /** X-Seq value -> times received. */
   readonly seen: Map<number, number>;
+  /** Every RCPT TO address offered, accepted or not (lower case). */
+  readonly rcpts: string[];
   total(): number;
   close(): Promise<void>;
 }
 
-export async function startRecordingSink(delayMs = 0): Promise<RecordingSink> {
-  const port = await freePort();
+export interface SinkOptions {
+  /** Listen on this port (a sink that comes back where a node deferred to). */
+  readonly port?: number;
+  /** RCPT TO addresses answered 550 5.1.1 (user unknown). */
+  readonly rejectRcpt?: RegExp;
+}
+
+export async function startRecordingSink(delayMs = 0, options: SinkOptions = {}): Promise<RecordingSink> {
+  const port = options.port ?? (await freePort());
   const seen = new Map<number, number>();
+  const rcpts: string[] = [];
   let total = 0;
   const sockets = new Set<import('node:net').Socket>();
   const server: Server = createServer((s) => {
@@ -129,7 +139,11 @@ export async function startRecordingSink(delayMs = 0): Promise<RecordingSink> {
           inData = true;
           s.write('354 go ahead\r\n');
         } else if (line.startsWith('QUIT')) s.end('221 bye\r\n');
-        else s.write('250 ok\r\n');
+        else if (line.startsWith('RCPT TO:')) {
+          const addr = /<([^>]*)>/.exec(line)?.[1]?.toLowerCase() ?? '';
+          rcpts.push(addr);
+          s.write(options.rejectRcpt?.test(addr) ? `550 5.1.1 <${addr}>: Recipient address rejected: User unknown\r\n` : '250 ok\r\n');
+        } else s.write('250 ok\r\n');
       }
     });
   });
@@ -137,6 +151,7 @@ export async function startRecordingSink(delayMs = 0): Promise<RecordingSink> {
   return {
     port,
     seen,
+    rcpts,
     total: () => total,
     close: async () => {
       for (const s of sockets) s.destroy();
@@ -154,10 +169,10 @@ export function seqMessage(seq: number, size: number): Buffer {
 }
 
 /** One SMTP session delivering `data`; resolves with the final reply to DATA (or the first failure). */
-export function sendMessage(host: string, port: number, data: Buffer, localAddress?: string): Promise<string> {
+export function sendMessage(host: string, port: number, data: Buffer, localAddress?: string, rcpt = 'user@remote.test'): Promise<string> {
   return new Promise((resolve) => {
     const s = connect({ port, host, localAddress });
-    const script: (string | Buffer)[] = ['EHLO client.test\r\n', 'MAIL FROM:<load@client.test>\r\n', 'RCPT TO:<user@remote.test>\r\n', 'DATA\r\n', data, 'QUIT\r\n'];
+    const script: (string | Buffer)[] = ['EHLO client.test\r\n', 'MAIL FROM:<load@client.test>\r\n', `RCPT TO:<${rcpt}>\r\n`, 'DATA\r\n', data, 'QUIT\r\n'];
     let step = 0;
     let buf = '';
     let last = '';

@@ -53,7 +53,12 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
     ],
     verbose: false,
   },
-  map: tableHelp('postmap(1): build and query lookup tables'),
+  map: tableHelp('postmap(1): build and query lookup tables', [
+    ['-b', 'with -q -: the body lines of a message on stdin are the keys (body_checks)'],
+    ['-F', 'values are files, stored base64-encoded; -q and -s decode them'],
+    ['-h', 'with -q -: the header lines of a message on stdin are the keys (header_checks)'],
+    ['-m', 'with -b, -h: parse MIME (attachment headers are headers)'],
+  ]),
   alias: tableHelp('postalias(1): build and query alias tables'),
   newaliases: { postfix: 'newaliases(1): rebuild alias_database', synopsis: '[-c config_dir] [-v]', flags: [C, V], verbose: true },
   queue: {
@@ -72,10 +77,12 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   },
   super: {
     postfix: 'postsuper(1): queue maintenance',
-    synopsis: '[-psSv] [-c config_dir] [-d|-h|-H|-r queue_id|ALL [queue]]',
+    synopsis: '[-psSv] [-c config_dir] [-d|-e|-f|-h|-H|-r queue_id|ALL [queue]]',
     flags: [
       C,
       ['-d queue_id', 'delete the message (- reads IDs from stdin; ALL: every message)'],
+      ['-e queue_id', 'force-expire: returned to the sender at its next delivery attempt'],
+      ['-f queue_id', 'force-expire, and release from hold'],
       ['-h queue_id', 'put the message on hold'],
       ['-H queue_id', 'release the message from hold'],
       ['-p', 'purge temporary files left by crashes'],
@@ -134,12 +141,13 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   },
 };
 
-function tableHelp(postfix: string): CommandHelp {
+function tableHelp(postfix: string, extra: readonly (readonly [string, string])[] = []): CommandHelp {
   return {
     postfix,
-    synopsis: '[-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [type:]file...',
+    synopsis: `[-N${extra.length > 0 ? 'bFhm' : ''}finoprsuvw] [-c config_dir] [-d key] [-q key] [type:]file...`,
     flags: [
       C,
+      ...extra,
       ['-d key', 'delete key (- reads keys from stdin)'],
       ['-f', 'do not fold keys to lowercase'],
       ['-i', 'incremental: add entries from stdin'],

@@ -211,7 +211,7 @@ describe('postern queue/super/cat/kick/lock/log (mail system stopped)', () => {
     // -d with a queue name restricts the search: hold has nothing now.
     const none = await postern(['super', '-c', conf, '-d', ids['hold']!, 'hold']);
     assert.equal(none.code, 0);
-    assert.equal(none.stderr, '');
+    assert.equal(none.stderr, 'postsuper: Deleted: 0 messages\n', 'postsuper reports the count of every operation asked for');
     assert.ok(await store.get(ids['hold']!));
     const del = await postern(['super', '-c', conf, '-d', '-'], `${ids['hold']}\n${ids['active']}\n`);
     assert.equal(del.code, 0, del.stderr);
@@ -223,6 +223,34 @@ describe('postern queue/super/cat/kick/lock/log (mail system stopped)', () => {
     const log = readFileSync(maillog, 'utf8');
     assert.match(log, new RegExp(`postfix/postsuper\\[\\d+\\]: ${ids['hold']}: removed`));
     assert.match(log, /postfix\/postsuper\[\d+\]: Deleted: 2 messages/);
+  });
+
+  test('super -e force-expires (once), -f force-expires and releases from hold, - reads IDs from stdin', async () => {
+    const deferred = await put(QUEUE.DEFERRED, 'x@example.com', ['y@example.net'], 'Subject: e\n\nbody\n', { reason: 'connect refused', nextAttempt: Date.now() + 3600_000 });
+    const held = await put(QUEUE.HOLD, 'x@example.com', ['z@example.net'], 'Subject: f\n\nbody\n');
+    const e = await postern(['super', '-c', conf, '-e', deferred, '-e', 'bad/id']);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.stderr, `postsuper: ${deferred}: expired\npostsuper: warning: invalid mail queue id: bad/id\npostsuper: Force-expired: 1 message\n`);
+    const d = await store.get(deferred);
+    assert.equal(d?.queue, QUEUE.DEFERRED, '-e leaves the message where it is');
+    assert.ok(d?.expired !== undefined && d.expired <= Date.now());
+    assert.ok((d?.nextAttempt ?? 0) > Date.now() + 3000_000, '-e keeps the retry time (Postfix: returned at the next attempt)');
+    const again = await postern(['super', '-c', conf, '-e', deferred]);
+    assert.equal(again.stderr, 'postsuper: Force-expired: 0 messages\n', 'an expired message is not expired again');
+    const he = await postern(['super', '-c', conf, '-e', held]);
+    assert.equal(he.stderr, `postsuper: ${held}: expired\npostsuper: Force-expired: 1 message\n`);
+    assert.equal((await store.get(held))?.queue, QUEUE.HOLD, '-e does not release from hold');
+    const f = await postern(['super', '-c', conf, '-f', '-'], `${held}\n${deferred}\n`);
+    assert.equal(f.code, 0, f.stderr);
+    assert.equal(f.stderr, `postsuper: ${held}: released from hold\npostsuper: Force-expired: 0 messages\npostsuper: Released from hold: 1 message\n`);
+    const h = await store.get(held);
+    assert.equal(h?.queue, QUEUE.DEFERRED);
+    assert.ok(h?.expired !== undefined && (h.nextAttempt ?? Infinity) <= Date.now(), 'released: due at once, still expired');
+    const fresh = await put(QUEUE.HOLD, 'x@example.com', ['w@example.net'], 'Subject: g\n\nbody\n');
+    const all = await postern(['super', '-c', conf, '-f', 'ALL', 'hold']);
+    assert.equal(all.stderr, `postsuper: ${fresh}: expired\npostsuper: ${fresh}: released from hold\npostsuper: Force-expired: 1 message\npostsuper: Released from hold: 1 message\n`);
+    assert.match(readFileSync(maillog, 'utf8'), new RegExp(`postfix/postsuper\\[\\d+\\]: ${deferred}: expired`));
+    for (const id of [deferred, held, fresh]) await store.delete(id);
   });
 
   test('super -s checks the structure; -p has nothing to purge', async () => {

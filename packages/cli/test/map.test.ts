@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -164,4 +165,92 @@ test('newaliases builds every table in $alias_database', async (t) => {
   assert.equal(err.text(), `postalias: notice: hash:${join(dir, 'aliases')}: using lmdb:${join(dir, 'aliases')} (Postern's indexed table type)\n`);
   assert.equal(await createTableRegistry().open(`lmdb:${join(dir, 'aliases')}`).lookup('root'), 'admin');
   assert.equal(await createTableRegistry().open(`lmdb:${join(dir, 'more')}`).lookup('x'), 'y');
+});
+
+const CHECKS = '/^Subject: .*spam/ REJECT spam subject\n/^X-Mailer: (.*)/ WARN mailer $1\n/^Content-Type: application\\/octet/ REJECT attachment header\n/viagra/ REJECT body word\n/^--XYZ/ WARN boundary\n';
+const MESSAGE = [
+  'From: a@example.com',
+  'Subject: buy spam',
+  ' now',
+  'X-Mailer: Foo 1.0',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="XYZ"',
+  '',
+  'preamble viagra',
+  '--XYZ',
+  'Content-Type: application/octet-stream',
+  '',
+  'viagra inside',
+  '--XYZ--',
+  '',
+].join('\n');
+
+test('postmap -h / -b / -m: header_checks and body_checks keys of a message on stdin', async (t) => {
+  const dir = tempDir(t);
+  const checks = join(dir, 'checks');
+  writeFileSync(checks, CHECKS);
+  const reg = createTableRegistry();
+  const spec = `regexp:${checks}`;
+  const h = await run(mapCommand, reg, ['-h', '-q', '-', spec], MESSAGE);
+  assert.deepEqual(h, { code: 0, stdout: 'Subject: buy spam\n now\tREJECT spam subject\nX-Mailer: Foo 1.0\tWARN mailer Foo 1.0\n', stderr: '' });
+  const hm = await run(mapCommand, reg, ['-hm', '-q', '-', spec], MESSAGE);
+  assert.match(hm.stdout, /\nContent-Type: application\/octet-stream\tREJECT attachment header\n$/);
+  const b = await run(mapCommand, reg, ['-b', '-q', '-', spec], MESSAGE);
+  assert.equal(
+    b.stdout,
+    'preamble viagra\tREJECT body word\n--XYZ\tWARN boundary\nContent-Type: application/octet-stream\tREJECT attachment header\nviagra inside\tREJECT body word\n--XYZ--\tWARN boundary\n',
+  );
+  const bm = await run(mapCommand, reg, ['-bm', '-q', '-', spec], MESSAGE);
+  assert.equal(bm.stdout, 'preamble viagra\tREJECT body word\n--XYZ\tWARN boundary\nviagra inside\tREJECT body word\n--XYZ--\tWARN boundary\n');
+  assert.deepEqual(await run(mapCommand, reg, ['-b', '-q', 'x', spec]), { code: 1, stdout: '', stderr: 'postmap: fatal: specify -b -h or -m only with "-q -"\n' });
+  assert.equal((await run(mapCommand, reg, ['-m', '-q', '-', spec], 'viagra\n')).stderr, 'postmap: warning: ignoring -m option without -b or -h\n');
+});
+
+test('postmap -F: values name files stored base64-encoded; -q and -s decode; bad base64 is fatal', async (t) => {
+  const dir = tempDir(t);
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
+  writeFileSync('f1.txt', 'line1\nline2\n');
+  writeFileSync('f2.txt', 'other');
+  writeFileSync('certs', 'k1 f1.txt\nk2 f1.txt, f2.txt\nk3 nosuch.txt\n');
+  const reg = createTableRegistry();
+  const built = await run(mapCommand, reg, ['-F', 'lmdb:certs']);
+  assert.deepEqual(built, { code: 0, stdout: '', stderr: 'postmap: warning: certs, line 3: open nosuch.txt: No such file or directory: skipping this entry\n' });
+  assert.equal((await run(mapCommand, reg, ['-q', 'k2', 'lmdb:certs'])).stdout, 'bGluZTEKbGluZTIKCm90aGVy\n');
+  assert.equal((await run(mapCommand, reg, ['-F', '-q', 'k2', 'lmdb:certs'])).stdout, 'line1\nline2\n\nother\n');
+  const s = await run(mapCommand, reg, ['-F', '-s', 'lmdb:certs']);
+  assert.deepEqual(s.stdout.split('\t').length, 3);
+  assert.match(s.stdout, /^k1\tline1\nline2\n\n/m);
+  writeFileSync('plain', 'k1 notbase64!\n');
+  await run(mapCommand, reg, ['lmdb:plain']);
+  assert.deepEqual(await run(mapCommand, reg, ['-F', '-q', 'k1', 'lmdb:plain']), {
+    code: 1,
+    stdout: '',
+    stderr: 'postmap: warning: table lmdb:plain.lmdb: key k1: malformed BASE64 value: notbase64!\npostmap: fatal: table lmdb:plain.lmdb: query error\n',
+  });
+});
+
+test('postmap -b/-h/-m and -F give what the real postmap gives', { skip: existsSync('/usr/sbin/postmap') ? false : 'the real Postfix postmap (/usr/sbin/postmap) is not installed' }, async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'main.cf'), '');
+  const checks = join(dir, 'checks');
+  writeFileSync(checks, CHECKS);
+  const nested = ['Subject: nested', 'Content-Type: multipart/mixed;', '\tboundary="OUT"', '', '--OUT', 'Content-Type: message/rfc822', '', 'Subject: inner spam', 'X-Mailer: Inner', '', 'inner viagra', '--OUT--', 'after viagra', ''].join('\n');
+  const reg = createTableRegistry();
+  for (const message of [MESSAGE, nested]) {
+    for (const flags of ['-h', '-hm', '-b', '-bm', '-bh', '-bhm']) {
+      const real = spawnSync('/usr/sbin/postmap', ['-c', dir, flags, '-q', '-', `regexp:${checks}`], { input: message, encoding: 'utf8' });
+      const mine = await run(mapCommand, reg, [flags, '-q', '-', `regexp:${checks}`], message);
+      assert.deepEqual({ code: mine.code, stdout: mine.stdout, stderr: mine.stderr }, { code: real.status, stdout: real.stdout, stderr: real.stderr }, flags);
+    }
+  }
+  // -F: the same base64 as the real postmap stores in a hash table.
+  writeFileSync(join(dir, 'f1'), 'a\nb\n');
+  writeFileSync(join(dir, 'f2'), 'c');
+  writeFileSync(join(dir, 'map'), `k ${join(dir, 'f1')} ${join(dir, 'f2')}\n`);
+  assert.equal(spawnSync('/usr/sbin/postmap', ['-c', dir, '-F', `hash:${join(dir, 'map')}`]).status, 0);
+  const theirs = spawnSync('/usr/sbin/postmap', ['-c', dir, '-s', `hash:${join(dir, 'map')}`], { encoding: 'utf8' }).stdout;
+  await run(mapCommand, reg, ['-F', `lmdb:${join(dir, 'map')}`]);
+  assert.equal((await run(mapCommand, reg, ['-s', `lmdb:${join(dir, 'map')}`])).stdout, theirs);
 });

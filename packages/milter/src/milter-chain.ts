@@ -33,6 +33,7 @@ export const MILTER_PARAMETERS = [
   { name: 'milter_end_of_data_macros', default: 'i', type: 'list', description: 'Macros sent with the end of the message.' },
   { name: 'milter_macro_daemon_name', default: '$myhostname', type: 'string', description: 'The {daemon_name} macro.' },
   { name: 'milter_macro_v', default: '$mail_name $mail_version', type: 'string', description: 'The v macro.' },
+  { name: 'milter_macro_defaults', default: '', type: 'string', description: 'name=value or {name=value} pairs: macro values sent when the session has none (Postfix 3.1).' },
 ] as const;
 
 const ACTIONS = new Set(['accept', 'reject', 'tempfail', 'quarantine', 'shutdown']);
@@ -61,13 +62,13 @@ function splitTop(text: string): string[] {
  * "{ inet:host:port, connect_timeout=10s, command_timeout=10s,
  * content_timeout=60s, default_action=accept, protocol=6 }" (Postfix 3.0).
  */
-export function milterSpecs(config: MilterConfig, param: string): MilterSpec[] {
+export function milterSpecs(config: MilterConfig, param: string, value = config.get(param)): MilterSpec[] {
   const secs = (v: string, what: string): number => {
     const m = /^(\d+)([smhdw]?)$/i.exec(v.trim());
     if (!m) throw new Error(`${param}: bad ${what} value "${v}"`);
     return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }[m[2]!.toLowerCase()] ?? 1) * 1000;
   };
-  return splitTop(config.get(param)).map((item) => {
+  return splitTop(value).map((item) => {
     const values: Record<string, string> = {
       connect_timeout: `${config.time('milter_connect_timeout')}s`,
       command_timeout: `${config.time('milter_command_timeout')}s`,
@@ -100,6 +101,24 @@ export function milterSpecs(config: MilterConfig, param: string): MilterSpec[] {
       protocol,
     };
   });
+}
+
+const bareMacro = (name: string) => name.replace(/^\{(.*)\}$/, '$1');
+
+/**
+ * milter_macro_defaults: "name=value" or "{ name = value }" pairs separated
+ * by commas or white space; the braced form may hold commas and spaces in
+ * the value. Names match with or without their braces ("{auth_type}").
+ */
+export function macroDefaults(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const item of splitTop(text)) {
+    const pair = item.startsWith('{') && item.endsWith('}') ? item.slice(1, -1).trim() : item;
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`milter_macro_defaults: missing "=" in "${item}"`);
+    out.set(bareMacro(pair.slice(0, eq).trim()), pair.slice(eq + 1).trim());
+  }
+  return out;
 }
 
 /** milter_*_macros by stage. */
@@ -135,7 +154,9 @@ export class MilterChain {
   /** Connects to every milter of the list (in parallel) and negotiates. */
   static async open(specs: readonly MilterSpec[], config: MilterConfig, macros: MacroSource, warn: (text: string) => void): Promise<MilterChain> {
     const lists = macroLists(config);
-    const milters = specs.map((spec) => new Milter(spec, macros, lists, warn));
+    const defaults = macroDefaults(config.get('milter_macro_defaults'));
+    const source: MacroSource = defaults.size ? (name) => macros(name) ?? defaults.get(bareMacro(name)) : macros;
+    const milters = specs.map((spec) => new Milter(spec, source, lists, warn));
     await Promise.all(milters.map((m) => m.open(config.get('queue_directory'))));
     return new MilterChain(milters);
   }

@@ -49,6 +49,12 @@ export class ActiveMessage {
 
   /** A notice failed: keep the message queued so it is tried again. */
   keep = false;
+  /** The bounce or success notice of this pass was sent (a retried disposal does not send it again). */
+  bounced = false;
+  traced = false;
+
+  /** postsuper -e/-f expired it: no deliveries, returned to the sender (qmgr_message_read). */
+  forceExpired = false;
 
   get deferred(): boolean {
     return this.deferredIdx.length > 0 || this.keep;
@@ -72,6 +78,9 @@ export class ActiveQueue {
   /** Messages whose defer log must be reset when they are admitted (recovered from active). */
   readonly resetDeferLog = new Set<string>();
   private readonly finishing = new Set<Promise<void>>();
+  /** Disposals waiting to be tried again after a store failure. */
+  private readonly wakeRetries = new Set<() => void>();
+  private stopping = false;
 
   constructor(
     private readonly env: QmgrEnv,
@@ -127,6 +136,16 @@ export class ActiveQueue {
     s.maxRecipients = Math.max(s.maxRecipients, s.recipients);
     env.log.info(`${am.id}: from=<${msg.sender}>, size=${msg.size}, nrcpt=${todo.length} (queue active)`);
 
+    // Force-expired (postsuper -e/-f): no deliveries. The defer log of the last attempt says
+    // why each recipient was delayed; without one, "message is administratively expired".
+    if (msg.expired !== undefined && todo.length > 0) {
+      am.forceExpired = true;
+      this.resetDeferLog.delete(am.id);
+      am.deferredIdx.push(...todo.map((r) => r.index));
+      am.outstanding = 0;
+      this.finish(am);
+      return;
+    }
     // Postfix resets the defer log when it reads the message: it describes this pass only.
     if ((msg.attempts ?? 0) > 0 || msg.reason !== undefined || this.resetDeferLog.delete(am.id)) {
       await env.store.deleteLog(DELIVERY_LOG.DEFER, am.id).catch((err: Error) => env.log.warn(`${am.id}: reset defer log: ${err.message}`));
@@ -208,11 +227,36 @@ export class ActiveQueue {
     am.pendingDone = [];
     am.writes = am.writes
       .then(() => this.env.store.updateRecipients(am.id, done.map((index) => ({ index, done: true }))))
-      .catch((err: Error) => this.env.log.warn(`${am.id}: update recipients: ${err.message}`));
+      .catch((err: Error) => {
+        // written again with the next update or when the message is disposed of
+        am.pendingDone.push(...done);
+        this.env.log.warn(`${am.id}: update recipients: ${err.message}`);
+      });
   }
 
+  /**
+   * Disposes of a message whose recipients all have an outcome. When the
+   * queue store fails (Redis failing over, a full disk) the disposal is
+   * tried again, backing off to 5 s, for as long as qmgr runs: the
+   * message must not sit in the active queue until the next qmgr start
+   * while the store is healthy again. A stopping qmgr leaves it there
+   * (the next start puts it back in incoming).
+   */
   private finish(am: ActiveMessage): void {
-    const p = this.done(am).finally(() => {
+    const retrying = async () => {
+      for (let delay = 500; !(await this.done(am)) && !this.stopping; delay = Math.min(delay * 2, 5000)) {
+        await new Promise<void>((r) => {
+          const wake = () => {
+            clearTimeout(t);
+            this.wakeRetries.delete(wake);
+            r();
+          };
+          const t = setTimeout(wake, delay);
+          this.wakeRetries.add(wake);
+        });
+      }
+    };
+    const p = retrying().finally(() => {
       this.finishing.delete(p);
       this.messages.delete(am.id);
       this.stats.messages = this.messages.size;
@@ -222,40 +266,41 @@ export class ActiveQueue {
     this.finishing.add(p);
   }
 
-  /** Resolves when the messages being disposed of are done. */
+  /** Resolves when the messages being disposed of are done (those waiting to retry give up). */
   async settled(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.wakeRetries) wake();
+    this.wakeRetries.clear();
     while (this.finishing.size) await Promise.all([...this.finishing]);
   }
 
-  /** qmgr_active_done: notices, then deferred queue or removal. */
-  private async done(am: ActiveMessage): Promise<void> {
+  /** qmgr_active_done: notices, then deferred queue or removal; false when the store failed. */
+  private async done(am: ActiveMessage): Promise<boolean> {
     const { env } = this;
     const { store, bounce, log, params } = env;
     const msg = am.msg;
     const now = Date.now();
     try {
       await am.writes;
-      if (am.deferred && isExpired(params, msg, now)) {
-        log.info(`${am.id}: from=<${msg.sender}>, status=expired, returned to sender`);
+      if (am.forceExpired || (am.deferred && isExpired(params, msg, now))) {
+        log.info(`${am.id}: from=<${msg.sender}>, status=${am.forceExpired ? 'force-expired' : 'expired'}, returned to sender`);
         if (await returnExpired(env, am)) {
           am.pendingDone.push(...am.deferredIdx);
           am.deferredIdx.length = 0;
         }
       }
-      let bounced = false;
-      if ((await store.readLog(DELIVERY_LOG.BOUNCE, am.id)).length > 0) {
+      if (!am.bounced && (await store.readLog(DELIVERY_LOG.BOUNCE, am.id)).length > 0) {
         try {
           await bounce.notify('bounce', am.id);
-          bounced = true;
+          am.bounced = true;
         } catch (err) {
           this.noticeFailed(am, 'bounce', err);
         }
       }
-      let traced = false;
-      if (wantsTrace(msg) && (await store.readLog(DELIVERY_LOG.TRACE, am.id)).length > 0) {
+      if (!am.traced && wantsTrace(msg) && (await store.readLog(DELIVERY_LOG.TRACE, am.id)).length > 0) {
         try {
           await bounce.notify(msg.traceFlags?.includes('verify') ? 'verify' : 'success', am.id);
-          traced = true;
+          am.traced = true;
         } catch (err) {
           this.noticeFailed(am, 'trace', err);
         }
@@ -264,7 +309,7 @@ export class ActiveQueue {
         await store.delete(am.id);
         this.stats.removed++;
         log.info(`${am.id}: removed`);
-        return;
+        return true;
       }
       let warned = msg.warned;
       if (params.delayWarningTime > 0 && !warned && now >= msg.arrivalTime + params.delayWarningTime - 1000) {
@@ -277,8 +322,9 @@ export class ActiveQueue {
       }
       this.writeDone(am);
       await am.writes;
-      if (bounced) await store.deleteLog(DELIVERY_LOG.BOUNCE, am.id);
-      if (traced) await store.deleteLog(DELIVERY_LOG.TRACE, am.id);
+      if (am.pendingDone.length) throw new Error('recipient updates failed');
+      if (am.bounced) await store.deleteLog(DELIVERY_LOG.BOUNCE, am.id);
+      if (am.traced) await store.deleteLog(DELIVERY_LOG.TRACE, am.id);
       await store.move(am.id, QUEUE.DEFERRED, {
         nextAttempt: now + backoffDelay(params, msg.arrivalTime, now),
         ...(am.reason !== undefined && { reason: am.reason }),
@@ -286,9 +332,10 @@ export class ActiveQueue {
         ...(warned !== undefined && { warned }),
       });
       this.stats.deferred++;
+      return true;
     } catch (err) {
-      // The message stays in the active queue; the next qmgr start puts it back in incoming.
-      log.warn(`${am.id}: ${(err as Error).message}`);
+      log.warn(`${am.id}: ${(err as Error).message}${this.stopping ? '' : '; trying again'}`);
+      return false;
     }
   }
 

@@ -73,9 +73,9 @@ export async function returnExpired(env: QmgrEnv, am: ActiveMessage): Promise<bo
       ...(r.original !== undefined && { original: r.original }),
       ...(r.orcpt !== undefined && { orcpt: r.orcpt }),
       ...(r.notify !== undefined && { notify: r.notify }),
-      status: '4.0.0',
+      status: am.forceExpired ? '4.7.0' : '4.0.0',
       action: 'delayed',
-      reason: am.reason ?? 'message delivery time limit exceeded',
+      reason: am.forceExpired ? 'message is administratively expired' : (am.reason ?? 'message delivery time limit exceeded'),
       time: now,
     });
   }

@@ -8,7 +8,7 @@
  * edits, sender and recipient changes, and quarantine (HOLD) applied.
  */
 import { MilterChain, milterSpecs } from '@postern/milter';
-import type { CleanupRequest, ConfigView, Logger } from '@postern/core';
+import type { CleanupRequest, ConfigView, Logger, TableRegistry } from '@postern/core';
 import type { SmtpdState } from './smtpd-state.js';
 
 export type MilterLog = (action: string, text: string, recipient?: string) => void;
@@ -32,10 +32,28 @@ export class SmtpdMilters {
     private readonly log: MilterLog,
   ) {}
 
-  /** The chain of smtpd_milters, or undefined when there is none (or receive_override_options has no_milters). */
-  static async open(config: ConfigView, logger: Logger, state: SmtpdState, log: MilterLog, noMilters: boolean): Promise<SmtpdMilters | undefined> {
-    if (noMilters || config.get('smtpd_milters').trim() === '') return undefined;
-    const specs = milterSpecs(config, 'smtpd_milters');
+  /**
+   * The chain of smtpd_milters, or of the smtpd_milter_maps result for the
+   * client address (which overrides it; DISABLE: none); undefined when there
+   * is none (or receive_override_options has no_milters).
+   */
+  static async open(config: ConfigView, logger: Logger, state: SmtpdState, log: MilterLog, noMilters: boolean, tables?: TableRegistry): Promise<SmtpdMilters | undefined> {
+    if (noMilters) return undefined;
+    let param = 'smtpd_milters';
+    let value = config.get(param);
+    const maps = config.get('smtpd_milter_maps').trim();
+    if (maps && tables) {
+      for (const table of tables.openList(maps)) {
+        const found = await table.lookup(state.address);
+        if (found === undefined) continue;
+        if (found.trim().toLowerCase() === 'disable') return undefined;
+        param = 'smtpd_milter_maps';
+        value = found;
+        break;
+      }
+    }
+    if (value.trim() === '') return undefined;
+    const specs = milterSpecs(config, param, value);
     const milters = new SmtpdMilters(config, state, log);
     milters.chain = await MilterChain.open(specs, config, (name) => milters.macro(name), (w) => logger.warn(w));
     return milters;
@@ -182,6 +200,11 @@ function sessionMacro(config: ConfigView, s: SmtpdState, name: string, rcptAddr:
       return s.tls?.cipher;
     case 'cipher_bits':
       return s.tls ? String(s.tls.bits) : undefined;
+    // smtpd_milter.c: the CommonNames of a verified client certificate only
+    case 'cert_subject':
+      return s.tls?.peer?.trusted ? s.tls.peer.subjectCN : undefined;
+    case 'cert_issuer':
+      return s.tls?.peer?.trusted ? s.tls.peer.issuerCN : undefined;
     case 'auth_type':
       return s.saslMethod;
     case 'auth_authen':

@@ -4,7 +4,7 @@
  * names start with postern_. The README's parameter table is generated from
  * this list (scripts/params-table.mjs).
  */
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 import { DNS_PARAMETERS } from '@postern/dns';
 import { MILTER_PARAMETERS } from '@postern/milter';
 
@@ -24,7 +24,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'rbl_reply_maps', default: '', type: 'string', description: 'Tables from DNS list domain (domain=filter first) to a reply template.' },
   { name: 'address_verify_poll_count', default: '3', type: 'int', description: 'How many times reject_unverified_* asks verify(8) while a probe is in progress.' },
   { name: 'address_verify_poll_delay', default: '3s', type: 'time', description: 'The delay between those queries.' },
-  { name: 'address_verify_service_name', default: 'verify', type: 'string', description: 'The name of the verify(8) service.' },
+  { name: 'address_verify_service_name', default: SERVICE.VERIFY, type: 'string', description: 'The name of the verify(8) service.' },
   { name: 'unverified_recipient_defer_code', default: '450', type: 'int', description: 'reject_unverified_recipient: the reply code while the address is not yet verified.' },
   { name: 'unverified_recipient_reject_code', default: '450', type: 'int', description: 'reject_unverified_recipient: the reply code when the probe found the address undeliverable.' },
   { name: 'unverified_recipient_tempfail_action', default: 'defer_if_permit', type: 'string', description: 'What a 4xx reject_unverified_recipient result does (defer_if_permit: defer only if the rest permits).' },
@@ -63,6 +63,9 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_enforce_tls', default: 'no', type: 'bool', description: 'Obsolete form of smtpd_tls_security_level = encrypt.' },
   { name: 'smtpd_tls_cert_file', default: '', type: 'string', description: 'PEM server certificate (chain).' },
   { name: 'smtpd_tls_key_file', default: '$smtpd_tls_cert_file', type: 'string', description: 'PEM private key.' },
+  { name: 'smtpd_tls_ask_ccert', default: 'no', type: 'bool', description: 'Ask a remote SMTP client for a client certificate (policy ccert_* attributes, the "Trusted"/"Untrusted" log).' },
+  { name: 'smtpd_tls_CAfile', default: '', type: 'string', description: 'PEM CA certificates that verify client certificates ("trusted": ccert_subject and ccert_issuer are reported).' },
+  { name: 'smtpd_tls_fingerprint_digest', default: 'sha256', type: 'string', description: 'The digest of the client certificate and public key fingerprints (md5, sha1, sha256, ...).' },
   { name: 'smtpd_tls_wrappermode', default: 'no', type: 'bool', description: 'TLS from the first byte (the smtps/465 service).' },
   { name: 'smtpd_tls_auth_only', default: 'no', type: 'bool', description: 'Offer and allow AUTH only over TLS.' },
   { name: 'smtpd_tls_received_header', default: 'no', type: 'bool', description: 'Add the TLS protocol and cipher to the Received: header.' },
@@ -88,6 +91,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_policy_service_retry_delay', default: '1s', type: 'time', description: 'Delay before another attempt of a failed policy request.' },
   { name: 'smtpd_policy_service_policy_context', default: '', type: 'string', description: 'Sent as policy_context= in every policy request (to tell services apart).' },
   { name: 'smtpd_milters', default: '', type: 'list', description: 'Milters for mail that arrives through smtpd: inet:host:port, unix:pathname or { address, connect_timeout=..., command_timeout=..., content_timeout=..., default_action=..., protocol=... }.' },
+  { name: 'smtpd_milter_maps', default: '', type: 'list', description: 'Tables of milter lists by client IP address (cidr:...): the result overrides smtpd_milters; DISABLE: no milters for the client (Postfix 3.2).' },
   ...MILTER_PARAMETERS,
   { name: 'content_filter', default: '', type: 'string', description: 'transport:nexthop that receives the mail of this service before delivery (FILTER_README); -o content_filter= on a re-injection service.' },
   { name: 'receive_override_options', default: '', type: 'list', description: 'What this service leaves out: no_unknown_recipient_checks, no_address_mappings, no_header_body_checks, no_milters (the re-injection service of a content filter).' },
@@ -104,6 +108,12 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'reject_code', default: '554', type: 'int', description: 'Reply code of reject.' },
   { name: 'defer_code', default: '450', type: 'int', description: 'Reply code of defer and defer_if_*.' },
   { name: 'plaintext_reject_code', default: '450', type: 'int', description: 'Reply code when TLS is required.' },
+  { name: 'unknown_client_reject_code', default: '450', type: 'int', description: 'Reply code of reject_unknown_client_hostname and reject_unknown_reverse_client_hostname when the name lookup failed for good.' },
+  { name: 'unknown_hostname_reject_code', default: '450', type: 'int', description: 'Reply code of reject_unknown_helo_hostname.' },
+  { name: 'unknown_helo_hostname_tempfail_action', default: 'defer_if_permit', type: 'string', description: 'What reject_unknown_helo_hostname does when the DNS lookup fails temporarily (defer_if_permit or defer).' },
+  { name: 'multi_recipient_bounce_reject_code', default: '550', type: 'int', description: 'Reply code of reject_multi_recipient_bounce.' },
+  { name: 'smtpd_restriction_classes', default: '', type: 'list', description: 'User-defined restriction classes: each name is a main.cf parameter whose value is a restriction list, usable wherever a restriction is (also as an access table result).' },
+  { name: 'smtpd_sender_login_maps', default: '', type: 'list', description: 'Tables of the SASL login names that own a MAIL FROM address (for reject_*_sender_login_mismatch).' },
   { name: 'local_recipient_maps', default: 'proxy:unix:passwd.byname $alias_maps', type: 'table', description: 'Local recipients; empty: accept every local recipient.' },
   { name: 'strict_rfc821_envelopes', default: 'no', type: 'bool', description: 'Require <> around the MAIL FROM and RCPT TO addresses (501 otherwise).' },
   { name: 'relay_recipient_maps', default: '', type: 'table', description: 'Recipients of relay_domains; empty: accept all.' },

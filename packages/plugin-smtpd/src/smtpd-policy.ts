@@ -19,6 +19,7 @@
  * overrides these settings for one service (Postfix 3.0): timeout, max_idle,
  * max_ttl, request_limit, try_limit, retry_delay, default_action, policy_context.
  */
+import { xtext } from './smtpd-ccert.js';
 import { connect, type Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import type { ConfigView, Logger, SmtpdStage } from '@postern/core';
@@ -325,6 +326,7 @@ export function policyRequest(
   const { stage, config } = input;
   const state = stage === 'helo' ? (s.where === 'HELO' ? 'HELO' : 'EHLO') : s.where === 'VRFY' || s.where === 'ETRN' ? s.where : PROTOCOL_STATE[stage];
   const afterData = stage === 'data' || stage === 'end-of-data';
+  const peer = s.tls?.peer;
   return [
     ['request', 'smtpd_access_policy'],
     ['protocol_state', state],
@@ -336,21 +338,22 @@ export function policyRequest(
     ['recipient_count', afterData ? String(s.recipients.length) : '0'],
     ['client_address', s.address],
     ['client_name', s.name],
-    ['reverse_client_name', s.name],
+    ['reverse_client_name', s.reverseName],
     ['instance', (s.policyInstance ??= `${process.pid.toString(16)}.${(++instances).toString(16)}.${Date.now().toString(16)}.0`)],
     ['sasl_method', s.saslMethod ?? ''],
     ['sasl_username', s.saslUsername ?? ''],
     ['sasl_sender', s.senderSaslAuth ?? ''],
     ['size', String(input.size ?? s.sizeAnnounced ?? 0)],
-    ['ccert_subject', ''],
-    ['ccert_issuer', ''],
-    ['ccert_fingerprint', ''],
-    ['ccert_pubkey_fingerprint', ''],
+    // the CommonNames only from a verified certificate, xtext-encoded (smtpd_check.c ENCODE_CN)
+    ['ccert_subject', peer?.trusted ? xtext(peer.subjectCN) : ''],
+    ['ccert_issuer', peer?.trusted ? xtext(peer.issuerCN) : ''],
+    ['ccert_fingerprint', peer?.fingerprint ?? ''],
+    ['ccert_pubkey_fingerprint', peer?.pubkeyFingerprint ?? ''],
     ['encryption_protocol', s.tls?.protocol ?? ''],
     ['encryption_cipher', s.tls?.cipher ?? ''],
     ['encryption_keysize', s.tls ? String(s.tls.bits) : '0'],
     ['etrn_domain', ''],
-    ['stress', ''],
+    ['stress', config.get('stress')],
     ['client_port', String(s.port)],
     ['policy_context', input.settings.policyContext],
     ['server_address', s.localAddress],

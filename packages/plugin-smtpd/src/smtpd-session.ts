@@ -5,9 +5,11 @@
  * contract, and DATA streamed into cleanup. smtp-server (smtpd-server.ts)
  * does the socket, TLS and DATA-stream work underneath.
  */
+import { peerCertificate } from './smtpd-ccert.js';
 import { reverse, lookup } from 'node:dns/promises';
 import type { TLSSocket } from 'node:tls';
 import type {
+  NameResolver,
   CleanupRequest,
   CleanupService,
   ConfigView,
@@ -19,7 +21,7 @@ import type {
   SmtpdHookRegistry,
   TableRegistry,
 } from '@postern/core';
-import { anvilLimitReply, etrnReply, flushClient, isFlushSite, newQueueId, type AnvilService } from '@postern/core';
+import { anvilLimitReply, etrnReply, isFlushSite, newQueueId, type AnvilService, type FlushService } from '@postern/core';
 import { SmtpdEventLimits } from './smtpd-anvil.js';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
@@ -65,8 +67,12 @@ export interface SmtpdShared {
   readonly policy?: PolicyClients;
   /** reject_rbl_client and friends. */
   readonly dnsxl?: SmtpdDnsxl;
+  /** DNS for reject_unknown_helo_hostname and check_*_{mx,ns,a}_access. */
+  readonly resolver?: NameResolver;
   /** verify(8), for reject_unverified_*. */
   readonly verify?: VerifyService;
+  /** flush(8), for ETRN. */
+  readonly flush: FlushService;
   /** receive_override_options. */
   readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
@@ -162,7 +168,7 @@ export class SmtpdSession implements CommandSink {
 
   async start(): Promise<void> {
     const s = this.state;
-    if (!this.local) s.name = await this.peerName(s.address);
+    if (!this.local) await this.peerName(s);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
     this.limits = new SmtpdEventLimits(this.c, this.log, this.shared.anvil, this.shared.eventLimitExceptions, s);
@@ -183,6 +189,7 @@ export class SmtpdSession implements CommandSink {
         dnsxl: this.shared.dnsxl,
         verify: this.shared.verify,
         sleep: this.shared.sleep,
+        resolver: this.shared.resolver,
         transp: this.shared.transp,
       },
       s,
@@ -199,7 +206,7 @@ export class SmtpdSession implements CommandSink {
       return;
     }
     try {
-      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'));
+      this.milters = await SmtpdMilters.open(this.c, this.log, s, (action, text, recipient) => this.check.logAction(action, text, { stage: 'rcpt', recipient }), this.shared.transp.has('no_milters'), this.shared.tables);
     } catch (err) {
       // a bad smtpd_milters setting (milter8_conf_error)
       this.log.warn(`smtpd_milters: ${(err as Error).message}`);
@@ -227,9 +234,11 @@ export class SmtpdSession implements CommandSink {
     const cipher = socket.getCipher();
     const proto = socket.getProtocol() ?? cipher?.version ?? 'TLS';
     const bits = cipherBits(cipher?.name ?? '');
-    s.tls = { protocol: proto, cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', bits };
+    const peer = this.c.bool('smtpd_tls_ask_ccert') ? peerCertificate(socket, this.c.get('smtpd_tls_fingerprint_digest').trim() || 'sha256') : undefined;
+    s.tls = { protocol: proto, cipher: cipher?.standardName ?? cipher?.name ?? 'unknown', bits, peer };
     if (this.c.int('smtpd_tls_loglevel') >= 1) {
-      this.log.info(`Anonymous TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
+      const kind = !peer ? 'Anonymous' : peer.trusted ? 'Trusted' : 'Untrusted';
+      this.log.info(`${kind} TLS connection established from ${s.namaddr}: ${proto} with cipher ${s.tls.cipher} (${bits}/${bits} bits)`);
     }
     // wrapper mode: start() checks it before the greeting
     if (!socket.isSessionReused() && !this.conn.wrapped) this.tlsGate = this.newTlsSession();
@@ -709,7 +718,7 @@ export class SmtpdSession implements CommandSink {
     // a leading @ or # (RFC 1985 forms) is skipped, as Postfix does
     const site = /^[A-Za-z0-9[]/.test(words[0]!) ? words[0]! : words[0]!.slice(1);
     if (!isFlushSite(site)) return this.error('501 5.5.4 Error: invalid parameter syntax');
-    const status = await flushClient(this.c).sendSite(site);
+    const status = await this.shared.flush.sendSite(site);
     const reply = etrnReply(status, site);
     this.reply(reply);
     return reply.startsWith('250');
@@ -983,20 +992,35 @@ export class SmtpdSession implements CommandSink {
 
   // ---- client name -------------------------------------------------------------------------
 
-  /** smtpd_peername_lookup: a reverse name that maps forward to the address, else "unknown". */
-  private async peerName(address: string): Promise<string> {
-    if (!this.c.bool('smtpd_peername_lookup')) return 'unknown';
+  /**
+   * smtpd_peername_lookup (smtpd_peer.c): the reverse name (reverse_client_name)
+   * and the name that maps forward to the address (client_name), else
+   * "unknown"; a DNS failure other than "no such name" is temporary.
+   */
+  private async peerName(s: SmtpdState): Promise<void> {
+    s.name = s.reverseName = 'unknown';
+    if (!this.c.bool('smtpd_peername_lookup')) return;
+    const temporary = (err: unknown) => !['ENOTFOUND', 'ENODATA'].includes((err as NodeJS.ErrnoException).code ?? '');
+    let names: string[];
     try {
-      const names = await reverse(address);
-      for (const n of names) {
-        if (!/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(n)) continue;
-        const addrs = await lookup(n, { all: true });
-        if (addrs.some((a) => normalizeAddress(a.address) === address)) return n.toLowerCase().replace(/\.$/, '');
-      }
-    } catch {
-      // No name: "unknown".
+      names = (await reverse(s.address)).filter((n) => /^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(n));
+    } catch (err) {
+      s.nameTempfail = s.reverseTempfail = temporary(err);
+      return;
     }
-    return 'unknown';
+    if (names.length === 0) return;
+    s.reverseName = names[0]!.toLowerCase().replace(/\.$/, '');
+    for (const n of names) {
+      try {
+        const addrs = await lookup(n, { all: true });
+        if (addrs.some((a) => normalizeAddress(a.address) === s.address)) {
+          s.name = n.toLowerCase().replace(/\.$/, '');
+          return;
+        }
+      } catch (err) {
+        s.nameTempfail ||= temporary(err);
+      }
+    }
   }
 }
 

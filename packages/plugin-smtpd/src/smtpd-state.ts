@@ -3,6 +3,7 @@
  * transaction, the per-command counters for the disconnect log line, and the
  * restriction side effects (defer_if_permit, hold, filter, prepend ...).
  */
+import type { PeerCertificate } from './smtpd-ccert.js';
 import type { DsnNotify, DsnRet } from '@postern/core';
 
 export interface SmtpdRecipient {
@@ -23,6 +24,11 @@ export interface SmtpdState {
   address: string;
   port: number;
   namaddr: string;
+  /** The client's reverse (PTR) name, not forward-confirmed ("unknown" when none): Postfix's reverse_client_name. */
+  reverseName: string;
+  /** Whether a missing name (or reverse name) is a temporary DNS failure (Postfix SMTPD_PEER_CODE_TEMP: answered 450). */
+  nameTempfail?: boolean;
+  reverseTempfail?: boolean;
   rfcAddr: string;
   localAddress: string;
   localPort: number;
@@ -31,7 +37,7 @@ export interface SmtpdState {
   protocol: 'SMTP' | 'ESMTP' | 'LMTP';
   ehloPipelining: boolean;
   encrypted: boolean;
-  tls?: { protocol: string; cipher: string; bits: number };
+  tls?: { protocol: string; cipher: string; bits: number; peer?: PeerCertificate };
   saslUsername?: string;
   saslMethod?: string;
   /** Set when the connect-time check (smtpd_delay_reject = no) rejected the client. */
@@ -79,6 +85,7 @@ export function newState(init: {
   const rfcAddr = init.address.includes(':') ? `IPv6:${init.address}` : init.address;
   return {
     name: init.name,
+    reverseName: init.name,
     address: init.address,
     port: init.port,
     namaddr,

@@ -41,6 +41,8 @@
  *   message_size_limit (10240000), line_length_limit (2048),
  *   smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_tls_security_level,
  *   smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_wrappermode,
+ *   smtpd_tls_ask_ccert (no), smtpd_tls_CAfile, smtpd_tls_fingerprint_digest
+ *   (sha256; the policy ccert_* attributes),
  *   smtpd_sasl_auth_enable, smtpd_sasl_type (dovecot | postern-table),
  *   smtpd_sasl_path, smtpd_tls_auth_only, smtpd_forbid_bare_newline (no),
  *   smtpd_peername_lookup (yes), postern_smtpd_plugins, smtpd_milters,
@@ -68,7 +70,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { CLEANUP, REWRITE, TABLES, anvilClient, cleanupClient, rewriteClient, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, verifyClient, type VerifyService } from '@postern/core';
+import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, provide, serviceClients, token, type ServicePreInit, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
 import { shareTicketKeys, tlsSessionCache } from '@postern/smtp-client';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
@@ -84,13 +86,9 @@ type DependencyContainer = ServiceContext['container'];
 
 /** The seam through which tests and embedders pass in-process services. */
 export interface SmtpdOptions {
-  readonly cleanup?: CleanupService;
-  readonly rewrite?: RewriteService;
   readonly tables?: TableRegistry;
   readonly sasl?: SaslServer;
   readonly hooks?: SmtpdHookRegistry;
-  /** anvil(8) (default: the anvil service's client). */
-  readonly anvil?: AnvilService;
   /** How smtpd_error_sleep_time sleeps (default: a timer). */
   readonly sleep?: (ms: number) => Promise<void>;
   /** How postern_smtpd_plugins are imported (default: import()). */
@@ -110,35 +108,90 @@ function fromContainer<T>(container: DependencyContainer | undefined, tok: symbo
   return use(container, tok as never) as T;
 }
 
+/** The contracts smtpd takes from its container (in-process objects or their clients). */
+@injectable()
+export class SmtpdServices {
+  constructor(
+    @inject(CLEANUP) readonly cleanup: CleanupService,
+    @inject(REWRITE) readonly rewrite: RewriteService,
+    @inject(ANVIL) readonly anvil: AnvilService,
+    @inject(VERIFY) readonly verify: VerifyService,
+    @inject(FLUSH) readonly flush: FlushService,
+  ) {}
+}
+
+/** smtpd_tls_cert_file and smtpd_tls_key_file, read (or the reason they could not be). */
+interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly error?: string;
+  /** smtpd_tls_CAfile (with smtpd_tls_ask_ccert). */
+  readonly ca?: Buffer;
+  readonly caError?: string;
+}
+
+/** The TLS files as preInit read them, before the process dropped privileges. */
+const SMTPD_TLS_FILES = token<TlsFiles>('smtpd.TlsFiles');
+
+function readTlsFiles(config: ConfigView): TlsFiles | undefined {
+  const certFile = config.get('smtpd_tls_cert_file').trim();
+  const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
+  if (!certFile) return undefined;
+  let files: TlsFiles;
+  try {
+    files = { certFile, keyFile, cert: readFileSync(certFile), key: readFileSync(keyFile) };
+  } catch (err) {
+    return { certFile, keyFile, error: (err as Error).message };
+  }
+  const caFile = config.get('smtpd_tls_CAfile').trim();
+  if (!caFile || !config.bool('smtpd_tls_ask_ccert')) return files;
+  try {
+    return { ...files, ca: readFileSync(caFile) };
+  } catch (err) {
+    return { ...files, caError: (err as Error).message };
+  }
+}
+
+/**
+ * Before the privilege drop (Postfix's smtpd reads its TLS files in
+ * pre_jail_init, as root): the private key is often readable by root alone.
+ */
+export const preInit: ServicePreInit = (ctx) => {
+  const files = readTlsFiles(ctx.config);
+  if (files) provide(ctx.container, SMTPD_TLS_FILES, files);
+};
+
 /** Builds an smtpd for this configuration (master.cf -o overrides already applied). */
 export async function createSmtpd(
   config: ConfigView,
   log: Logger,
-  container?: DependencyContainer,
+  container: DependencyContainer,
   options: SmtpdOptions = {},
 ): Promise<Smtpd> {
   const tables = options.tables ?? fromContainer<TableRegistry>(container, TABLES);
-  const cleanup = options.cleanup ?? fromContainer<CleanupService>(container, CLEANUP) ?? cleanupClient(config);
-  const rewrite = options.rewrite ?? fromContainer<RewriteService>(container, REWRITE) ?? rewriteClient(config);
+  const { cleanup, rewrite, anvil, verify, flush } = container.resolve(SmtpdServices);
   let sasl = options.sasl ?? fromContainer<SaslServer>(container, SASL_SERVER);
   if (!sasl && config.bool('smtpd_sasl_auth_enable')) sasl = createSaslServer(config, tables, log);
   const hooks = options.hooks ?? fromContainer<SmtpdHookRegistry>(container, SMTPD_HOOKS) ?? createHookRegistry();
   await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer, config);
 
-  const certFile = config.get('smtpd_tls_cert_file').trim();
-  const keyFile = config.get('smtpd_tls_key_file').trim() || certFile;
-  let tlsOptions: { key?: Buffer; cert?: Buffer } = {};
-  if (certFile) {
-    try {
-      tlsOptions = { cert: readFileSync(certFile), key: readFileSync(keyFile) };
-    } catch (err) {
-      log.warn(`cannot load TLS certificate or key (${certFile}, ${keyFile}): ${(err as Error).message}`);
-    }
+  const files = fromContainer<TlsFiles>(container, SMTPD_TLS_FILES) ?? readTlsFiles(config);
+  let tlsOptions: { key?: Buffer; cert?: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } = {};
+  if (files?.error) log.warn(`cannot load TLS certificate or key (${files.certFile}, ${files.keyFile}): ${files.error}`);
+  else if (files) tlsOptions = { cert: files.cert, key: files.key };
+  if (tlsOptions.cert && config.bool('smtpd_tls_ask_ccert')) {
+    // ask, never require: an unverified certificate is "Untrusted", not refused
+    tlsOptions = { ...tlsOptions, requestCert: true, rejectUnauthorized: false };
+    if (files?.caError) log.warn(`cannot load smtpd_tls_CAfile ${config.get('smtpd_tls_CAfile').trim()}: ${files.caError}`);
+    else if (files?.ca) tlsOptions.ca = files.ca;
   }
   const tlsReady = tlsOptions.cert !== undefined;
   const wrapper = config.bool('smtpd_tls_wrappermode');
   if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');
 
+  const resolver = fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config);
   const shared: SmtpdShared = {
     config,
     log,
@@ -152,12 +205,14 @@ export async function createSmtpd(
       config.isSet('smtpd_forbid_bare_newline_exclusions') ? config.list('smtpd_forbid_bare_newline_exclusions') : mynetworksList(config),
       tables,
     ),
-    anvil: options.anvil ?? anvilClient(config),
+    anvil,
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
-    verify: fromContainer<VerifyService>(container, VERIFY) ?? verifyClient(config),
-    dnsxl: new SmtpdDnsxl(config, fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config), tables),
+    verify,
+    flush,
+    resolver,
+    dnsxl: new SmtpdDnsxl(config, resolver, tables),
     transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
@@ -187,7 +242,7 @@ export async function createSmtpd(
   });
   // tlsmgr(8): one session ticket key for every smtpd process, renewed by tlsmgr
   const stopTickets = tlsReady
-    ? await shareTicketKeys(tlsSessionCache(config, 'smtpd', log), (ticketKeys) => server.updateSecureContext({ ticketKeys }), log)
+    ? await shareTicketKeys(tlsSessionCache(serviceClients(container), 'smtpd', log), (ticketKeys) => server.updateSecureContext({ ticketKeys }), log)
     : () => undefined;
 
   return {

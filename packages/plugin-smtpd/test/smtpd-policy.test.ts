@@ -7,11 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { RawClient, startRig } from './helpers.js';
 
 const POSTGREY = '/usr/sbin/postgrey';
@@ -227,5 +228,79 @@ test('check_policy_service: max_idle closes an unused connection; a silent serve
     await rig.stop();
     await policy.close();
     silent.close();
+  }
+});
+
+test('check_policy_service after STARTTLS with smtpd_tls_ask_ccert: ccert_* of a trusted, an untrusted and no client certificate; stress', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-ccert-'));
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.pem', '-days', '2', '-subj', '/CN=mx.example.com');
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Test CA');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=client one.example');
+  ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2');
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'self.key', '-out', 'self.pem', '-days', '2', '-subj', '/CN=self.example');
+  // the expected fingerprints, from openssl itself
+  const certFp = (f: string) => ssl('x509', '-in', f, '-noout', '-fingerprint', '-sha256').trim().split('=')[1]!;
+  const pubFp = (f: string) => {
+    writeFileSync(join(dir, 'pub.der'), execFileSync('openssl', ['pkey', '-pubin', '-outform', 'DER'], { input: ssl('x509', '-in', f, '-noout', '-pubkey') }));
+    return ssl('dgst', '-sha256', '-c', 'pub.der').trim().split('= ')[1]!.toUpperCase();
+  };
+  const policy = new RecordingPolicy(() => 'action=DUNNO\n\n');
+  await policy.listen({ port: 0, host: '127.0.0.1' });
+  const port = (policy.server.address() as { port: number }).port;
+  const rig = await startRig({
+    smtpd_tls_security_level: 'may',
+    smtpd_tls_cert_file: join(dir, 'server.pem'),
+    smtpd_tls_key_file: join(dir, 'server.key'),
+    smtpd_tls_ask_ccert: 'yes',
+    smtpd_tls_CAfile: join(dir, 'ca.pem'),
+    smtpd_tls_loglevel: '1',
+    smtpd_recipient_restrictions: `check_policy_service inet:127.0.0.1:${port}, permit`,
+    stress: 'yes',
+  });
+  const session = async (cert?: string): Promise<Map<string, string>> => {
+    const c = await RawClient.open(rig.port);
+    await c.reply();
+    await c.cmd('EHLO client.example');
+    assert.equal(await c.cmd('STARTTLS'), '220 2.0.0 Ready to start TLS');
+    c.socket.removeAllListeners('data');
+    const s = tlsConnect({
+      socket: c.socket,
+      rejectUnauthorized: false,
+      servername: 'mx.example.com',
+      ...(cert ? { cert: readFileSync(join(dir, `${cert}.pem`)), key: readFileSync(join(dir, `${cert}.key`)) } : {}),
+    });
+    await new Promise<void>((r) => s.once('secureConnect', () => r()));
+    const t = new RawClient(s as never);
+    await t.cmd('EHLO client.example');
+    await t.cmd('MAIL FROM:<alice@sender.example>');
+    assert.match((await t.cmd('RCPT TO:<bob@example.com>'))!, /^250 /);
+    await t.cmd('QUIT');
+    return policy.requests.at(-1)!;
+  };
+  try {
+    const trusted = await session('client');
+    assert.equal(trusted.get('ccert_subject'), 'client+20one.example');
+    assert.equal(trusted.get('ccert_issuer'), 'Test+20CA');
+    assert.equal(trusted.get('ccert_fingerprint'), certFp('client.pem'));
+    assert.equal(trusted.get('ccert_pubkey_fingerprint'), pubFp('client.pem'));
+    assert.match(trusted.get('encryption_protocol')!, /^TLSv1\.[23]$/);
+    assert.equal(trusted.get('stress'), 'yes');
+    assert.ok(rig.log.lines.some((l) => /^Trusted TLS connection established from unknown\[127\.0\.0\.1\]: TLSv1\.[23] with cipher /.test(l)), rig.log.lines.join('\n'));
+
+    const untrusted = await session('self');
+    assert.equal(untrusted.get('ccert_subject'), '');
+    assert.equal(untrusted.get('ccert_issuer'), '');
+    assert.equal(untrusted.get('ccert_fingerprint'), certFp('self.pem'));
+    assert.equal(untrusted.get('ccert_pubkey_fingerprint'), pubFp('self.pem'));
+    assert.ok(rig.log.lines.some((l) => /^Untrusted TLS connection established from /.test(l)));
+
+    const anonymous = await session();
+    for (const a of ['ccert_subject', 'ccert_issuer', 'ccert_fingerprint', 'ccert_pubkey_fingerprint']) assert.equal(anonymous.get(a), '', a);
+    assert.ok(rig.log.lines.some((l) => /^Anonymous TLS connection established from /.test(l)));
+  } finally {
+    await rig.stop();
+    await policy.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

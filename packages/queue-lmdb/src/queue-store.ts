@@ -10,6 +10,7 @@ import type { Logger } from '@postern/core';
 import type {
   DeliveryLogRecord,
   QueuedMessage,
+  QueueStateChange,
   QueueStore,
   QueueWriter,
   RecipientUpdate,
@@ -188,7 +189,7 @@ class LmdbStore implements LmdbQueueStore {
   async move(
     id: string,
     to: QueueName,
-    state?: { nextAttempt?: number; reason?: string; warned?: number; attempts?: number },
+    state?: QueueStateChange,
   ): Promise<QueuedMessage | undefined> {
     assertId(id);
     assertQueue(to);

@@ -73,8 +73,8 @@ const READ_CHUNKS = 16;
 /** Messages one reaper pass moves per shard. */
 const REAP_LIMIT = 1000;
 
-type StateChange = { nextAttempt?: number; reason?: string; warned?: number; attempts?: number };
-const STATE_FIELDS: Record<keyof StateChange, string> = { nextAttempt: 'next', reason: 'reason', warned: 'warned', attempts: 'attempts' };
+type StateChange = { nextAttempt?: number; reason?: string; warned?: number; attempts?: number; expired?: number };
+const STATE_FIELDS: Record<keyof StateChange, string> = { nextAttempt: 'next', reason: 'reason', warned: 'warned', attempts: 'attempts', expired: 'expired' };
 
 interface Scripted {
   pqCommit(m: string, c: string, staged: string, index: string, ...argv: (string | number)[]): Promise<number>;
@@ -133,6 +133,7 @@ function toMessage(id: string, flat: readonly string[] | Record<string, string> 
   if (h.reason !== undefined) state.reason = h.reason;
   if (h.warned !== undefined) state.warned = Number(h.warned);
   if (h.attempts !== undefined) state.attempts = Number(h.attempts);
+  if (h.expired !== undefined) state.expired = Number(h.expired);
   return { ...env, recipients, id, queue: h.queue as QueueName, size: Number(h.size ?? 0), ...state };
 }
 

@@ -36,8 +36,8 @@ export const plugin = definePlugin({
 export { PARAMETERS } from './redis-params.js';
 export { openRedis, closeRedis, parseHost, redisServerOptions, redisErrorText, waitReplicas } from './redis-connection.js';
 export type { RedisClient, RedisServerOptions } from './redis-connection.js';
-export { startRedisServer, startRedisCluster, haveRedisServer, freePort } from './redis-servers.js';
-export type { RedisServerProcess, RedisClusterProcess, StartRedisOptions } from './redis-servers.js';
+export { startRedisServer, startRedisCluster, startRedisSentinel, haveRedisServer, freePort } from './redis-servers.js';
+export type { RedisServerProcess, RedisClusterProcess, RedisSentinelProcess, StartRedisOptions } from './redis-servers.js';
 export { RedisTable, redisTableFactory, parseRedisTableFile, expandKeyFormat } from './table-redis.js';
 export type { RedisTableSettings } from './table-redis.js';
 export { RedisAnvil, type RedisAnvilOptions } from './anvil-redis.js';

@@ -1,5 +1,5 @@
 /**
- * Connections to Redis (standalone or Cluster) through ioredis, set up the
+ * Connections to Redis (standalone, Sentinel or Cluster) through ioredis, set up the
  * way a mail system needs them:
  *
  * - fail fast: a command that cannot be sent within one reconnection attempt,
@@ -25,6 +25,14 @@ export interface RedisServerOptions {
   readonly hosts: readonly string[];
   /** A Redis Cluster: keys are routed by slot; every key of one message carries one hash tag. */
   readonly cluster?: boolean;
+  /**
+   * Redis Sentinel: the name of the master the Sentinels at `hosts` watch.
+   * The client asks them for the current master, and again after a
+   * failover; it talks only to a master (role master).
+   */
+  readonly sentinelMaster?: string;
+  /** AUTH password of the Sentinels themselves (requirepass in sentinel.conf). */
+  readonly sentinelPassword?: string;
   readonly username?: string;
   readonly password?: string;
   /** SELECT index (standalone only). */
@@ -69,6 +77,7 @@ function baseOptions(o: RedisServerOptions): RedisOptions {
 /** Opens a client; it connects in the background (commands queue until it is ready, bounded by the timeouts). */
 export function openRedis(o: RedisServerOptions): RedisClient {
   if (o.hosts.length === 0) throw new Error('no Redis servers configured');
+  if (o.cluster && o.sentinelMaster) throw new Error('a Redis Cluster has no Sentinels: set either the cluster or the Sentinel master name, not both');
   const base = baseOptions(o);
   if (o.cluster) {
     return new Cluster(
@@ -84,6 +93,19 @@ export function openRedis(o: RedisServerOptions): RedisClient {
         slotsRefreshTimeout: o.connectTimeout ?? 5000,
       },
     );
+  }
+  if (o.sentinelMaster) {
+    return new Redis({
+      ...base,
+      sentinels: o.hosts.map((h) => parseHost(h) as { host: string; port: number }),
+      name: o.sentinelMaster,
+      role: 'master',
+      sentinelPassword: o.sentinelPassword || undefined,
+      // after a failover the old master may still answer for a moment as a replica: reconnect to the new one
+      reconnectOnError: (err) => /READONLY/.test(err.message),
+      sentinelRetryStrategy: (times: number) => Math.min(100 * times, 1000),
+      db: o.database ?? 0,
+    });
   }
   const node = parseHost(o.hosts[0]!);
   return new Redis({ ...base, ...node, db: o.database ?? 0 });
@@ -104,6 +126,8 @@ export function redisServerOptions(config: ConfigView, name?: string): RedisServ
   return {
     hosts: config.list('redis_servers'),
     cluster: config.bool('redis_cluster'),
+    sentinelMaster: config.get('redis_sentinel_master') || undefined,
+    sentinelPassword: config.get('redis_sentinel_password') || undefined,
     username: config.get('redis_username'),
     password: config.get('redis_password'),
     database: config.int('redis_database'),

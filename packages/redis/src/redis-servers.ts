@@ -3,10 +3,11 @@
  * processes (Debian's redis-server package) on free loopback ports, each in
  * its own temporary directory, with the persistence a mail queue needs
  * (appendonly yes, appendfsync always) unless told otherwise; and a
- * Redis Cluster of several masters made with `redis-cli --cluster create`.
+ * Redis Cluster of several masters made with `redis-cli --cluster create`;
+ * and a master with a replica watched by Redis Sentinels.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,7 +85,13 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     ...(options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000'] : []),
     ...(options.extra ?? []),
   ];
-  let child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
+  return startProcess(port, dir, ['redis-server', ...args]);
+}
+
+/** Runs `command` (a redis-server or a Sentinel on `port`, in `dir`) until stopped. */
+async function startProcess(port: number, dir: string, command: readonly string[]): Promise<RedisServerProcess> {
+  const run = () => spawn(command[0]!, command.slice(1), { stdio: 'ignore' });
+  let child: ChildProcess = run();
   await waitReady(port);
   const kill = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -92,7 +99,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     child.kill('SIGKILL');
     await gone;
   };
-  const server: RedisServerProcess = {
+  return {
     port,
     host: '127.0.0.1',
     dir,
@@ -103,7 +110,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     kill,
     async restart() {
       await kill();
-      child = spawn('redis-server', args, { stdio: 'ignore' });
+      child = run();
       await waitReady(port);
     },
     async stop() {
@@ -111,7 +118,6 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  return server;
 }
 
 export interface RedisClusterProcess {
@@ -147,5 +153,104 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterProces
     async stop() {
       for (const n of nodes) await n.stop();
     },
+  };
+}
+
+export interface RedisSentinelProcess {
+  /** The first master, then its replica (promoted by a failover). */
+  readonly servers: readonly RedisServerProcess[];
+  readonly sentinels: readonly RedisServerProcess[];
+  /** Sentinel addresses, for redis_servers. */
+  readonly hosts: readonly string[];
+  /** The master name, for redis_sentinel_master. */
+  readonly masterName: string;
+  /** "host:port" of the master the Sentinels name now. */
+  currentMaster(): Promise<string>;
+  /** SIGKILLs the current master and waits until the Sentinels have promoted the replica. */
+  failover(ms?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function redisCommand(port: number, ...args: string[]): Promise<unknown> {
+  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    return await r.call(args[0]!, ...args.slice(1));
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * A master, one replica and `sentinels` Redis Sentinels (quorum 1, a master
+ * is down after 1 s) on loopback: enough to see a failover happen.
+ */
+export async function startRedisSentinel(sentinels = 1, masterName = 'postern'): Promise<RedisSentinelProcess> {
+  const servers: RedisServerProcess[] = [];
+  const watchers: RedisServerProcess[] = [];
+  const stop = async () => {
+    for (const n of [...watchers, ...servers]) await n.stop();
+  };
+  try {
+    const master = await startRedisServer();
+    servers.push(master);
+    servers.push(await startRedisServer({ extra: ['--replicaof', '127.0.0.1', String(master.port)] }));
+    for (const until = Date.now() + 15_000; ; ) {
+      const info = String(await redisCommand(servers[1]!.port, 'info', 'replication').catch(() => ''));
+      if (/master_link_status:up/.test(info)) break;
+      if (Date.now() > until) throw new Error('the replica never reached its master');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    for (let i = 0; i < sentinels; i++) {
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'postern-sentinel-'));
+      const conf = join(dir, 'sentinel.conf');
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          'protected-mode no',
+          `dir ${dir}`,
+          `logfile ${join(dir, 'sentinel.log')}`,
+          `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 1`,
+          `sentinel down-after-milliseconds ${masterName} 1000`,
+          `sentinel failover-timeout ${masterName} 5000`,
+          `sentinel parallel-syncs ${masterName} 1`,
+          '',
+        ].join('\n'),
+      );
+      watchers.push(await startProcess(port, dir, ['redis-server', conf, '--sentinel']));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const currentMaster = async () => {
+    const [host, port] = (await redisCommand(watchers[0]!.port, 'sentinel', 'get-master-addr-by-name', masterName)) as [string, string];
+    return `${host}:${port}`;
+  };
+  return {
+    servers,
+    sentinels: watchers,
+    hosts: watchers.map((w) => w.address),
+    masterName,
+    currentMaster,
+    async failover(ms = 30_000) {
+      const was = await currentMaster();
+      const old = servers.find((s) => s.address === was);
+      await old?.kill();
+      for (const until = Date.now() + ms; ; ) {
+        const now = await currentMaster().catch(() => was);
+        if (now !== was) {
+          const role = String(await redisCommand(Number(now.split(':')[1]), 'role').catch(() => ''));
+          if (role.startsWith('master')) return now;
+        }
+        if (Date.now() > until) throw new Error(`no failover away from ${was} within ${ms} ms`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    },
+    stop,
   };
 }

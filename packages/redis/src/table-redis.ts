@@ -18,6 +18,9 @@
  *   hosts (127.0.0.1:6379)  servers: host:port, [v6addr]:port, /path/socket;
  *                           with cluster = yes, some masters of the Cluster.
  *   cluster (no)            the servers are a Redis Cluster.
+ *   sentinel_master (empty) the servers are Redis Sentinels watching the
+ *                           master of this name; lookups go to the current master.
+ *   sentinel_password       the Sentinels' own password.
  *   username, password      AUTH (ACL user and password).
  *   dbid (0)                SELECT index (standalone).
  *   prefix (empty)          prepended to every key written or read.
@@ -41,6 +44,8 @@ import { closeRedis, openRedis, redisErrorText, type RedisClient } from './redis
 export interface RedisTableSettings {
   readonly hosts: string[];
   readonly cluster: boolean;
+  readonly sentinelMaster: string;
+  readonly sentinelPassword: string;
   readonly username: string;
   readonly password: string;
   readonly dbid: number;
@@ -52,7 +57,7 @@ export interface RedisTableSettings {
   readonly timeout: number;
 }
 
-const KNOWN = new Set(['hosts', 'cluster', 'username', 'password', 'dbid', 'prefix', 'key_format', 'hash', 'fold', 'ttl', 'timeout']);
+const KNOWN = new Set(['hosts', 'cluster', 'sentinel_master', 'sentinel_password', 'username', 'password', 'dbid', 'prefix', 'key_format', 'hash', 'fold', 'ttl', 'timeout']);
 
 function bool(v: string, name: string, file: string): boolean {
   if (/^(yes|true|1|on)$/i.test(v)) return true;
@@ -92,6 +97,8 @@ export function parseRedisTableFile(file: string, text?: string): RedisTableSett
   return {
     hosts: get('hosts', '127.0.0.1:6379').split(/[\s,]+/).filter(Boolean),
     cluster: bool(get('cluster', 'no'), 'cluster', file),
+    sentinelMaster: get('sentinel_master', ''),
+    sentinelPassword: get('sentinel_password', ''),
     username: get('username', ''),
     password: get('password', ''),
     dbid: Number(get('dbid', '0')),
@@ -145,6 +152,8 @@ export class RedisTable implements LookupTable {
     this.#client ??= openRedis({
       hosts: s.hosts,
       cluster: s.cluster,
+      sentinelMaster: s.sentinelMaster || undefined,
+      sentinelPassword: s.sentinelPassword || undefined,
       username: s.username,
       password: s.password,
       database: s.dbid,

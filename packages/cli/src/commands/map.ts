@@ -32,11 +32,16 @@
  *            `postmap: warning: FILE, line N: duplicate entry: "key"`.
  *   -p       create the table with mode 0644 instead of inheriting the
  *            source file's group/other read permissions.
+ *   -b, -h   with `-q -`: stdin is a message; its body lines (-b) and
+ *            logical header lines (-h) are the keys, as body_checks and
+ *            header_checks see them; -m adds MIME parsing (map-query.ts).
+ *            Each key found prints `key<TAB>value`.
+ *   -F       building: each value names files whose contents are stored
+ *            base64-encoded; querying (-q, -s): values are base64-decoded.
  *   -N, -n   accepted; null-terminated keys are a dbm/db detail that is
  *            meaningless for lmdb tables.
  *   -o, -u, -U, -v, -c dir   accepted; privileges, UTF-8 checks, verbosity
  *            and the configuration directory are handled by the postern CLI.
- *   -b, -h, -m, -F are not supported (fatal).
  *
  * DIAGNOSTICS
  *   Problems go to stderr as `postmap: warning: ...` / `postmap: fatal: ...`;
@@ -48,6 +53,7 @@ import { LmdbTable, collectEntries, parseAliasSource, parseMapSource } from '@po
 import { describeError, resolveTableSpec } from '@postern/core';
 import type { LookupTable, TableRegistry } from '@postern/core';
 import type { SourceEntry, TableDiagnostic } from '@postern/tables';
+import { decodeValue, encodeFiles, messageKeys } from './map-query.js';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -76,7 +82,7 @@ export interface TableAdminFlavor {
 
 export const POSTMAP: TableAdminFlavor = {
   program: 'postmap',
-  usage: 'usage: postmap [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] [map_type:]file...',
+  usage: 'usage: postmap [-bfFhimnNoprsuUvw] [-c config_dir] [-d key] [-q key] [map_type:]file...',
   optionLetters: 'bc:d:fFhimnNopq:rsuUvw',
   parse: parseMapSource,
   separator: '\t',
@@ -152,7 +158,35 @@ export async function runTableAdmin(
 
   try {
     const opts = parseOptions(argv, flavor.optionLetters, fatal, flavor.usage);
-    for (const f of ['b', 'h', 'm', 'F']) if (opts.flags.has(f)) fatal(`option -${f} is not supported by Postern`);
+    const modes = { header: opts.flags.has('h'), body: opts.flags.has('b'), mime: opts.flags.has('m') };
+    if ((modes.header || modes.body || modes.mime) && opts.query !== '-') fatal('specify -b -h or -m only with "-q -"');
+    if (modes.mime && !modes.header && !modes.body) warn('ignoring -m option without -b or -h');
+    const base64 = opts.flags.has('F');
+    /** -F: the decoded value; a value that is not base64 is Postfix's warning, then fatal. */
+    const shown = (spec: string, key: string, value: string): string => {
+      if (!base64) return value;
+      const decoded = decodeValue(value);
+      if (decoded === undefined) {
+        // Postfix names an indexed table by its file (hash:x.db); Postern's is x.lmdb.
+        const name = spec.startsWith('lmdb:') ? `${spec}.lmdb` : spec;
+        warn(`table ${name}: key ${key}: malformed BASE64 value: ${value}`);
+        fatal(`table ${name}: query error`);
+      }
+      return decoded!;
+    };
+    /** -F building: each value replaced by the base64 of the files it names. */
+    const encoded = (entries: SourceEntry[], file: string, onDiagnostic: (d: TableDiagnostic) => void): SourceEntry[] => {
+      if (!base64) return entries;
+      const out: SourceEntry[] = [];
+      for (const e of entries) {
+        const r = encodeFiles(e.value);
+        if ('error' in r) {
+          const message = `${r.error}: skipping this entry`;
+          onDiagnostic({ file, line: e.line, message, text: `${file}, line ${e.line}: ${message}` });
+        } else out.push({ ...e, value: r.value });
+      }
+      return out;
+    };
     const fold = !opts.flags.has('f');
     const duplicates = opts.flags.has('r') ? 'replace' : opts.flags.has('w') ? 'ignore' : 'warn';
     if (opts.args.length === 0) fatal(flavor.usage);
@@ -194,11 +228,14 @@ export async function runTableAdmin(
     if (opts.query !== undefined) {
       if (opts.query === '-') {
         let found = false;
-        for (const key of stdinLines(await readAll(io.stdin))) {
+        const input = await readAll(io.stdin);
+        const keys = modes.header || modes.body ? messageKeys(input, modes) : stdinLines(input);
+        for (const key of keys) {
           for (const arg of opts.args) {
-            const value = await open(specOf(arg).spec).lookup(key);
+            const spec = specOf(arg).spec;
+            const value = await open(spec).lookup(key);
             if (value !== undefined) {
-              write(io.stdout, `${key}${flavor.separator}${value}\n`);
+              write(io.stdout, `${key}${flavor.separator}${shown(spec, key, value)}\n`);
               found = true;
               break;
             }
@@ -207,9 +244,10 @@ export async function runTableAdmin(
         return found ? 0 : 1;
       }
       for (const arg of opts.args) {
-        const value = await open(specOf(arg).spec).lookup(opts.query);
+        const spec = specOf(arg).spec;
+        const value = await open(spec).lookup(opts.query);
         if (value !== undefined) {
-          write(io.stdout, `${value}\n`);
+          write(io.stdout, `${shown(spec, opts.query, value)}\n`);
           return 0;
         }
       }
@@ -221,7 +259,7 @@ export async function runTableAdmin(
       if (s.proxied) fatal("can't sequence maps via the proxy service");
       const table = open(s.spec);
       if (!table.entries) fatal(`table ${s.spec}: sequence operation is not supported`);
-      for await (const [key, value] of table.entries!()) write(io.stdout, `${key}${flavor.separator}${value}\n`);
+      for await (const [key, value] of table.entries!()) write(io.stdout, `${key}${flavor.separator}${shown(s.spec, key, value)}\n`);
       return 0;
     }
 
@@ -235,7 +273,7 @@ export async function runTableAdmin(
       };
       if (opts.flags.has('i')) {
         const { table } = lmdbFor(arg, 'update');
-        const entries = flavor.parse(await readAll(io.stdin), 'stdin', onDiagnostic);
+        const entries = encoded(flavor.parse(await readAll(io.stdin), 'stdin', onDiagnostic), 'stdin', onDiagnostic);
         const trailer = flavor.trailer.map(([key, value]) => ({ key, value, line: 0 }));
         await table.addEntries(entries, { fold, duplicates, file: 'stdin', onDiagnostic });
         flush();
@@ -252,7 +290,7 @@ export async function runTableAdmin(
         const e = err as NodeJS.ErrnoException;
         fatal(`open ${name}: ${e.code === 'ENOENT' ? 'No such file or directory' : e.message}`);
       }
-      const entries = collectEntries(flavor.parse(text!, name, onDiagnostic), { fold, duplicates, file: name, onDiagnostic });
+      const entries = collectEntries(encoded(flavor.parse(text!, name, onDiagnostic), name, onDiagnostic), { fold, duplicates, file: name, onDiagnostic });
       flush();
       for (const [key, value] of flavor.trailer) entries.set(key, value);
       await table.rebuild(entries, fold);

@@ -1,17 +1,23 @@
 /**
  * postsuper(1) as `postern super`: queue maintenance.
  *
- *   postern super [-psSv] [-c config_dir] [-d queue_id] [-h queue_id]
- *                 [-H queue_id] [-r queue_id] [queue ...]
+ *   postern super [-psSv] [-c config_dir] [-d queue_id] [-e queue_id]
+ *                 [-f queue_id] [-h queue_id] [-H queue_id] [-r queue_id] [queue ...]
  *
  * -d deletes (default queues hold, incoming, active, deferred), -h puts on
  * hold (from incoming, active, deferred), -H releases from hold to the
  * deferred queue (due at once), -r requeues (hold, incoming, active,
- * deferred). A queue_id of "-" reads IDs from standard input; "ALL" (upper
+ * deferred), -e force-expires (hold, incoming, active, deferred): the message
+ * is marked (QueuedMessage.expired) and qmgr returns it to the sender when it
+ * next takes it, without a delivery attempt -- a deferred message at its next
+ * retry time, as Postfix does (postqueue -f to make that now); a held one
+ * only once released. -f force-expires and releases from hold (due at once).
+ * A message already force-expired is not counted again. A queue_id of "-" reads IDs from standard input; "ALL" (upper
  * case) means every message of the named queues. Each message done is
  * reported as Postfix logs it ("ID: removed", "ID: placed on hold", "ID:
- * released from hold", "ID: requeued"), then the counts ("Deleted: N
- * messages", ...), on standard error and in the maillog. An invalid ID gives
+ * released from hold", "ID: requeued", "ID: expired"), then the count of
+ * each operation asked for ("Deleted: N messages", "Force-expired: N
+ * messages", ...; 0 included, as Postfix), on standard error and in the maillog. An invalid ID gives
  * "warning: invalid mail queue id: ID"; an ID that is not in the named queues
  * is skipped silently, as Postfix does.
  *
@@ -51,30 +57,37 @@ import {
 } from '@postern/core';
 import { hasOpt, optValue } from '../getopt.js';
 import type { CommandIo } from '../io.js';
-import { CommandFatal, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';
+import { CommandFatal, commandClients, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';
 
 const PROGRAM = 'postsuper';
-const USAGE = 'postsuper [-psSv] [-c config_dir] [-d queue_id] [-h queue_id] [-H queue_id] [-r queue_id] [queue...]';
+const USAGE = 'postsuper [-psSv] [-c config_dir] [-d queue_id] [-e queue_id] [-f queue_id] [-h queue_id] [-H queue_id] [-r queue_id] [queue...]';
 
-type Op = 'd' | 'h' | 'H' | 'r';
+type Op = 'd' | 'e' | 'f' | 'h' | 'H' | 'r';
 
 /** The queues each operation looks in by default, and may look in at all. */
 const DEFAULT_QUEUES: Readonly<Record<Op, readonly QueueName[]>> = {
   d: [QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
+  e: [QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
+  f: [QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
   h: [QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
   H: [QUEUE.HOLD],
   r: [QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
 };
 const ALLOWED: Readonly<Record<Op, readonly QueueName[]>> = {
   d: [QUEUE.MAILDROP, QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED, QUEUE.CORRUPT],
+  e: [QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
+  f: [QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
   h: [QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
   H: [QUEUE.HOLD],
   r: [QUEUE.HOLD, QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED],
 };
 
-const COUNT_TEXT: Readonly<Record<Op, string>> = {
+/** What each count is called, in postsuper's report order; -f counts as e and H. */
+type Count = 'r' | 'd' | 'e' | 'h' | 'H';
+const COUNT_TEXT: Readonly<Record<Count, string>> = {
   r: 'Requeued',
   d: 'Deleted',
+  e: 'Force-expired',
   h: 'Placed on hold',
   H: 'Released from hold',
 };
@@ -132,7 +145,7 @@ async function requeue(c: Ctx, msg: QueuedMessage): Promise<boolean> {
   };
   let result;
   try {
-    result = await cleanupClient(c.config).submit(request, c.store.readContent(msg.id));
+    result = await cleanupClient(commandClients(c.config)).submit(request, c.store.readContent(msg.id));
   } catch (err) {
     await putBack();
     if (isPosternError(err, 'POSTERN_ERR_IPC_CONNECT')) {
@@ -150,53 +163,69 @@ async function requeue(c: Ctx, msg: QueuedMessage): Promise<boolean> {
   return c.store.delete(msg.id);
 }
 
-/** One operation on one message; true when it was done. */
-async function operate(c: Ctx, op: Op, id: string, allowed: readonly QueueName[]): Promise<boolean> {
+/** One operation on one message found in one of `allowed`; the counts it adds. */
+async function operate(c: Ctx, op: Op, id: string, allowed: readonly QueueName[]): Promise<Count[]> {
   const msg = await c.store.get(id);
   if (!msg || !allowed.includes(msg.queue)) {
     if (c.verbose) c.io.stderr.write(`${PROGRAM}: ${id}: not found in ${allowed.join(', ')}\n`);
-    return false;
+    return [];
   }
   switch (op) {
     case 'd':
-      if (!(await c.store.delete(id))) return false;
+      if (!(await c.store.delete(id))) return [];
       info(c, `${id}: removed`);
-      return true;
+      return ['d'];
     case 'h':
-      if (!(await c.store.move(id, QUEUE.HOLD))) return false;
+      if (!(await c.store.move(id, QUEUE.HOLD))) return [];
       info(c, `${id}: placed on hold`);
-      return true;
+      return ['h'];
     case 'H':
-      if (!(await c.store.move(id, QUEUE.DEFERRED, { nextAttempt: Date.now() }))) return false;
-      info(c, `${id}: released from hold`);
-      return true;
+      if (!(await release(c, id))) return [];
+      return ['H'];
+    case 'e':
+    case 'f': {
+      const done: Count[] = [];
+      // Already force-expired: not again (postexpire() refuses a file with the bit set).
+      if (msg.expired === undefined && (await c.store.move(id, msg.queue, { expired: Date.now() }))) {
+        info(c, `${id}: expired`);
+        done.push('e');
+      }
+      if (op === 'f' && msg.queue === QUEUE.HOLD && queuesFor(c, 'H').includes(QUEUE.HOLD) && (await release(c, id))) done.push('H');
+      return done;
+    }
     default:
-      if (!(await requeue(c, msg))) return false;
+      if (!(await requeue(c, msg))) return [];
       info(c, `${id}: requeued`);
-      return true;
+      return ['r'];
   }
 }
 
-async function operateOne(c: Ctx, op: Op, id: string): Promise<number> {
+async function release(c: Ctx, id: string): Promise<boolean> {
+  if (!(await c.store.move(id, QUEUE.DEFERRED, { nextAttempt: Date.now() }))) return false;
+  info(c, `${id}: released from hold`);
+  return true;
+}
+
+async function operateOne(c: Ctx, op: Op, id: string): Promise<Count[]> {
   if (!isQueueId(id)) {
     warn(c, `invalid mail queue id: ${id}`);
-    return 0;
+    return [];
   }
-  return (await operate(c, op, id, queuesFor(c, op))) ? 1 : 0;
+  return operate(c, op, id, queuesFor(c, op));
 }
 
-async function operateAll(c: Ctx, op: Op): Promise<number> {
-  let n = 0;
+async function operateAll(c: Ctx, op: Op): Promise<Count[]> {
+  const done: Count[] = [];
   // A message this loop moves or deletes leaves the scanned queue, so the paged scan
   // does not see it twice; the new copies that requeue makes get IDs of a later time.
   const started = Date.now();
   for (const queue of queuesFor(c, op)) {
     for await (const msg of c.store.scan(queue)) {
       if (op === 'r' && (queueIdTime(msg.id) ?? 0) > started) continue;
-      if (await operate(c, op, msg.id, [queue])) n++;
+      done.push(...(await operate(c, op, msg.id, [queue])));
     }
   }
-  return n;
+  return done;
 }
 
 async function* stdinIds(io: CommandIo): AsyncGenerator<string> {
@@ -207,13 +236,13 @@ async function* stdinIds(io: CommandIo): AsyncGenerator<string> {
 /** `postern super ...` (postsuper(1)). */
 export async function superCommand(argv: string[], io: CommandIo): Promise<number> {
   return runCommand(io, PROGRAM, USAGE, async () => {
-    const p = parseArgs(argv, 'c:d:h:H:pr:sSv', io, PROGRAM);
+    const p = parseArgs(argv, 'c:d:e:f:h:H:pr:sSv', io, PROGRAM);
     const queues: QueueName[] = [];
     for (const name of p.args) {
       if (!isQueueName(name)) throw new CommandFatal(`invalid directory name: ${name}`);
       queues.push(name);
     }
-    const ops = p.opts.filter(([k]) => k === 'd' || k === 'h' || k === 'H' || k === 'r') as [Op, string][];
+    const ops = p.opts.filter(([k]) => 'defhHr'.includes(k)) as [Op, string][];
     const structure = hasOpt(p, 's') || ops.length === 0;
     const purge = hasOpt(p, 'p') || ops.length === 0;
     const verbose = hasOpt(p, 'v');
@@ -222,7 +251,8 @@ export async function superCommand(argv: string[], io: CommandIo): Promise<numbe
     const store = commandQueueStore(config);
     const log = processLogger(config, PROGRAM, { verbose });
     const c: Ctx = { io, config, store, log, verbose, queues: queues.length > 0 ? queues : undefined };
-    const counts: Record<Op, number> = { d: 0, h: 0, H: 0, r: 0 };
+    const counts: Record<Count, number> = { r: 0, d: 0, e: 0, h: 0, H: 0 };
+    const add = (done: readonly Count[]) => done.forEach((k) => counts[k]++);
     try {
       if (structure) {
         // The Redis queue changes each message atomically in one script: it has no structure to repair.
@@ -236,17 +266,19 @@ export async function superCommand(argv: string[], io: CommandIo): Promise<numbe
       }
       let stdinUsed = false;
       for (const [op, value] of ops) {
-        if (value === 'ALL') counts[op] += await operateAll(c, op);
+        if (value === 'ALL') add(await operateAll(c, op));
         else if (value === '-') {
           if (stdinUsed) continue;
           stdinUsed = true;
-          for await (const id of stdinIds(io)) if (id) counts[op] += await operateOne(c, op, id);
-        } else counts[op] += await operateOne(c, op, value);
+          for await (const id of stdinIds(io)) if (id) add(await operateOne(c, op, id));
+        } else add(await operateOne(c, op, value));
       }
     } finally {
-      for (const op of ['r', 'd', 'h', 'H'] as const) {
-        const n = counts[op];
-        if (n > 0) info(c, `${COUNT_TEXT[op]}: ${n} message${n === 1 ? '' : 's'}`);
+      // Each count of an operation asked for, 0 included (-f asks for Force-expired and Released from hold).
+      const asked = new Set<Count>(ops.flatMap(([op]): Count[] => (op === 'f' ? ['e', 'H'] : [op])));
+      for (const k of ['r', 'd', 'e', 'h', 'H'] as const) {
+        const n = counts[k];
+        if (asked.has(k)) info(c, `${COUNT_TEXT[k]}: ${n} message${n === 1 ? '' : 's'}`);
       }
       await store.close();
     }

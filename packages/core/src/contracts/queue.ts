@@ -82,6 +82,20 @@ export interface QueuedMessage extends Envelope {
   readonly warned?: number;
   /** Delivery attempts so far. */
   readonly attempts?: number;
+  /**
+   * postsuper -e / -f: when the message was force-expired (ms). qmgr returns
+   * it to the sender the next time it takes it (Postfix's MAIL_QUEUE_STAT_EXPIRE).
+   */
+  readonly expired?: number;
+}
+
+/** The scheduling state move() may update with a message. */
+export interface QueueStateChange {
+  readonly nextAttempt?: number;
+  readonly reason?: string;
+  readonly warned?: number;
+  readonly attempts?: number;
+  readonly expired?: number;
 }
 
 /** Streams one message's content into the queue; nothing is visible until commit. */
@@ -148,7 +162,7 @@ export interface QueueStore {
   move(
     id: string,
     to: QueueName,
-    state?: { nextAttempt?: number; reason?: string; warned?: number; attempts?: number },
+    state?: QueueStateChange,
   ): Promise<QueuedMessage | undefined>;
   /** Marks recipients done (or not); returns the updated message. */
   updateRecipients(id: string, updates: readonly RecipientUpdate[]): Promise<QueuedMessage | undefined>;

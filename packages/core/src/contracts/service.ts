@@ -79,10 +79,25 @@ export interface ServiceContext {
 export interface ServiceInstance {
   /** Stops accepting work; with graceful, finishes what is in progress first. */
   stop(graceful: boolean): Promise<void>;
+  /**
+   * The contracts this instance serves, by name, as local objects: a service
+   * hosted in the same process binds them instead of their clients
+   * (startServicesInProcess), so its calls cross no socket.
+   */
+  readonly provides?: Readonly<Record<string, unknown>>;
 }
 
 /** A service's entry point (the plugin fills this one function in). */
 export type ServiceMain = (ctx: ServiceContext) => Promise<ServiceInstance | void>;
+
+/**
+ * What a service reads before its process drops privileges (Postfix's
+ * pre_init): files only root may read, such as a TLS private key. It runs
+ * after the skeleton opened the package's tables and the queue store, gets
+ * the context main() will get (no connection arrives yet) and leaves what it
+ * read in ctx.container for main(). Not called when a test runs main() alone.
+ */
+export type ServicePreInit = (ctx: ServiceContext) => Promise<void> | void;
 
 export const SERVICE_CONTEXT = token<ServiceContext>('ServiceContext');
 

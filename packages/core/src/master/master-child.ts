@@ -24,7 +24,6 @@ import { pathToFileURL } from 'node:url';
 import type { ServiceInstance } from '../contracts/service.js';
 import type { PluginDefinition } from '../plugin/manifest.js';
 import { flushLogs } from '../log/logger.js';
-import { closeServiceClients } from '../service/clients.js';
 import { createServiceHost } from '../service/host.js';
 import { dispatchRelay, setPassSender, setRelaySender } from '../service/relay.js';
 import { loadServiceRuntime } from './runtime.js';
@@ -78,13 +77,15 @@ async function childMain(): Promise<void> {
   const plugin = ((await import(pathToFileURL(spec.pluginEntry).href)) as { plugin: PluginDefinition }).plugin;
   const command = plugin.commands[entry.command];
   if (!command) throw new Error(`${spec.pluginName} does not provide command ${entry.command}`);
-  const { main } = await command.load();
+  const { main, preInit } = await command.load();
+  // Postfix's pre_init, then set_ugid: tables, queue and the service's own
+  // privileged reads as root, then mail_owner
   if (spec.dropTo) {
-    // Postfix's pre_init, then set_ugid: tables and queue opened as root, then mail_owner
     const opened = await openPrivileged(container, config, tableParameters(plugin.parameters), log);
     if (opened.length > 0) log.debug(`opened before the privilege drop: ${opened.join(' ')}`);
-    dropPrivileges(spec.dropTo);
   }
+  await preInit?.(host.ctx);
+  if (spec.dropTo) dropPrivileges(spec.dropTo);
 
   const servers: Server[] = [];
   let leaving = false;
@@ -103,7 +104,6 @@ async function childMain(): Promise<void> {
       log.warn(`stop: ${(err as Error).message}`);
     }
     await runtime.close();
-    closeServiceClients();
     await flushLogs();
     process.exit(0);
   };

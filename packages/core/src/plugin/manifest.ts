@@ -6,7 +6,7 @@
  * own process.
  */
 import type { ParameterSpec } from '../contracts/config.js';
-import type { ServiceMain } from '../contracts/service.js';
+import type { ServiceMain, ServicePreInit } from '../contracts/service.js';
 import type { TableFactory } from '../contracts/table.js';
 import type { BackendFactory } from '../contracts/backend.js';
 import { posternError } from '../errors.js';
@@ -17,8 +17,8 @@ export type ContractName = string;
 export interface CommandDefinition {
   /** One line for `postern check` and the README. */
   readonly description: string;
-  /** Imports the service code; runs only in the service process. */
-  readonly load: () => Promise<{ readonly main: ServiceMain }>;
+  /** Imports the service code; runs only in the service process (preInit: see ServicePreInit). */
+  readonly load: () => Promise<{ readonly main: ServiceMain; readonly preInit?: ServicePreInit }>;
   /**
    * A daemon that keeps state or schedules work (qmgr, anvil, scache, tlsmgr):
    * max_idle and max_use do not recycle it, as Postfix's own such daemons ignore them.
@@ -39,6 +39,11 @@ export interface PluginDefinition {
   readonly provides?: readonly ContractName[];
   /** Contracts this plugin calls; the loader checks some installed plugin provides each. */
   readonly uses?: readonly ContractName[];
+  /**
+   * Contracts this plugin calls when the installation has them (a delivery
+   * agent's flush and verify, smtpd's anvil): bound like `uses`, not required.
+   */
+  readonly mayUse?: readonly ContractName[];
   /**
    * The smtpd restriction names this package provides (smtpd's own, or an
    * smtpd plugin's): `postern check` reports a name in smtpd_*_restrictions
