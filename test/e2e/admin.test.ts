@@ -8,9 +8,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { closeServiceClients, createConfigView, DELIVERY_LOG, flushClient, ParameterRegistry, parseMainCf, QUEUE, type QueueName } from '@postern/core';
+import { createConfigView, DELIVERY_LOG, flushClient, ParameterRegistry, parseMainCf, QUEUE, type QueueName, ServiceClients, type ConfigView } from '@postern/core';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { Instance, POSTERN_BIN, type RunResult } from '../lib/instance.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 const BIN = process.env['POSTERN_TEST_BIN'] ?? POSTERN_BIN;
 
@@ -59,7 +68,7 @@ describe('queue administration while the mail system runs', () => {
   });
 
   after(async () => {
-    closeServiceClients();
+    closeClients();
     await store?.close();
     await inst.dispose();
   });
@@ -102,7 +111,7 @@ describe('queue administration while the mail system runs', () => {
 
     const site = await put(QUEUE.DEFERRED, 'two@example.net', { reason: 'test', nextAttempt: Date.now() + 3600_000 });
     const config = createConfigView({ registry: ParameterRegistry.withCore(), configDirectory: inst.configDir, mainCf: parseMainCf(`queue_directory = ${inst.queueDir}\n`) });
-    assert.equal(await flushClient(config).add('example.net', site), 'ok', inst.log.split('\n').filter((l) => /flush/.test(l)).join('\n'));
+    assert.equal(await flushClient(clientsOf(config)).add('example.net', site), 'ok', inst.log.split('\n').filter((l) => /flush/.test(l)).join('\n'));
     const s = await postern(['queue', '-s', 'example.net']);
     assert.equal(s.code, 0, s.stderr);
     await inst.waitForLog(new RegExp(`${site}: to=<two@example\\.net>.*status=deferred`));

@@ -31,3 +31,4 @@ export * from './master/runtime.js';
 export * from './delivery/index.js';
 export * from './log/memory.js';
 export * from './plugin/backends.js';
+export * from './service/bindings.js';

@@ -21,7 +21,7 @@
  *   Core's IPC over the private/anvil socket, the AnvilService contract
  *   (@postern/core contracts/anvil.ts): connect, disconnect, message,
  *   recipient, newtls, newtls_report, auth, lookup, each with { ident }.
- *   Clients use anvilClient(config), which never throws.
+ *   Clients get ANVIL from their container (anvilClient), which never throws.
  *
  * CONFIGURATION PARAMETERS
  *   anvil_rate_time_unit (60s)       the time unit of every rate.

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import {
   anvilClient,
   anvilLimitReply,
-  closeServiceClients,
   MemoryLogger,
   startServiceInProcess,
   syslogTime,
@@ -20,11 +19,21 @@ import {
   type ConfigView,
   type InProcessService,
   type MasterEntry,
+  ServiceClients,
 } from '@postern/core';
 import { testConfig } from '@postern/testkit';
 import { createAnvil } from '../src/anvil.js';
 import { AnvilTable } from '../src/anvil-remote.js';
 import { PARAMETERS } from '../src/anvil-params.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 const entry: MasterEntry = {
   name: 'anvil', type: 'unix', private: true, unprivileged: true, chroot: false, wakeup: 0, wakeupIfUsed: false,
@@ -50,11 +59,11 @@ describe('anvil service over its socket', () => {
     mkdirSync(join(queueDir, 'private'), { recursive: true });
     const config = configFor(dir, queueDir);
     svc = await startServiceInProcess(createAnvil(() => clock), { entry, config, log, listen: { path: join(queueDir, 'private', 'anvil') } });
-    anvil = anvilClient(config);
+    anvil = anvilClient(clientsOf(config));
   });
 
   after(async () => {
-    closeServiceClients();
+    closeClients();
     await svc.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -156,7 +165,7 @@ describe('anvil unreachable', () => {
   test('the remote stub answers fail with zeros, which no limit exceeds', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-anvil-down-'));
     try {
-      const anvil = anvilClient(configFor(dir, join(dir, 'no-such-spool')));
+      const anvil = anvilClient(clientsOf(configFor(dir, join(dir, 'no-such-spool'))));
       const c = await anvil.connect('smtp', '192.0.2.1');
       assert.deepEqual(c, { status: 'fail', count: 0, rate: 0 });
       assert.equal(anvilLimitReply('count', c.count, 50, '192.0.2.1', 'smtp', 'mx.example'), null);
@@ -164,7 +173,7 @@ describe('anvil unreachable', () => {
       assert.equal(await anvil.disconnect('smtp', '192.0.2.1'), 'fail');
       assert.equal((await anvil.lookup('smtp', '192.0.2.1')).status, 'fail');
     } finally {
-      closeServiceClients();
+      closeClients();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -71,9 +71,9 @@
 import {
   CLEANUP,
   QUEUE_STORE,
-  cleanupClient,
+  inject,
+  injectable,
   serveBounce,
-  use,
   type BounceService,
   type CleanupService,
   type ConfigView,
@@ -125,14 +125,18 @@ export class BounceServer implements BounceService {
   }
 }
 
-/**
- * The service entry: the queue store from the service container, cleanup
- * from the container when one is registered there (embedders, tests), else
- * the cleanup service's socket.
- */
+/** What bounce takes from its container: the queue store and cleanup (bound in-process or to its client). */
+@injectable()
+export class BounceServices {
+  constructor(
+    @inject(QUEUE_STORE) readonly queue: QueueStore,
+    @inject(CLEANUP) readonly cleanup: CleanupService,
+  ) {}
+}
+
+/** The service entry. */
 export const main: ServiceMain = async (ctx) => {
-  const queue = use(ctx.container, QUEUE_STORE);
-  const cleanup = ctx.container.isRegistered(CLEANUP, true) ? use(ctx.container, CLEANUP) : cleanupClient(ctx.config);
+  const { queue, cleanup } = ctx.container.resolve(BounceServices);
   const server = new BounceServer({ config: ctx.config, log: ctx.log, queue, cleanup });
   return serveBounce(ctx, server);
 };

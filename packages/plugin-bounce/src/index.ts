@@ -1,4 +1,4 @@
-import { definePlugin } from '@postern/core';
+import { definePlugin, SERVICE } from '@postern/core';
 import { BOUNCE_PARAMETERS } from './bounce-params.js';
 
 export const plugin = definePlugin({
@@ -12,8 +12,8 @@ export const plugin = definePlugin({
     },
   },
   parameters: BOUNCE_PARAMETERS,
-  provides: ['bounce'],
-  uses: ['cleanup'],
+  provides: [SERVICE.BOUNCE],
+  uses: [SERVICE.CLEANUP],
 });
 
 export { BOUNCE_PARAMETERS } from './bounce-params.js';

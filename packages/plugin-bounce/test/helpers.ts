@@ -8,11 +8,20 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ParameterRegistry, PostfixLogger, QUEUE, QUEUE_STORE, SERVICE, bounceClient, closeServiceClients, createConfigView, parseMainCf, provide, serveCleanup, startServiceInProcess, type BounceService, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type Envelope, type InProcessService, type MasterEntry, type QueueName, type QueueStore, type QueuedMessage } from '@postern/core';
+import { ParameterRegistry, PostfixLogger, QUEUE, QUEUE_STORE, SERVICE, bounceClient, createConfigView, parseMainCf, provide, serveCleanup, startServiceInProcess, type BounceService, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type Envelope, type InProcessService, type MasterEntry, type QueueName, type QueueStore, type QueuedMessage, ServiceClients } from '@postern/core';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { masterEntry } from '@postern/core';
 import { BOUNCE_PARAMETERS } from '../src/bounce-params.js';
 import { main } from '../src/bounce.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 export function makeConfig(queueDirectory: string, settings: Record<string, string> = {}): ConfigView {
   const registry = ParameterRegistry.withCore();
@@ -120,9 +129,9 @@ export async function startHarness(settings: Record<string, string> = {}): Promi
     queue,
     cleanup,
     add: (envelope, content, q) => addMessage(queue, envelope, content, q),
-    bounce: bounceClient(config),
+    bounce: bounceClient(clientsOf(config)),
     async close() {
-      closeServiceClients();
+      closeClients();
       for (const s of services.reverse()) await s.stop();
       await queue.close();
       await rm(dir, { recursive: true, force: true });

@@ -38,7 +38,7 @@ export interface CleanupOptions {
   readonly config: ConfigView;
   readonly tables: TableRegistry;
   readonly store: QueueStore;
-  /** trivial-rewrite (rewriteClient(config) in a service process). */
+  /** trivial-rewrite (REWRITE of the service container: its client, or the service itself in-process). */
   readonly rewrite: RewriteService;
   readonly log: Logger;
   /** Called after each commit into the incoming queue (cleanup tells qmgr). */

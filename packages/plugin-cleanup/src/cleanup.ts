@@ -71,16 +71,27 @@
  *   body is streamed. Nothing is acknowledged before the queue write is
  *   durable.
  */
-import { QUEUE, QUEUE_STORE, SERVICE, TABLES, TRIGGER, rewriteClient, serveCleanup, triggerClient, use, type ServiceMain } from '@postern/core';
+import { inject, injectable, QMGR_TRIGGER, QUEUE, QUEUE_STORE, REWRITE, TABLES, TRIGGER, serveCleanup, type QueueStore, type RewriteService, type ServiceMain, type TableRegistry, type TriggerService } from '@postern/core';
 import { Cleanup } from './cleanup-service.js';
 
+/** What cleanup takes from its container: tables, the queue, trivial-rewrite and qmgr's trigger. */
+@injectable()
+export class CleanupServices {
+  constructor(
+    @inject(TABLES) readonly tables: TableRegistry,
+    @inject(QUEUE_STORE) readonly store: QueueStore,
+    @inject(REWRITE) readonly rewrite: RewriteService,
+    @inject(QMGR_TRIGGER) readonly qmgr: TriggerService,
+  ) {}
+}
+
 export const main: ServiceMain = async (ctx) => {
-  const qmgr = triggerClient(ctx.config, SERVICE.QMGR);
+  const { tables, store, rewrite, qmgr } = ctx.container.resolve(CleanupServices);
   const impl = new Cleanup({
     config: ctx.config,
-    tables: use(ctx.container, TABLES),
-    store: use(ctx.container, QUEUE_STORE),
-    rewrite: rewriteClient(ctx.config),
+    tables,
+    store,
+    rewrite,
     log: ctx.log,
     onQueued: (queue) => {
       if (queue === QUEUE.INCOMING) qmgr.trigger(TRIGGER.SCAN_INCOMING);

@@ -19,6 +19,7 @@ export const plugin = definePlugin({
   parameters: CLEANUP_PARAMETERS,
   provides: [SERVICE.CLEANUP],
   uses: [SERVICE.REWRITE],
+  mayUse: [SERVICE.QMGR],
 });
 
 export { CLEANUP_PARAMETERS } from './cleanup-params.js';

@@ -1,4 +1,4 @@
-import { definePlugin } from '@postern/core';
+import { definePlugin, SERVICE } from '@postern/core';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-discard',
@@ -14,8 +14,9 @@ export const plugin = definePlugin({
     { name: 'discard_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int', description: 'recipients per delivery request to the discard transport (read by qmgr)' },
     { name: 'discard_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'parallel deliveries per destination on the discard transport (read by qmgr)' },
   ],
-  provides: ['discard'],
-  uses: ['bounce'],
+  provides: [SERVICE.DISCARD],
+  uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { deliverDiscard } from './discard.js';

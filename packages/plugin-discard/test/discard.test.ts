@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  closeServiceClients,
   deliveryAgent,
   deliveryClient,
   formatDelay,
@@ -26,11 +25,21 @@ import {
   type MasterEntry,
   type RecipientResult,
   type ServiceMain,
+  ServiceClients,
 } from '@postern/core';
 import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
 import { main as discardMain } from '../src/discard.js';
 import { MemoryLogger as TestLog } from '@postern/core';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 
 const entry = (name: string, command = name): MasterEntry => masterEntry({ name, command });
@@ -60,7 +69,7 @@ async function rig(): Promise<Rig> {
       services.push(await startServiceInProcess(main, { entry: entry(name), config, log, listen: { path: join(q, 'private', name) } }));
     },
     async close() {
-      closeServiceClients();
+      closeClients();
       for (const s of services) await s.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -128,7 +137,7 @@ test('discard: every recipient sent with the nexthop as reason, relay=none; NOTI
   const r = await rig();
   try {
     await r.serve(SERVICE.DISCARD, discardMain);
-    const res = await deliveryClient(r.config, SERVICE.DISCARD).deliver(request());
+    const res = await deliveryClient(clientsOf(r.config), SERVICE.DISCARD).deliver(request());
     assert.deepEqual(res.results.map((x) => [x.index, x.status, x.dsn, x.reason]), [
       [0, 'sent', '2.0.0', 'silently'],
       [2, 'sent', '2.0.0', 'silently'],
@@ -139,7 +148,7 @@ test('discard: every recipient sent with the nexthop as reason, relay=none; NOTI
     assert.match(lines.find((l) => l.includes('to=<a@'))!, /^4ABCDEF012: to=<a@example\.com>, orig_to=<alias@example\.com>, relay=none, delay=[\d.]+, delays=[\d.]+\/[\d.]+\/0\/[\d.]+, dsn=2\.0\.0, status=sent \(silently\)$/);
     assert.deepEqual(r.appends.map((a) => [a.log, a.record.recipient, a.record.action, a.record.status]), [['trace', 'b@example.com', 'delivered', '2.0.0']]);
 
-    const empty = await deliveryClient(r.config, SERVICE.DISCARD).deliver(request({ nexthop: '', recipients: [{ index: 0, address: 'c@example.com' }] }));
+    const empty = await deliveryClient(clientsOf(r.config), SERVICE.DISCARD).deliver(request({ nexthop: '', recipients: [{ index: 0, address: 'c@example.com' }] }));
     assert.equal(empty.results[0]!.reason, 'discarded');
   } finally {
     await r.close();
@@ -158,11 +167,11 @@ test('skeleton: unanswered recipients and thrown errors are deferred 4.3.0 and r
     };
     await r.serve('partial', async (ctx) => deliveryAgent(ctx, partial));
     await r.serve('throwing', async (ctx) => deliveryAgent(ctx, throwing));
-    const a = await deliveryClient(r.config, 'partial').deliver(request({ transport: 'partial' }));
+    const a = await deliveryClient(clientsOf(r.config), 'partial').deliver(request({ transport: 'partial' }));
     assert.deepEqual(a.results.map((x) => [x.index, x.status, x.dsn]), [[0, 'sent', '2.0.0'], [2, 'deferred', '4.3.0']]);
     assert.match(a.results[1]!.reason, /internal error/);
     assert.equal(r.log.lines.filter((l) => l.startsWith('warning: 4ABCDEF012: partial: bad status for recipient #2')).length, 1);
-    const b = await deliveryClient(r.config, 'throwing').deliver(request({ transport: 'throwing' }));
+    const b = await deliveryClient(clientsOf(r.config), 'throwing').deliver(request({ transport: 'throwing' }));
     assert.deepEqual(b.results.map((x) => [x.status, x.dsn, x.reason]), [
       ['deferred', '4.3.0', 'cannot open mailbox'],
       ['deferred', '4.3.0', 'cannot open mailbox'],
@@ -186,7 +195,7 @@ test('skeleton: the time limit aborts the function and defers its recipients', a
         });
       });
     await r.serve('slow', async (ctx) => deliveryAgent(ctx, slow, { timeLimit: 0.05 }));
-    const res = await deliveryClient(r.config, 'slow').deliver(request({ transport: 'slow' }));
+    const res = await deliveryClient(clientsOf(r.config), 'slow').deliver(request({ transport: 'slow' }));
     assert.ok(sawAbort);
     assert.deepEqual(res.results.map((x) => [x.status, x.reason]), [
       ['deferred', 'delivery time limit exceeded'],
@@ -206,7 +215,7 @@ test('skeleton: a bounce the bounce service cannot record becomes a deferral; de
       return req.recipients.map((x) => ({ index: x.index, status: 'bounced' as const, dsn: '5.1.1', reason: 'user unknown' }));
     };
     await r.serve('bouncing', async (ctx) => deliveryAgent(ctx, bouncing));
-    const res = await deliveryClient(r.config, 'bouncing').deliver(request({ transport: 'bouncing', recipients: [{ index: 0, address: 'a@example.com' }] }));
+    const res = await deliveryClient(clientsOf(r.config), 'bouncing').deliver(request({ transport: 'bouncing', recipients: [{ index: 0, address: 'a@example.com' }] }));
     assert.equal(res.destinationDown, true);
     assert.deepEqual(res.results.map((x) => [x.status, x.dsn, x.reason]), [
       ['deferred', '4.1.1', 'user unknown (bounce or trace service failure)'],
@@ -226,7 +235,7 @@ test('skeleton: a verify request logs deliverable/undeliverable and writes only 
       { index: req.recipients[1]!.index, status: 'bounced', dsn: '5.1.1', reason: 'no such user' },
     ];
     await r.serve('verifier', async (ctx) => deliveryAgent(ctx, mixed));
-    await deliveryClient(r.config, 'verifier').deliver(request({ transport: 'verifier', traceFlags: ['verify'] }));
+    await deliveryClient(clientsOf(r.config), 'verifier').deliver(request({ transport: 'verifier', traceFlags: ['verify'] }));
     assert.deepEqual(r.appends.map((a) => [a.log, a.record.action]), [
       ['trace', 'deliverable'],
       ['trace', 'undeliverable'],

@@ -1,4 +1,4 @@
-import { definePlugin } from '@postern/core';
+import { definePlugin, SERVICE } from '@postern/core';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-error',
@@ -16,8 +16,9 @@ export const plugin = definePlugin({
     { name: 'retry_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int', description: 'recipients per delivery request to the retry transport (read by qmgr)' },
     { name: 'retry_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'parallel deliveries per destination on the retry transport (read by qmgr)' },
   ],
-  provides: ['error', 'retry'],
-  uses: ['bounce'],
+  provides: [SERVICE.ERROR, SERVICE.RETRY],
+  uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { errorDeliverer, splitDsn } from './error.js';

@@ -8,7 +8,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  closeServiceClients,
   deliveryClient,
   SERVICE,
   serveBounce,
@@ -18,10 +17,21 @@ import {
   type InProcessService,
   type Logger,
   type MasterEntry,
+  ServiceClients,
+  type ConfigView,
 } from '@postern/core';
 import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
 import { main, splitDsn } from '../src/error.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 const lines: string[] = [];
 const log: Logger = {
@@ -76,11 +86,11 @@ test('error bounces and retry defers, with the nexthop text as the reason', asyn
       arrivalTime: Date.now(),
       size: 10,
     });
-    const bounced = await deliveryClient(config, SERVICE.ERROR).deliver(req(SERVICE.ERROR, '5.1.1 user unknown'));
+    const bounced = await deliveryClient(clientsOf(config), SERVICE.ERROR).deliver(req(SERVICE.ERROR, '5.1.1 user unknown'));
     assert.deepEqual(bounced.results.map((r) => [r.index, r.status, r.dsn, r.reason]), [[1, 'bounced', '5.1.1', 'user unknown']]);
-    const plain = await deliveryClient(config, SERVICE.ERROR).deliver(req(SERVICE.ERROR, 'mail for example.com is not accepted'));
+    const plain = await deliveryClient(clientsOf(config), SERVICE.ERROR).deliver(req(SERVICE.ERROR, 'mail for example.com is not accepted'));
     assert.deepEqual(plain.results.map((r) => [r.status, r.dsn, r.reason]), [['bounced', '5.0.0', 'mail for example.com is not accepted']]);
-    const deferred = await deliveryClient(config, SERVICE.RETRY).deliver(req(SERVICE.RETRY, '4.3.2 deferred transport'));
+    const deferred = await deliveryClient(clientsOf(config), SERVICE.RETRY).deliver(req(SERVICE.RETRY, '4.3.2 deferred transport'));
     assert.deepEqual(deferred.results.map((r) => [r.status, r.dsn, r.reason]), [['deferred', '4.3.2', 'deferred transport']]);
     assert.deepEqual(appends, [
       ['bounce', 'x@example.com', '5.1.1', 'user unknown'],
@@ -89,7 +99,7 @@ test('error bounces and retry defers, with the nexthop text as the reason', asyn
     ]);
     assert.match(lines.find((l) => l.includes('status=bounced'))!, /^5BCDEF0123: to=<x@example\.com>, relay=none, delay=[\d.]+, delays=[\d./]+, dsn=5\.1\.1, status=bounced \(user unknown\)$/);
   } finally {
-    closeServiceClients();
+    closeClients();
     for (const s of services) await s.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 
 /** The main.cf parameters flush(8) reads (Postfix names and defaults). */
 export const PARAMETERS: readonly ParameterSpec[] = [
@@ -24,7 +24,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   },
   {
     name: 'flush_service_name',
-    default: 'flush',
+    default: SERVICE.FLUSH,
     type: 'string',
     description: 'The name of the flush(8) service (master.cf).',
   },

@@ -57,14 +57,16 @@ import {
   isFlushSite,
   isQueueId,
   openBackend,
+  inject,
+  injectable,
+  QMGR_TRIGGER,
   QUEUE,
   QUEUE_STORE,
   serveFlush,
-  SERVICE,
   TABLES,
-  triggerClient,
   TRIGGER,
   use,
+  type TriggerService,
   type FlushLogStore,
   type FlushService,
   type FlushStatus,
@@ -79,14 +81,17 @@ import { FlushLogs } from './flush-log.js';
 import { FlushPolicy } from './flush-policy.js';
 
 export interface FlushOptions {
-  /** Default: QUEUE_STORE of the service's container. */
-  readonly store?: QueueStore;
-  /** Wakes qmgr (default: the qmgr trigger socket). */
-  readonly triggerQmgr?: (bytes: string) => void;
-  /** Default: TABLES of the service's container, if registered. */
-  readonly tables?: TableRegistry;
   /** Default: what flush_backend names (files under queue_directory/flush). */
   readonly logs?: FlushLogStore;
+}
+
+/** What flush takes from its container: the queue store and qmgr's trigger (its manifest uses qmgr). */
+@injectable()
+export class FlushServices {
+  constructor(
+    @inject(QUEUE_STORE) readonly store: QueueStore,
+    @inject(QMGR_TRIGGER) readonly qmgr: TriggerService,
+  ) {}
 }
 
 export interface FlushInstance extends FlushService {
@@ -97,15 +102,15 @@ export interface FlushInstance extends FlushService {
 export function createFlush(ctx: ServiceContext, options: FlushOptions = {}): FlushInstance {
   const { config } = ctx;
   const log: Logger = ctx.log;
-  const store = options.store ?? use(ctx.container, QUEUE_STORE);
-  const tables = options.tables ?? (ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined);
+  const { store, qmgr } = ctx.container.resolve(FlushServices);
+  const tables: TableRegistry | undefined = ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined;
   const policy = new FlushPolicy(config, tables);
   const backends = ctx.container.isRegistered(BACKENDS, true) ? use(ctx.container, BACKENDS) : undefined;
   const logs: FlushLogStore =
     options.logs ?? (backends && openBackend<FlushLogStore>(backends, BACKEND.FLUSH, config, log)) ?? new FlushLogs(config.get('queue_directory'));
   const refreshTime = config.time('fast_flush_refresh_time') * 1000;
   const purgeTime = config.time('fast_flush_purge_time') * 1000;
-  const wake = options.triggerQmgr ?? ((bytes: string) => triggerClient(config, SERVICE.QMGR).trigger(bytes));
+  const wake = (bytes: string) => qmgr.trigger(bytes);
 
   /** Moves `id` from deferred to incoming if it is still deferred; true when moved. */
   const release = async (id: string): Promise<boolean> => {

@@ -9,10 +9,19 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeServiceClients, createConfigView, createServiceHost, etrnReply, flushClient, isFlushSite, ParameterRegistry, parseMainCf, QUEUE, QUEUE_STORE, provide, startServiceInProcess, type ConfigView, type FlushService, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
+import { createConfigView, createServiceHost, etrnReply, flushClient, isFlushSite, ParameterRegistry, parseMainCf, QUEUE, QUEUE_STORE, provide, startServiceInProcess, type ConfigView, type FlushService, type InProcessService, type Logger, type MasterEntry, ServiceClients, serviceClients } from '@postern/core';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { main } from '../src/flush.js';
 import { PARAMETERS } from '../src/flush-params.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 const quiet: Logger = {
   verbose: false,
@@ -78,13 +87,14 @@ describe('flush service', () => {
     qmgr = createServer((s) => s.on('data', (d) => triggers.push(d.toString())));
     await new Promise<void>((resolve) => qmgr.listen(join(queueDir, 'public', 'qmgr'), resolve));
     const parent = createServiceHost({ entry, config, log: quiet }).ctx.container;
+    openClients.push(serviceClients(parent));
     provide(parent, QUEUE_STORE, store);
     svc = await startServiceInProcess(main, { entry, config, log: quiet, container: parent, listen: { path: join(queueDir, 'public', 'flush') } });
-    client = flushClient(config);
+    client = flushClient(clientsOf(config));
   });
 
   after(async () => {
-    closeServiceClients();
+    closeClients();
     await svc.stop();
     await new Promise<void>((resolve) => qmgr.close(() => resolve()));
     await store.close();
@@ -154,7 +164,7 @@ describe('flush service', () => {
       configDirectory: dir,
       mainCf: parseMainCf(`queue_directory = ${join(dir, 'nowhere')}\n`),
     });
-    assert.equal(await flushClient(other).sendSite('example.net'), 'fail');
+    assert.equal(await flushClient(clientsOf(other)).sendSite('example.net'), 'fail');
     assert.equal(etrnReply('ok', 'example.net'), '250 Queuing started');
     assert.equal(etrnReply('deny', 'example.com'), '459 <example.com>: service unavailable');
     assert.equal(etrnReply('bad', 'x'), '458 Unable to queue messages');

@@ -1,5 +1,5 @@
 import { clientParameters } from '@postern/smtp-client';
-import { definePlugin } from '@postern/core';
+import { definePlugin, SERVICE } from '@postern/core';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-lmtp',
@@ -12,8 +12,9 @@ export const plugin = definePlugin({
     },
   },
   parameters: clientParameters('lmtp'),
-  provides: ['lmtp'],
-  uses: ['bounce'],
+  provides: [SERVICE.LMTP],
+  uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { main, lmtpAgent } from './lmtp.js';

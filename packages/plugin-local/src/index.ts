@@ -45,6 +45,7 @@ export const plugin = definePlugin({
   parameters: LOCAL_PARAMETERS,
   provides: [SERVICE.LOCAL],
   uses: [SERVICE.CLEANUP, SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { createLocalDeliver, aggregate } from './local.js';

@@ -61,7 +61,7 @@
  *   as the current user. Unwritable mailboxes defer (4.2.0), full disks
  *   defer (4.3.0).
  */
-import { cleanupClient, deliveryAgent, TABLES, use, type AgentContext, type CleanupService, type ConfigView, type DeliverFunction, type DeliveryAgentOptions, type LookupTable, type Logger, type MessageSource, type DeliveryRequest, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
+import { CLEANUP, deliveryAgent, TABLES, use, type AgentContext, type CleanupService, type ConfigView, type DeliverFunction, type DeliveryAgentOptions, type LookupTable, type Logger, type MessageSource, type DeliveryRequest, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
 import { deliveredToHeaders, parseLockMethods } from '@postern/mailbox';
 import { deliverRecipient, recipientParts } from './local-recipient.js';
 import { forwardFinish } from './local-resubmit.js';
@@ -71,8 +71,8 @@ export interface LocalAgentDeps {
   readonly config: ConfigView;
   readonly tables: TableRegistry;
   readonly log: Logger;
-  /** The cleanup service forwarded mail goes to (default: the cleanup client). */
-  readonly cleanup?: () => CleanupService;
+  /** The cleanup service forwarded mail goes to (CLEANUP of the service's container). */
+  readonly cleanup: () => CleanupService;
 }
 
 /** Serialises work per key (one delivery per user at a time in this process). */
@@ -133,7 +133,7 @@ export function aggregate(index: number, leaves: readonly LeafResult[]): Recipie
 /** local(8)'s delivery function (plug into core's deliveryAgent). */
 export function createLocalDeliver(deps: LocalAgentDeps): DeliverFunction {
   const userLock = new KeyedLock();
-  const cleanup = deps.cleanup ?? (() => cleanupClient(deps.config));
+  const { cleanup } = deps;
   return async (request: DeliveryRequest, message: MessageSource, agent: AgentContext) => {
     const settings = readSettings(deps.config, parseLockMethods);
     const content = await message.buffer();
@@ -174,5 +174,6 @@ export function createLocalDeliver(deps: LocalAgentDeps): DeliverFunction {
 
 export const main: ServiceMain = async (ctx) => {
   const options: DeliveryAgentOptions = { relay: 'local' };
-  return deliveryAgent(ctx, createLocalDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), log: ctx.log }), options);
+  const cleanup = () => use(ctx.container, CLEANUP);
+  return deliveryAgent(ctx, createLocalDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), log: ctx.log, cleanup }), options);
 };

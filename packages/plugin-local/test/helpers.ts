@@ -11,8 +11,19 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeServiceClients, createConfigView, parseMainCf, ParameterRegistry, serveCleanup, startServiceInProcess, type AgentContext, type CleanupRequest, type ConfigView, type DeliveryRequest, type Logger, type MasterEntry, type MessageSource, type ParameterSpec, type TableRegistry } from '@postern/core';
+import { createConfigView, parseMainCf, ParameterRegistry, serveCleanup, startServiceInProcess, type AgentContext, type CleanupRequest, type ConfigView, type DeliveryRequest, type Logger, type MasterEntry, type MessageSource, type ParameterSpec, type TableRegistry, ServiceClients, cleanupClient } from '@postern/core';
 import { collectEntries, createTableRegistry, LmdbTable, parseAliasSource } from '@postern/tables';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
+/** Forwarded mail goes to the fixture's cleanup socket, over a client this fixture closes. */
+export const testCleanup = (config: ConfigView) => () => cleanupClient(clientsOf(config));
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 export const TEST_UID = isRoot ? 65534 : process.getuid!();
@@ -132,7 +143,7 @@ export async function fixture(users: readonly string[], parameters: readonly Par
       return { submissions, stop: () => svc.stop() };
     },
     async cleanupDone() {
-      closeServiceClients();
+      closeClients();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -7,10 +7,10 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, chown, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext } from '@postern/core';
+import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext, provide, QUEUE_STORE, SERVICE, serviceContainer } from '@postern/core';
 import { LOCAL_PARAMETERS } from '../src/index.js';
 import { createLocalDeliver } from '../src/local.js';
-import { agentContext, fixture, isRoot, MESSAGE, parseMbox, request, source, TEST_UID, type Fixture } from './helpers.js';
+import { agentContext, fixture, isRoot, MESSAGE, parseMbox, request, source, TEST_UID, type Fixture, testCleanup } from './helpers.js';
 
 const fixtures: Fixture[] = [];
 after(async () => {
@@ -21,7 +21,7 @@ async function setup(params: Record<string, string> = {}) {
   const f = await fixture(['alice', 'bob', 'carol'], LOCAL_PARAMETERS, '@postern/plugin-local');
   fixtures.push(f);
   const config = f.config(params);
-  const deliver = createLocalDeliver({ config, tables: f.tables(), log: f.log });
+  const deliver = createLocalDeliver({ config, tables: f.tables(), log: f.log, cleanup: testCleanup(config) });
   const run = (rcpts: Parameters<typeof request>[0], content: string | Buffer = MESSAGE) =>
     deliver(request(rcpts), source(content), agentContext(config, f.log));
   return { f, run };
@@ -71,7 +71,7 @@ test('/file destinations are created 0600', async () => {
   const file = join(f.dir, 'saved');
   const spec = await f.aliases(`save: ${file}\n`);
   const config = f.config({ alias_maps: spec });
-  const deliver = createLocalDeliver({ config, tables: f.tables(), log: f.log });
+  const deliver = createLocalDeliver({ config, tables: f.tables(), log: f.log, cleanup: testCleanup(config) });
   const r = await deliver(request(['save@example.com']), source(MESSAGE), agentContext(config, f.log));
   assert.equal(r[0]!.status, 'sent');
   assert.equal((await stat(file)).mode & 0o777, 0o600);
@@ -88,7 +88,7 @@ test('a command\'s environment is local(8)\'s: no empty EXTENSION, no HOME or SH
   const spec = await f.aliases(`envdump: "|/usr/bin/env > ${root}"\n`);
   await writeFile(join(f.home('bob'), '.forward'), `"|/usr/bin/env > ${user}"\n`);
   const config = f.config({ alias_maps: spec, recipient_delimiter: '+' });
-  const deliver = createLocalDeliver({ config, tables: f.tables(), log: f.log });
+  const deliver = createLocalDeliver({ config, tables: f.tables(), log: f.log, cleanup: testCleanup(config) });
   const r = await deliver(request(['envdump@example.com', 'bob+tag@example.com']), source(MESSAGE), agentContext(config, f.log));
   assert.deepEqual(r.map((x) => x.status), ['sent', 'sent']);
   const a = parseEnv(await readFile(root, 'utf8'));
@@ -111,11 +111,13 @@ test('soft_bounce = yes: an unknown user is deferred with 4.1.1, not bounced (co
     async append(log, _id, record) { appended.push(`${log} ${record.recipient} ${record.status}`); },
     async notify() { return { queueId: '' } as never; },
   };
+  const { container } = serviceContainer(config, f.log, { [SERVICE.BOUNCE]: bounce });
+  provide(container, QUEUE_STORE, store);
   const ctx = {
-    entry: { name: 'local' }, config, log: f.log, container: undefined,
+    entry: { name: 'local' }, config, log: f.log, container,
     onConnection() {}, onTrigger() {}, signal: new AbortController().signal,
   } as unknown as ServiceContext;
-  const agent = deliveryAgent(ctx, createLocalDeliver({ config, tables: f.tables(), log: f.log }), { store, bounce, relay: 'local' });
+  const agent = deliveryAgent(ctx, createLocalDeliver({ config, tables: f.tables(), log: f.log, cleanup: testCleanup(config) }), { relay: 'local' });
   const res = await agent.deliver(request(['ghost@example.com']));
   assert.deepEqual(res.results.map((x) => [x.status, x.dsn]), [['deferred', '4.1.1']]);
   assert.deepEqual(appended, ['defer ghost@example.com 4.1.1']);

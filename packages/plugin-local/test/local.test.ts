@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext } from '@postern/core';
+import { deliveryAgent, type BounceService, type QueueStore, type ServiceContext, provide, QUEUE_STORE, SERVICE, serviceContainer } from '@postern/core';
 import { kernelLock } from '@postern/mailbox';
 import { LOCAL_PARAMETERS } from '../src/index.js';
 import { createLocalDeliver } from '../src/local.js';
-import { agentContext, fixture, isRoot, MESSAGE, parseMbox, request, source, TEST_UID, type Fixture } from './helpers.js';
+import { agentContext, fixture, isRoot, MESSAGE, parseMbox, request, source, TEST_UID, type Fixture, testCleanup } from './helpers.js';
 
 const fixtures: Fixture[] = [];
 after(async () => {
@@ -19,7 +19,7 @@ async function setup(params: Record<string, string> = {}) {
   fixtures.push(f);
   const make = (more: Record<string, string> = {}) => {
     const config = f.config({ ...params, ...more });
-    return { config, deliver: createLocalDeliver({ config, tables: f.tables(), log: f.log }) };
+    return { config, deliver: createLocalDeliver({ config, tables: f.tables(), log: f.log, cleanup: testCleanup(config) }) };
   };
   return { f, make };
 }
@@ -293,11 +293,13 @@ test('plugged into core deliveryAgent: content from the store, statuses logged',
     async append(log, _id, record) { appended.push(`${log} ${record.recipient} ${record.status}`); },
     async notify() { return { queueId: '' } as never; },
   };
+  const { container } = serviceContainer(config, f.log, { [SERVICE.BOUNCE]: bounce });
+  provide(container, QUEUE_STORE, store);
   const ctx = {
-    entry: { name: 'local' }, config, log: f.log, container: undefined,
+    entry: { name: 'local' }, config, log: f.log, container,
     onConnection() {}, onTrigger() {}, signal: new AbortController().signal,
   } as unknown as ServiceContext;
-  const agent = deliveryAgent(ctx, createLocalDeliver({ config, tables: f.tables(), log: f.log }), { store, bounce, relay: 'local' });
+  const agent = deliveryAgent(ctx, createLocalDeliver({ config, tables: f.tables(), log: f.log, cleanup: testCleanup(config) }), { relay: 'local' });
   const res = await agent.deliver(request(['alice@example.com', 'ghost@example.com']));
   assert.deepEqual(res.results.map((x) => x.status), ['sent', 'bounced']);
   assert.ok(appended.some((l) => l.startsWith('bounce ghost@example.com 5.1.1')), appended.join('|'));

@@ -5,6 +5,7 @@
  * metrics-registry.ts. Lines of other programs, and lines no rule knows, count
  * in postfix_unsupported_log_entries_total{service}.
  */
+import { SERVICE } from '@postern/core';
 import { basename } from 'node:path';
 import type { MetricsFamilies } from './metrics-registry.js';
 
@@ -67,7 +68,7 @@ export function observeLine(m: MetricsFamilies, line: string): boolean {
 
 function observeRecord(m: MetricsFamilies, { daemon, service, text }: LogRecord): boolean {
   const delivery = DELIVERY.exec(text);
-  if (delivery && daemon !== 'qmgr') return observeDelivery(m, daemon, service, delivery);
+  if (delivery && daemon !== SERVICE.QMGR) return observeDelivery(m, daemon, service, delivery);
   switch (daemon) {
     case 'smtpd':
       return observeSmtpd(m, text);

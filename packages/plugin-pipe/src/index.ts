@@ -13,6 +13,7 @@ export const plugin = definePlugin({
   parameters: [],
   provides: [],
   uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { createPipeDeliver, resolveAccount } from './pipe.js';

@@ -1,4 +1,4 @@
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 import { DNS_PARAMETERS } from '@postern/dns';
 
 const p = (name: string, def: string, type: ParameterSpec['type'], description: string): ParameterSpec => ({ name, default: def, type, description });
@@ -44,7 +44,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   p('postscreen_post_queue_limit', '$default_process_limit', 'int', 'Connections postscreen may have handed to smtpd that smtpd has not taken yet (Postern: unused).'),
   p('postscreen_pre_queue_limit', '$default_process_limit', 'int', 'Connections postscreen may be screening at once.'),
   p('smtpd_service_name', 'smtpd', 'string', 'The master.cf name of the pass service that receives the connections postscreen accepts.'),
-  p('dnsblog_service_name', 'dnsblog', 'string', 'The master.cf name of the dnsblog(8) service.'),
-  p('tlsproxy_service_name', 'tlsproxy', 'string', 'The master.cf name of the tlsproxy(8) service.'),
+  p('dnsblog_service_name', SERVICE.DNSBLOG, 'string', 'The master.cf name of the dnsblog(8) service.'),
+  p('tlsproxy_service_name', SERVICE.TLSPROXY, 'string', 'The master.cf name of the tlsproxy(8) service.'),
   ...DNS_PARAMETERS,
 ];

@@ -53,7 +53,7 @@
  *   names and never reads a message.
  */
 import type { Socket } from 'node:net';
-import { dnsblogClient, passConnection, TABLES, use, type ConfigView, type ServiceMain, type TableRegistry } from '@postern/core';
+import { DNSBLOG, inject, injectable, passConnection, TABLES, use, type ConfigView, type DnsblogService, type ServiceMain, type TableRegistry } from '@postern/core';
 import { AccessList, AddressList } from './postscreen-access.js';
 import { MemoryCache, TableCache, type PostscreenCache } from './postscreen-cache.js';
 import { DnsblScorer } from './postscreen-dnsbl.js';
@@ -124,6 +124,12 @@ export interface PostscreenOptions {
   readonly now?: () => number;
 }
 
+/** What postscreen takes from its container: dnsblog (its manifest uses it). */
+@injectable()
+export class PostscreenServices {
+  constructor(@inject(DNSBLOG) readonly dnsblog: DnsblogService) {}
+}
+
 export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMain {
   return async (ctx) => {
     const { config, log } = ctx;
@@ -134,7 +140,7 @@ export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMa
     const mynetworks = new AddressList(config.list('mynetworks'), tables, log, 'mynetworks');
     const replyMap = config.get('postscreen_dnsbl_reply_map').trim();
     const scorer = new DnsblScorer(
-      dnsblogClient(config),
+      ctx.container.resolve(PostscreenServices).dnsblog,
       {
         sites: config.list('postscreen_dnsbl_sites'),
         minTtl: config.time('postscreen_dnsbl_min_ttl'),

@@ -16,7 +16,6 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  closeServiceClients,
   createConfigView,
   MemoryLogger,
   ParameterRegistry,
@@ -333,7 +332,6 @@ describe('postscreen DNSBL scores with a real DNS server', { skip: DNSMASQ ? fal
     );
   });
   after(async () => {
-    closeServiceClients();
     await rig?.svc.stop();
     await dnsblog?.stop();
     await dns?.stop();

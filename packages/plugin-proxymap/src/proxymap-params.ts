@@ -1,4 +1,4 @@
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 
 /** The main.cf parameters proxymap(8) reads (Postfix names and defaults). */
 export const PARAMETERS: readonly ParameterSpec[] = [
@@ -15,6 +15,6 @@ export const PARAMETERS: readonly ParameterSpec[] = [
     type: 'string',
     description: 'The lookup tables that the proxymap(8) server is allowed to access for the read-write service.',
   },
-  { name: 'proxymap_service_name', default: 'proxymap', type: 'string', description: 'The name of the proxymap read-only table lookup service.' },
+  { name: 'proxymap_service_name', default: SERVICE.PROXYMAP, type: 'string', description: 'The name of the proxymap read-only table lookup service.' },
   { name: 'proxywrite_service_name', default: 'proxywrite', type: 'string', description: 'The name of the proxywrite read-write table lookup service.' },
 ];

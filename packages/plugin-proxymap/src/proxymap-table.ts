@@ -1,14 +1,13 @@
 /**
  * The client side of proxymap(8) (Postfix's dict_proxy.c): a LookupTable
  * whose lookups cross the proxymap socket, and with write access the
- * proxywrite socket. `proxyTableFactory(config)` is a TableFactory for the
+ * proxywrite socket. `proxyTableFactory(clients)` is a TableFactory for the
  * "proxy" type: registered in a table registry, it makes proxy:type:name
  * go through the service instead of opening type:name in the process.
  */
 import {
   posternError,
-  serviceClient,
-  type ConfigView,
+  type ServiceClients,
   type IpcClient,
   type LookupTable,
   type TableFactory,
@@ -91,9 +90,9 @@ export interface ProxyTableOptions {
  * proxy:type:name); read-only tables use $proxymap_service_name, writable
  * ones $proxywrite_service_name.
  */
-export function proxyTableFactory(config: ConfigView, options: ProxyTableOptions = {}): TableFactory {
+export function proxyTableFactory(clients: ServiceClients, options: ProxyTableOptions = {}): TableFactory {
   return (name) => {
-    const service = config.get(options.write ? 'proxywrite_service_name' : 'proxymap_service_name');
-    return new ProxyTable(name, serviceClient(config, service), options.write === true);
+    const service = clients.config.get(options.write ? 'proxywrite_service_name' : 'proxymap_service_name');
+    return new ProxyTable(name, clients.client(service), options.write === true);
   };
 }

@@ -8,13 +8,22 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeServiceClients, createConfigView, createServiceHost, isPosternError, ParameterRegistry, parseMainCf, provide, serviceClient, SERVICE, TABLES, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
+import { createConfigView, createServiceHost, isPosternError, ParameterRegistry, parseMainCf, provide, SERVICE, TABLES, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, ServiceClients, serviceClients } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { main } from '../src/proxymap.js';
 import { PARAMETERS } from '../src/proxymap-params.js';
 import { approvedTables } from '../src/proxymap.js';
 import { proxyTableFactory } from '../src/proxymap-table.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 const warnings: string[] = [];
 const log: Logger = {
@@ -73,12 +82,13 @@ describe('proxymap and proxywrite services', () => {
     provide(readerHost, TABLES, createTableRegistry({ log }));
     const writerHost = createServiceHost({ entry: entry(writeService(), 1), config, log }).ctx.container;
     provide(writerHost, TABLES, createTableRegistry({ log }));
+    openClients.push(serviceClients(readerHost), serviceClients(writerHost));
     reader = await startServiceInProcess(main, { entry: entry(SERVICE.PROXYMAP, 0), config, log, container: readerHost, listen: { path: join(queueDir, 'private', SERVICE.PROXYMAP) } });
     writer = await startServiceInProcess(main, { entry: entry(writeService(), 1), config, log, container: writerHost, listen: { path: join(queueDir, 'private', writeService()) } });
   });
 
   after(async () => {
-    closeServiceClients();
+    closeClients();
     await reader.stop();
     await writer.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -86,15 +96,15 @@ describe('proxymap and proxywrite services', () => {
 
   test('approved inline: and texthash: lookups through the client table', async () => {
     const tables = createTableRegistry({ log });
-    tables.registerType('proxy', proxyTableFactory(config));
-    const inline = proxyTableFactory(config)('inline:{ a=1, b=2 }', 'proxy:inline:{ a=1, b=2 }', tables);
+    tables.registerType('proxy', proxyTableFactory(clientsOf(config)));
+    const inline = proxyTableFactory(clientsOf(config))('inline:{ a=1, b=2 }', 'proxy:inline:{ a=1, b=2 }', tables);
     assert.equal(inline.spec, 'proxy:inline:{ a=1, b=2 }');
     assert.equal(inline.pattern, false);
     assert.equal(inline.update, undefined);
     assert.equal(await inline.lookup('a'), '1');
     assert.equal(await inline.lookup('b'), '2');
     assert.equal(await inline.lookup('c'), undefined);
-    const th = proxyTableFactory(config)(`proxy:texthash:${text}`, `proxy:texthash:${text}`, tables);
+    const th = proxyTableFactory(clientsOf(config))(`proxy:texthash:${text}`, `proxy:texthash:${text}`, tables);
     assert.equal(await th.lookup('spam.example'), 'REJECT go away');
     assert.equal(await th.lookup('other.example'), undefined);
     const all: string[] = [];
@@ -104,7 +114,7 @@ describe('proxymap and proxywrite services', () => {
 
   test('an unapproved table is refused with Postfix warnings', async () => {
     warnings.length = 0;
-    const client = serviceClient(config, SERVICE.PROXYMAP);
+    const client = clientsOf(config).client(SERVICE.PROXYMAP);
     const cases: [string, string][] = [
       [`hash:${dir}/not-proxied`, 'read-only'],
       ['inline:{a=1}', 'read-only'],
@@ -114,12 +124,12 @@ describe('proxymap and proxywrite services', () => {
       assert.ok(warnings.includes(`warning: request for unapproved table: "${table}"`), warnings.join('\n'));
       assert.ok(warnings.includes(`warning: to approve this table for ${mode} access, list proxy:${table} in main.cf:proxy_read_maps`));
     }
-    const t = proxyTableFactory(config)('inline:{a=1}', 'proxy:inline:{a=1}', createTableRegistry({ log }));
+    const t = proxyTableFactory(clientsOf(config))('inline:{a=1}', 'proxy:inline:{a=1}', createTableRegistry({ log }));
     await assert.rejects(t.lookup('a'), (e) => isPosternError(e) && e.code === 'POSTERN_ERR_TABLE_LOOKUP' && /not approved/.test(e.message));
   });
 
   test('malformed requests and tables that cannot be opened fail cleanly', async () => {
-    const client = serviceClient(config, SERVICE.PROXYMAP);
+    const client = clientsOf(config).client(SERVICE.PROXYMAP);
     assert.deepEqual(await client.call('lookup', { table: 'nocolon', key: 'x' }), { status: 'bad' });
     assert.deepEqual(await client.call('lookup', { table: 'inline:{ a=1, b=2 }' }), { status: 'bad' });
     warnings.length = 0;
@@ -131,22 +141,22 @@ describe('proxymap and proxywrite services', () => {
 
   test('updates go through proxywrite only', async () => {
     warnings.length = 0;
-    const ro = serviceClient(config, SERVICE.PROXYMAP);
+    const ro = clientsOf(config).client(SERVICE.PROXYMAP);
     assert.deepEqual(await ro.call('update', { table: `lmdb:${db}`, key: 'k', value: 'v' }), { status: 'deny' });
     assert.ok(warnings.includes(`warning: refusing lmdb:${db} update request on non-proxywrite service`), warnings.join('\n'));
     assert.deepEqual(await ro.call('delete', { table: `lmdb:${db}`, key: 'k' }), { status: 'deny' });
 
-    const rw = proxyTableFactory(config, { write: true })(`lmdb:${db}`, `proxy:lmdb:${db}`, createTableRegistry({ log }));
+    const rw = proxyTableFactory(clientsOf(config), { write: true })(`lmdb:${db}`, `proxy:lmdb:${db}`, createTableRegistry({ log }));
     await rw.update!('user@example.com', '0:0:1700000000:ok');
     assert.equal(await rw.lookup('user@example.com'), '0:0:1700000000:ok');
     // proxymap (read-only) sees the write, since lmdb:db is in proxy_read_maps too
-    const rd = proxyTableFactory(config)(`lmdb:${db}`, `proxy:lmdb:${db}`, createTableRegistry({ log }));
+    const rd = proxyTableFactory(clientsOf(config))(`lmdb:${db}`, `proxy:lmdb:${db}`, createTableRegistry({ log }));
     assert.equal(await rd.lookup('user@example.com'), '0:0:1700000000:ok');
     assert.equal(await rw.delete!('user@example.com'), true);
     assert.equal(await rw.delete!('user@example.com'), false);
     assert.equal(await rw.lookup('user@example.com'), undefined);
     // proxywrite checks proxy_write_maps
-    const other = proxyTableFactory(config, { write: true })('inline:{ a=1, b=2 }', 'x', createTableRegistry({ log }));
+    const other = proxyTableFactory(clientsOf(config), { write: true })('inline:{ a=1, b=2 }', 'x', createTableRegistry({ log }));
     await assert.rejects(other.update!('a', '3'), /not approved/);
   });
 

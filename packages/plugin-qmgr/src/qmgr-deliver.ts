@@ -54,7 +54,7 @@ export class QmgrDeliver {
 
   private client(transport: string): DeliveryService {
     let c = this.clients.get(transport);
-    if (!c) this.clients.set(transport, (c = deliveryClient(this.env.config, transport)));
+    if (!c) this.clients.set(transport, (c = deliveryClient(this.env.clients, transport)));
     return c;
   }
 

@@ -3,7 +3,7 @@
  * defaults) and the per-transport scheduling parameters it reads
  * (<transport>_destination_concurrency_limit and friends, postconf(5)).
  */
-import type { BounceService, ConfigView, Logger, ParameterSpec, QueueStore } from '@postern/core';
+import type { BounceService, ConfigView, Logger, ParameterSpec, QueueStore, ServiceClients } from '@postern/core';
 
 export const PARAMETERS: readonly ParameterSpec[] = [
   { name: 'qmgr_message_active_limit', default: '20000', type: 'int', description: 'The maximal number of messages in the active queue.' },
@@ -150,6 +150,8 @@ export interface QmgrEnv {
   readonly log: Logger;
   readonly store: QueueStore;
   readonly bounce: BounceService;
+  /** The container's connections (to the delivery transports). */
+  readonly clients: ServiceClients;
   readonly params: QmgrParams;
   /** delay_logging_resolution_limit. */
   readonly resolution: number;

@@ -62,22 +62,23 @@
  */
 import {
   BOUNCE,
-  bounceClient,
   delayResolution,
+  inject,
+  injectable,
   QUEUE_STORE,
   REWRITE,
-  rewriteClient,
   serveTriggers,
+  SERVICE_CLIENTS,
   SERVICE_PROCESS_LIMITS,
   TRIGGER,
   use,
   type BounceService,
   type QueueStore,
   type RewriteService,
+  type ServiceClients,
   type ServiceContext,
   type ServiceInstance,
   type ServiceMain,
-  type Token,
 } from '@postern/core';
 import { ActiveQueue, type ActiveStats } from './qmgr-active.js';
 import { QmgrDefer } from './qmgr-defer.js';
@@ -93,12 +94,17 @@ export const QMGR_PROCESS_LIMITS = SERVICE_PROCESS_LIMITS;
 export interface QmgrOptions {
   /** master.cf maxproc per transport (qmgr_transport_process_limits); default: QMGR_PROCESS_LIMITS, else default_process_limit. */
   readonly processLimits?: Readonly<Record<string, number>>;
-  /** Default: QUEUE_STORE from the service's container. */
-  readonly store?: QueueStore;
-  /** Default: BOUNCE from the service's container, else the bounce service client. */
-  readonly bounce?: BounceService;
-  /** Default: REWRITE from the service's container, else the trivial-rewrite service client. */
-  readonly rewrite?: RewriteService;
+}
+
+/** What qmgr takes from its container (the contracts its manifest uses). */
+@injectable()
+export class QmgrServices {
+  constructor(
+    @inject(QUEUE_STORE) readonly store: QueueStore,
+    @inject(BOUNCE) readonly bounce: BounceService,
+    @inject(REWRITE) readonly rewrite: RewriteService,
+    @inject(SERVICE_CLIENTS) readonly clients: ServiceClients,
+  ) {}
 }
 
 export interface QmgrStats extends ActiveStats {
@@ -116,18 +122,19 @@ export interface QmgrInstance extends ServiceInstance {
 export async function createQmgr(ctx: ServiceContext, options: QmgrOptions = {}): Promise<QmgrInstance> {
   const config = ctx.config;
   const params = readQmgrParams(config);
-  const registered = <T>(tok: Token<T>): T | undefined =>
-    ctx.container.isRegistered(tok, true) ? use(ctx.container, tok) : undefined;
-  const processLimits = options.processLimits ?? registered(QMGR_PROCESS_LIMITS);
+  const processLimits =
+    options.processLimits ?? (ctx.container.isRegistered(QMGR_PROCESS_LIMITS, true) ? use(ctx.container, QMGR_PROCESS_LIMITS) : undefined);
+  const services = ctx.container.resolve(QmgrServices);
   const env: QmgrEnv = {
     config,
     log: ctx.log,
-    store: options.store ?? use(ctx.container, QUEUE_STORE),
-    bounce: options.bounce ?? registered(BOUNCE) ?? bounceClient(config),
+    store: services.store,
+    bounce: services.bounce,
+    clients: services.clients,
     params,
     resolution: delayResolution(config),
   };
-  const resolver = new QmgrResolver(options.rewrite ?? registered(REWRITE) ?? rewriteClient(config), ctx.log);
+  const resolver = new QmgrResolver(services.rewrite, ctx.log);
   let deliver: QmgrDeliver | undefined;
   let stopped = false;
   const scheduler = new Scheduler({

@@ -9,10 +9,19 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeServiceClients, createConfigView, createServiceHost, deliveryAgent, MAIL_CLASS, ParameterRegistry, parseMainCf, provide, QUEUE, QUEUE_STORE, SERVICE, serveBounce, serveRewrite, startServiceInProcess, type ConfigView, type DeliveryLogName, type DeliveryLogRecord, type DeliveryRequest, type Envelope, type InProcessService, type Logger, type MailClass, type MasterEntry, type NoticeKind, type QueuedMessage, type QueueName, type QueueStore, type RecipientResult, type ResolveResult, type ServiceContext, type ServiceMain } from '@postern/core';
+import { createConfigView, createServiceHost, deliveryAgent, MAIL_CLASS, ParameterRegistry, parseMainCf, provide, QUEUE, QUEUE_STORE, SERVICE, serveBounce, serveRewrite, startServiceInProcess, type ConfigView, type DeliveryLogName, type DeliveryLogRecord, type DeliveryRequest, type Envelope, type InProcessService, type Logger, type MailClass, type MasterEntry, type NoticeKind, type QueuedMessage, type QueueName, type QueueStore, type RecipientResult, type ResolveResult, type ServiceContext, type ServiceMain, ServiceClients, serviceClients } from '@postern/core';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { PARAMETERS } from '../src/qmgr-params.js';
 import { createQmgr, type QmgrInstance } from '../src/qmgr.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 export class TestLog implements Logger {
   readonly lines: string[] = [];
@@ -216,6 +225,7 @@ export class Harness {
     this.store = openQueueStore({ queueDirectory: this.queueDir, log: this.log });
     const host = createServiceHost({ entry: masterEntry('test'), config: this.config, log: this.log });
     provide(host.ctx.container, QUEUE_STORE, this.store);
+    openClients.push(serviceClients(host.ctx.container));
     this.parent = host.ctx.container;
   }
 
@@ -317,7 +327,7 @@ export class Harness {
 
   async close(): Promise<void> {
     await this.qmgr?.stop(true);
-    closeServiceClients();
+    closeClients();
     await this.stopQmgr();
     for (const s of this.services) await s.stop();
     await this.store.close();

@@ -47,7 +47,7 @@
  *   message_size_limit = 0 that is unbounded.
  */
 import type { Socket } from 'node:net';
-import { CLEANUP, TABLES, cleanupClient, use, type CleanupService, type ConfigView, type Logger, type ServiceContext, type ServiceMain, type TableRegistry } from '@postern/core';
+import { CLEANUP, TABLES, inject, injectable, use, type CleanupService, type ConfigView, type Logger, type ServiceContext, type ServiceMain, type TableRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { clientList, peerName, plainAddress, type Peer } from './qmqpd-peer.js';
 import { NetstringReader } from './qmqpd-netstring.js';
@@ -56,7 +56,6 @@ import { QmqpdSession, type SessionSettings } from './qmqpd-session.js';
 type DependencyContainer = ServiceContext['container'];
 
 export interface QmqpdOptions {
-  readonly cleanup?: CleanupService;
   readonly tables?: TableRegistry;
   /** How client names are found (default: reverse lookup, forward-confirmed). */
   readonly lookupName?: (address: string) => Promise<string>;
@@ -70,15 +69,16 @@ export interface Qmqpd {
   stop(graceful: boolean): Promise<void>;
 }
 
-function fromContainer<T>(container: DependencyContainer | undefined, tok: symbol): T | undefined {
-  if (!container || !container.isRegistered(tok, true)) return undefined;
-  return use(container, tok as never) as T;
+/** What qmqpd takes from its container: cleanup (in-process or its client). */
+@injectable()
+export class QmqpdServices {
+  constructor(@inject(CLEANUP) readonly cleanup: CleanupService) {}
 }
 
 /** Builds a QMQP server for this configuration (master.cf -o overrides already applied). */
-export function createQmqpd(config: ConfigView, log: Logger, container?: DependencyContainer, options: QmqpdOptions = {}): Qmqpd {
-  const cleanup = options.cleanup ?? fromContainer<CleanupService>(container, CLEANUP) ?? cleanupClient(config);
-  let tables = options.tables ?? fromContainer<TableRegistry>(container, TABLES);
+export function createQmqpd(config: ConfigView, log: Logger, container: DependencyContainer, options: QmqpdOptions = {}): Qmqpd {
+  const { cleanup } = container.resolve(QmqpdServices);
+  let tables = options.tables ?? (container.isRegistered(TABLES, true) ? use(container, TABLES) : undefined);
   const settings: SessionSettings = {
     cleanup,
     log,

@@ -15,7 +15,7 @@ import {
   type Logger,
 } from '@postern/core';
 import { createQmqpd, netstring, QMQPD_PARAMETERS, type Qmqpd } from '../src/index.js';
-import { MemoryLogger as TestLog } from '@postern/core';
+import { MemoryLogger as TestLog, SERVICE, serviceContainer } from '@postern/core';
 
 
 class FakeCleanup implements CleanupService {
@@ -55,7 +55,8 @@ async function server(main: Record<string, string>, cleanup: CleanupService, log
   registry.declare('@postern/plugin-qmqpd', QMQPD_PARAMETERS);
   const text = Object.entries(main).map(([k, v]) => `${k} = ${v}`).join('\n');
   const config = createConfigView({ mainCf: parseMainCf(text, 'main.cf'), registry, configDirectory: '/nonexistent' });
-  const qmqpd = createQmqpd(config, log, undefined, { cleanup, lookupName: async (a) => (a === '127.0.0.1' ? 'localhost' : 'unknown') });
+  const { container } = serviceContainer(config, log, { [SERVICE.CLEANUP]: cleanup });
+  const qmqpd = createQmqpd(config, log, container, { lookupName: async (a) => (a === '127.0.0.1' ? 'localhost' : 'unknown') });
   const srv = createServer((s) => qmqpd.accept(s));
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const addr = srv.address();

@@ -4,7 +4,7 @@
  * labels, by which process, until when; lookup hits and misses; the most
  * labels and sessions held at once.
  */
-import type { ScacheDropArgs, ScacheFindArgs, ScacheFindReply, ScacheSaveArgs, ScacheSaveReply, SessionCacheKind } from '@postern/smtp-client';
+import type { ScacheDropArgs, ScacheFindArgs, ScacheFindReply, ScacheSaveArgs, ScacheSaveReply, SessionCacheKind } from '@postern/core';
 
 interface Parked {
   readonly owner: string;

@@ -42,7 +42,7 @@
  * SECURITY
  *   scache holds no mail and no secrets; its socket is private.
  */
-import { SCACHE_METHOD, type ScacheDropArgs, type ScacheFindArgs, type ScacheSaveArgs } from '@postern/smtp-client';
+import { SCACHE_METHOD, type ScacheDropArgs, type ScacheFindArgs, type ScacheSaveArgs } from '@postern/core';
 import { serveIpc, type ServiceContext, type ServiceInstance, type ServiceMain } from '@postern/core';
 import { ScacheBooks } from './scache-books.js';
 

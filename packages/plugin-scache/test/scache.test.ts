@@ -4,13 +4,22 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { clientParameters, createSmtpClient, scacheLink, SharedSessionCache, type ClientSession } from '@postern/smtp-client';
-import { createConfigView, ParameterRegistry, parseMainCf, SERVICE, servicePath, startServiceInProcess, type AgentContext, type ConfigView, type DeliveryRequest, type Logger, type MessageSource } from '@postern/core';
+import { clientParameters, createSmtpClient, scacheLink, SharedSessionCache, tlsSessionCache, type ClientSession } from '@postern/smtp-client';
+import { createConfigView, ParameterRegistry, parseMainCf, SERVICE, servicePath, startServiceInProcess, type AgentContext, type ConfigView, type DeliveryRequest, type Logger, type MessageSource, ServiceClients } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { ScacheBooks } from '../src/scache-books.js';
 import { PARAMETERS } from '../src/scache-params.js';
 import { main as scacheMain } from '../src/scache.js';
 import { MemoryLogger as Log } from '@postern/core';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 
 /** A minimal SMTP server that counts connections and messages. */
@@ -132,12 +141,12 @@ test('N messages to one destination from two smtp processes: connections opened 
     log,
     listen: { path },
   });
-  const link = scacheLink(config, log);
+  const link = scacheLink(clientsOf(config), log);
   assert.ok(link);
   // two smtp processes: their own session caches (pids 1001 and 1002), one scache
   const procs = [1001, 1002].map((pid) => {
     const cache = new SharedSessionCache<ClientSession>(link, config.time('connection_cache_ttl_limit'), pid);
-    return createSmtpClient({ protocol: 'smtp', config, log, tables: createTableRegistry({}), cache });
+    return createSmtpClient({ protocol: 'smtp', config, log, tables: createTableRegistry({}), cache, tlsCache: tlsSessionCache(clientsOf(config), 'smtp', log) });
   });
   const N = 20;
   try {
@@ -152,6 +161,7 @@ test('N messages to one destination from two smtp processes: connections opened 
   } finally {
     for (const p of procs) p.close();
     await new Promise((r) => setTimeout(r, 100));
+    closeClients();
     await svc.stop();
     server.server.close();
     rmSync(dir, { recursive: true, force: true });

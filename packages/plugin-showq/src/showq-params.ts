@@ -1,4 +1,4 @@
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 
 /** The main.cf parameters showq(8) reads (Postfix names and defaults). */
 export const PARAMETERS: readonly ParameterSpec[] = [
@@ -10,7 +10,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   },
   {
     name: 'showq_service_name',
-    default: 'showq',
+    default: SERVICE.SHOWQ,
     type: 'string',
     description: 'The name of the showq(8) service (master.cf).',
   },

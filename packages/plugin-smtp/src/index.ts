@@ -1,5 +1,5 @@
 import { clientParameters } from '@postern/smtp-client';
-import { definePlugin } from '@postern/core';
+import { definePlugin, SERVICE } from '@postern/core';
 
 export const plugin = definePlugin({
   name: '@postern/plugin-smtp',
@@ -12,8 +12,9 @@ export const plugin = definePlugin({
     },
   },
   parameters: clientParameters('smtp'),
-  provides: ['smtp'],
-  uses: ['bounce'],
+  provides: [SERVICE.SMTP],
+  uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { main, smtpAgent } from './smtp.js';

@@ -10,13 +10,22 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clientParameters } from '@postern/smtp-client';
-import { closeServiceClients, createConfigView, deliveryClient, NAME_RESOLVER, ParameterRegistry, parseMainCf, provide, SERVICE, serveBounce, startServiceInProcess, TABLES, type DeliveryLogRecord, type MasterEntry } from '@postern/core';
+import { createConfigView, deliveryClient, NAME_RESOLVER, ParameterRegistry, parseMainCf, provide, SERVICE, serveBounce, startServiceInProcess, TABLES, type DeliveryLogRecord, type MasterEntry, ServiceClients, type ConfigView } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { container as rootContainer } from 'tsyringe';
 import { main as smtpMain } from '../src/smtp.js';
 import { plugin } from '../src/index.js';
 import { local, smtpError, TestLog, testResolver, testServer } from '@postern/testkit';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 const entry = (name: string, command = name): MasterEntry => masterEntry({ name, command });
 
@@ -64,9 +73,9 @@ test('smtp service: relay service delivers, logs relay=host[addr]:port, records 
       queueId: id, queueName: 'active', transport: SERVICE.RELAY, nexthop: 'dest.test', sender: 's@origin.test',
       recipients: rcpts.map((address, index) => ({ index, address })), arrivalTime: Date.now(), size: content.length,
     });
-    const a = await deliveryClient(config, SERVICE.RELAY).deliver(request('1AAAAA', ['good@dest.test', 'bad@dest.test']));
+    const a = await deliveryClient(clientsOf(config), SERVICE.RELAY).deliver(request('1AAAAA', ['good@dest.test', 'bad@dest.test']));
     assert.deepEqual(a.results.map((r) => r.status), ['sent', 'bounced']);
-    const b = await deliveryClient(config, SERVICE.RELAY).deliver(request('2BBBBB', ['good@dest.test']));
+    const b = await deliveryClient(clientsOf(config), SERVICE.RELAY).deliver(request('2BBBBB', ['good@dest.test']));
     assert.equal(b.results[0]!.status, 'sent');
     const relay = `dest.test[127.0.0.1]:${srv.port}`;
     const sent = log.lines.find((l) => l.startsWith('1AAAAA: to=<good@dest.test>'))!;
@@ -80,7 +89,7 @@ test('smtp service: relay service delivers, logs relay=host[addr]:port, records 
     const stats = (services[1]!.instance as unknown as { stats(): unknown }).stats();
     assert.deepEqual(stats, { connections: 1, transactions: 2, reused: 1 });
   } finally {
-    closeServiceClients();
+    closeClients();
     for (const s of services.reverse()) await s.stop();
     await srv.close();
     rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,7 @@ export const plugin = definePlugin({
   parameters: SMTPD_PARAMETERS,
   restrictions: SMTPD_RESTRICTIONS,
   uses: [SERVICE.CLEANUP, SERVICE.REWRITE],
+  mayUse: [SERVICE.ANVIL, SERVICE.VERIFY, SERVICE.FLUSH],
 });
 
 export default plugin;

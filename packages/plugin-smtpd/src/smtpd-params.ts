@@ -4,7 +4,7 @@
  * names start with postern_. The README's parameter table is generated from
  * this list (scripts/params-table.mjs).
  */
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 import { DNS_PARAMETERS } from '@postern/dns';
 import { MILTER_PARAMETERS } from '@postern/milter';
 
@@ -24,7 +24,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'rbl_reply_maps', default: '', type: 'string', description: 'Tables from DNS list domain (domain=filter first) to a reply template.' },
   { name: 'address_verify_poll_count', default: '3', type: 'int', description: 'How many times reject_unverified_* asks verify(8) while a probe is in progress.' },
   { name: 'address_verify_poll_delay', default: '3s', type: 'time', description: 'The delay between those queries.' },
-  { name: 'address_verify_service_name', default: 'verify', type: 'string', description: 'The name of the verify(8) service.' },
+  { name: 'address_verify_service_name', default: SERVICE.VERIFY, type: 'string', description: 'The name of the verify(8) service.' },
   { name: 'unverified_recipient_defer_code', default: '450', type: 'int', description: 'reject_unverified_recipient: the reply code while the address is not yet verified.' },
   { name: 'unverified_recipient_reject_code', default: '450', type: 'int', description: 'reject_unverified_recipient: the reply code when the probe found the address undeliverable.' },
   { name: 'unverified_recipient_tempfail_action', default: 'defer_if_permit', type: 'string', description: 'What a 4xx reject_unverified_recipient result does (defer_if_permit: defer only if the rest permits).' },

@@ -21,7 +21,7 @@ import type {
   SmtpdHookRegistry,
   TableRegistry,
 } from '@postern/core';
-import { anvilLimitReply, etrnReply, flushClient, isFlushSite, newQueueId, type AnvilService } from '@postern/core';
+import { anvilLimitReply, etrnReply, isFlushSite, newQueueId, type AnvilService, type FlushService } from '@postern/core';
 import { SmtpdEventLimits } from './smtpd-anvil.js';
 import { SmtpdCheck } from './smtpd-check.js';
 import type { NetworkMatcher } from './smtpd-peer.js';
@@ -71,6 +71,8 @@ export interface SmtpdShared {
   readonly dnsxl?: SmtpdDnsxl;
   /** verify(8), for reject_unverified_*. */
   readonly verify?: VerifyService;
+  /** flush(8), for ETRN. */
+  readonly flush: FlushService;
   /** receive_override_options. */
   readonly transp: ReadonlySet<InputTransp>;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
@@ -735,7 +737,7 @@ export class SmtpdSession implements CommandSink {
     // a leading @ or # (RFC 1985 forms) is skipped, as Postfix does
     const site = /^[A-Za-z0-9[]/.test(words[0]!) ? words[0]! : words[0]!.slice(1);
     if (!isFlushSite(site)) return this.error('501 5.5.4 Error: invalid parameter syntax');
-    const status = await flushClient(this.c).sendSite(site);
+    const status = await this.shared.flush.sendSite(site);
     const reply = etrnReply(status, site);
     this.reply(reply);
     return reply.startsWith('250');

@@ -15,7 +15,7 @@
  * 4xx answers follow unverified_*_tempfail_action (defer_if_permit: the
  * deferral takes effect only if the rest of the list would permit).
  */
-import type { ConfigView, Logger, VerifyService } from '@postern/core';
+import { SERVICE, type ConfigView, type Logger, type VerifyService } from '@postern/core';
 
 /** The verify stub's answer when the service cannot be reached (VRFY_STAT_FAIL). */
 const SERVICE_DOWN = 'address verification service is unavailable';
@@ -48,7 +48,7 @@ export async function checkUnverified(
     text,
   });
   if (answer.status === 'undetermined' && answer.text === SERVICE_DOWN) {
-    log.warn(`${config.get('address_verify_service_name') || 'verify'} service failure`);
+    log.warn(`${config.get('address_verify_service_name') || SERVICE.VERIFY} service failure`);
     return soft(450, `<${address}>: ${cls} rejected: address verification problem`);
   }
   if (answer.status === 'deliverable') return { kind: 'dunno' };

@@ -71,7 +71,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { CLEANUP, REWRITE, TABLES, provide, token, type ServicePreInit, anvilClient, cleanupClient, rewriteClient, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, verifyClient, type VerifyService } from '@postern/core';
+import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, provide, serviceClients, token, type ServicePreInit, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
 import { shareTicketKeys, tlsSessionCache } from '@postern/smtp-client';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
@@ -87,13 +87,9 @@ type DependencyContainer = ServiceContext['container'];
 
 /** The seam through which tests and embedders pass in-process services. */
 export interface SmtpdOptions {
-  readonly cleanup?: CleanupService;
-  readonly rewrite?: RewriteService;
   readonly tables?: TableRegistry;
   readonly sasl?: SaslServer;
   readonly hooks?: SmtpdHookRegistry;
-  /** anvil(8) (default: the anvil service's client). */
-  readonly anvil?: AnvilService;
   /** How smtpd_error_sleep_time sleeps (default: a timer). */
   readonly sleep?: (ms: number) => Promise<void>;
   /** How postern_smtpd_plugins are imported (default: import()). */
@@ -111,6 +107,18 @@ export interface Smtpd {
 function fromContainer<T>(container: DependencyContainer | undefined, tok: symbol): T | undefined {
   if (!container || !container.isRegistered(tok, true)) return undefined;
   return use(container, tok as never) as T;
+}
+
+/** The contracts smtpd takes from its container (in-process objects or their clients). */
+@injectable()
+export class SmtpdServices {
+  constructor(
+    @inject(CLEANUP) readonly cleanup: CleanupService,
+    @inject(REWRITE) readonly rewrite: RewriteService,
+    @inject(ANVIL) readonly anvil: AnvilService,
+    @inject(VERIFY) readonly verify: VerifyService,
+    @inject(FLUSH) readonly flush: FlushService,
+  ) {}
 }
 
 /** smtpd_tls_cert_file and smtpd_tls_key_file, read (or the reason they could not be). */
@@ -160,12 +168,11 @@ export const preInit: ServicePreInit = (ctx) => {
 export async function createSmtpd(
   config: ConfigView,
   log: Logger,
-  container?: DependencyContainer,
+  container: DependencyContainer,
   options: SmtpdOptions = {},
 ): Promise<Smtpd> {
   const tables = options.tables ?? fromContainer<TableRegistry>(container, TABLES);
-  const cleanup = options.cleanup ?? fromContainer<CleanupService>(container, CLEANUP) ?? cleanupClient(config);
-  const rewrite = options.rewrite ?? fromContainer<RewriteService>(container, REWRITE) ?? rewriteClient(config);
+  const { cleanup, rewrite, anvil, verify, flush } = container.resolve(SmtpdServices);
   let sasl = options.sasl ?? fromContainer<SaslServer>(container, SASL_SERVER);
   if (!sasl && config.bool('smtpd_sasl_auth_enable')) sasl = createSaslServer(config, tables, log);
   const hooks = options.hooks ?? fromContainer<SmtpdHookRegistry>(container, SMTPD_HOOKS) ?? createHookRegistry();
@@ -198,12 +205,13 @@ export async function createSmtpd(
       config.isSet('smtpd_forbid_bare_newline_exclusions') ? config.list('smtpd_forbid_bare_newline_exclusions') : mynetworksList(config),
       tables,
     ),
-    anvil: options.anvil ?? anvilClient(config),
+    anvil,
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
     xforwardHosts: networkMatcher(config.list('smtpd_authorized_xforward_hosts'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
-    verify: fromContainer<VerifyService>(container, VERIFY) ?? verifyClient(config),
+    verify,
+    flush,
     dnsxl: new SmtpdDnsxl(config, fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config), tables),
     transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
@@ -234,7 +242,7 @@ export async function createSmtpd(
   });
   // tlsmgr(8): one session ticket key for every smtpd process, renewed by tlsmgr
   const stopTickets = tlsReady
-    ? await shareTicketKeys(tlsSessionCache(config, 'smtpd', log), (ticketKeys) => server.updateSecureContext({ ticketKeys }), log)
+    ? await shareTicketKeys(tlsSessionCache(serviceClients(container), 'smtpd', log), (ticketKeys) => server.updateSecureContext({ ticketKeys }), log)
     : () => undefined;
 
   return {

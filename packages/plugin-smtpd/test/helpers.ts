@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, IpcClient, ParameterRegistry, RemoteCleanup, serveCleanup, startServiceInProcess, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type Logger, type MasterEntry, type ResolveResult, type RewriteService, type SaslServer, type TableRegistry } from '@postern/core';
+import { createConfigView, IpcClient, ParameterRegistry, RemoteCleanup, SERVICE, serveCleanup, serviceContainer, startServiceInProcess, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type Logger, type MasterEntry, type ResolveResult, type RewriteService, type SaslServer, type TableRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { masterEntry } from '@postern/core';
 import { SMTPD_PARAMETERS } from '../src/smtpd-params.js';
@@ -145,16 +145,15 @@ export async function startRig(
   });
   const ipc = new IpcClient('cleanup', join(dir, 'cleanup.sock'));
   const sleeps: number[] = [];
+  const services = serviceContainer(config, log, { [SERVICE.CLEANUP]: new RemoteCleanup(ipc), [SERVICE.REWRITE]: new TestRewrite() });
   const smtpd = await startServiceInProcess(
     createSmtpdMain({
-      cleanup: new RemoteCleanup(ipc),
-      rewrite: new TestRewrite(),
       tables: opts.tables ?? createTableRegistry(),
       sasl: opts.sasl,
       sleep: async (ms) => void sleeps.push(ms),
       ...opts.smtpd,
     }),
-    { entry: entry('smtp', opts.overrides), config, log, listen: { port: 0, host: '127.0.0.1' } },
+    { entry: entry('smtp', opts.overrides), config, log, container: services.container, listen: { port: 0, host: '127.0.0.1' } },
   );
   return {
     port: smtpd.port,
@@ -165,6 +164,7 @@ export async function startRig(
     sleeps,
     async stop() {
       await smtpd.stop();
+      await services.close();
       ipc.close();
       await cleanupSvc.stop();
       rmSync(dir, { recursive: true, force: true });

@@ -11,7 +11,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { LMDB_ALIAS_TYPES, splitTableSpec, type ConfigView, type LookupTable, type TableRegistry } from '@postern/core';
-import { MemoryTlsStore, tlsCacheParameters, type TlsCacheType } from '@postern/smtp-client';
+import { MemoryTlsStore, tlsCacheParameters } from '@postern/smtp-client';
+import type { TlsCacheType } from '@postern/core';
 
 interface StoredSession {
   readonly expires: number;

@@ -53,7 +53,8 @@
  *   data_directory, which only the mail system may read.
  */
 import { SERVICE, serveIpc, TABLES, use, type ConfigView, type TableRegistry, type ServiceContext, type ServiceInstance, type ServiceMain } from '@postern/core';
-import { TicketKeyRing, TLSMGR_METHOD, TLS_CACHE_TYPES, type TlsCacheType, type TlsLookupArgs, type TlsTicketKey, type TlsUpdateArgs } from '@postern/smtp-client';
+import { TicketKeyRing } from '@postern/smtp-client';
+import { TLSMGR_METHOD, TLS_CACHE_TYPES, type TlsCacheType, type TlsLookupArgs, type TlsTicketKey, type TlsUpdateArgs } from '@postern/core';
 import { openTlsStore, TableTlsStore, type TlsStore } from './tlsmgr-store.js';
 
 /** The entry of a shared smtpd cache that holds the current ticket key. */

@@ -13,7 +13,7 @@ const spec = process.env.TLSMGR_TEST_SMTPD;
 if (spec && process.send) {
   const params = JSON.parse(spec) as Record<string, string>;
   const config = makeConfig(params.queue_directory!, params, SMTPD_PARAMETERS);
-  const svc = await startServiceInProcess(createSmtpdMain({ cleanup: {} as never, rewrite: {} as never, tables: createTableRegistry() }), {
+  const svc = await startServiceInProcess(createSmtpdMain({ tables: createTableRegistry() }), {
     entry: entry('smtp', 'smtpd', 'inet'),
     config,
     log: new CaptureLog(),

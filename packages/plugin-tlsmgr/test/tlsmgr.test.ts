@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTableRegistry } from '@postern/tables';
 import { tlsSessionCache } from '@postern/smtp-client';
-import { type ConfigView } from '@postern/core';
+import { ServiceClients, type ConfigView } from '@postern/core';
 // eslint-disable-next-line @typescript-eslint/no-restricted-imports -- the session-resumption test needs a real STARTTLS server using tlsmgr; until the test kit has one, it is smtpd (a devDependency)
 import { createSmtpdMain, SMTPD_PARAMETERS } from '@postern/plugin-smtpd';
 import { startServiceInProcess } from '@postern/core';
@@ -23,7 +23,7 @@ after(() => {
 });
 
 async function smtpd(config: ConfigView, log = new CaptureLog()) {
-  return startServiceInProcess(createSmtpdMain({ cleanup: {} as never, rewrite: {} as never, tables: createTableRegistry() }), {
+  return startServiceInProcess(createSmtpdMain({ tables: createTableRegistry() }), {
     entry: entry('smtp', 'smtpd', 'inet'),
     config,
     log,
@@ -117,21 +117,23 @@ test('with tlsmgr, a session from one smtpd process is resumed by another smtpd 
 test('the client helper stores and finds sessions through tlsmgr, and keeps them locally without it', async () => {
   const d = dir('tlsmgr-client');
   const config = makeConfig(d, { smtp_tls_session_cache_timeout: '3600s' });
-  const local = tlsSessionCache(config, 'smtp');
+  const clients = new ServiceClients(config);
+  after(() => clients.close());
+  const local = tlsSessionCache(clients, 'smtp');
   assert.equal(local.shared, false);
   await local.put('h[1.2.3.4]:25', Buffer.from('x'));
   assert.deepEqual(await local.get('h[1.2.3.4]:25'), Buffer.from('x'));
   assert.equal(await local.ticketKey(), undefined);
   const mgr = await startUnixService(tlsmgrMain, config, new CaptureLog(), 'tlsmgr');
   try {
-    const a = tlsSessionCache(config, 'smtp');
-    const b = tlsSessionCache(config, 'smtp');
+    const a = tlsSessionCache(clients, 'smtp');
+    const b = tlsSessionCache(clients, 'smtp');
     assert.equal(a.shared, true);
     await a.put('h[1.2.3.4]:25', Buffer.from('shared'));
     assert.deepEqual(await b.get('h[1.2.3.4]:25'), Buffer.from('shared'));
     await b.remove('h[1.2.3.4]:25');
     assert.equal(await a.get('h[1.2.3.4]:25'), undefined);
-    const k = await tlsSessionCache(config, 'smtpd').ticketKey();
+    const k = await tlsSessionCache(clients, 'smtpd').ticketKey();
     assert.equal(Buffer.from(k!.keys, 'base64').length, 48);
   } finally {
     await mgr.stop();

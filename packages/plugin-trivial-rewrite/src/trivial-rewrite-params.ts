@@ -7,7 +7,7 @@
  * inet_interfaces, proxy_interfaces, recipient_delimiter,
  * parent_domain_matches_subdomains) are not repeated here.
  */
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 
 export const TRIVIAL_REWRITE_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'append_at_myorigin', default: 'yes', type: 'bool', description: 'Append @$myorigin to an address without a domain (local context).' },
@@ -23,9 +23,9 @@ export const TRIVIAL_REWRITE_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'virtual_mailbox_maps', default: '', type: 'table', description: 'Valid recipients of the virtual mailbox domains.' },
   { name: 'relay_domains', default: '${{$compatibility_level} <level {2} ? {$mydestination} : {}}', type: 'list', description: 'Domains this system relays to, delivered by $relay_transport ($mydestination below compatibility_level 2, empty from level 2).' },
   { name: 'local_transport', default: 'local:$myhostname', type: 'string', description: 'Transport[:nexthop] for domains in $mydestination and our [ip] literals.' },
-  { name: 'virtual_transport', default: 'virtual', type: 'string', description: 'Transport[:nexthop] for $virtual_mailbox_domains.' },
-  { name: 'relay_transport', default: 'relay', type: 'string', description: 'Transport[:nexthop] for $relay_domains.' },
-  { name: 'default_transport', default: 'smtp', type: 'string', description: 'Transport[:nexthop] for all other destinations.' },
+  { name: 'virtual_transport', default: SERVICE.VIRTUAL, type: 'string', description: 'Transport[:nexthop] for $virtual_mailbox_domains.' },
+  { name: 'relay_transport', default: SERVICE.RELAY, type: 'string', description: 'Transport[:nexthop] for $relay_domains.' },
+  { name: 'default_transport', default: SERVICE.SMTP, type: 'string', description: 'Transport[:nexthop] for all other destinations.' },
   { name: 'relayhost', default: '', type: 'string', description: 'Nexthop for the relay and default classes: host, [host], host:port, [host]:port.' },
   { name: 'transport_maps', default: '', type: 'table', description: 'transport(5) tables: recipient or domain -> transport:nexthop.' },
   { name: 'relocated_maps', default: '', type: 'table', description: 'relocated(5) tables: recipients that moved (5.1.6 User has moved to ...).' },

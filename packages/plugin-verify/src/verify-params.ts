@@ -1,4 +1,4 @@
-import type { ParameterSpec } from '@postern/core';
+import { SERVICE, type ParameterSpec } from '@postern/core';
 
 /** The main.cf parameters verify(8) reads (Postfix names and defaults). */
 export const PARAMETERS: readonly ParameterSpec[] = [
@@ -12,5 +12,5 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   { name: 'address_verify_negative_cache', default: 'yes', type: 'bool', description: 'Enable caching of failed address verification probe results.' },
   { name: 'address_verify_cache_cleanup_interval', default: '12h', type: 'time', unit: 's', description: 'The amount of time between verify(8) address verification database cleanup runs; 0 disables.' },
   { name: 'address_verify_pending_request_limit', default: '5000', type: 'int', description: 'A safety limit on the number of outstanding address verification probes.' },
-  { name: 'address_verify_service_name', default: 'verify', type: 'string', description: 'The name of the verify(8) address verification service.' },
+  { name: 'address_verify_service_name', default: SERVICE.VERIFY, type: 'string', description: 'The name of the verify(8) address verification service.' },
 ];

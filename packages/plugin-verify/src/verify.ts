@@ -42,7 +42,9 @@
  *   qmgr and the delivery agents report instead of deliver.
  */
 import {
-  cleanupClient,
+  CLEANUP,
+  inject,
+  injectable,
   isVerifyStatus,
   serveVerify,
   TABLES,
@@ -218,7 +220,7 @@ export function verifierFromConfig(
   config: ConfigView,
   store: VerifyStore,
   log: Logger,
-  probe: (address: string) => Promise<void> = cleanupProber(config, cleanupClient(config)),
+  probe: (address: string) => Promise<void>,
   now?: () => number,
 ): AddressVerifier {
   return new AddressVerifier({
@@ -237,11 +239,17 @@ export function verifierFromConfig(
   });
 }
 
+/** What verify takes from its container: cleanup, for the probes. */
+@injectable()
+export class VerifyServices {
+  constructor(@inject(CLEANUP) readonly cleanup: CleanupService) {}
+}
+
 export const main: ServiceMain = async (ctx) => {
   const { config, log } = ctx;
   const map = config.get('address_verify_map').trim();
   const store = map === '' ? new MemoryVerifyStore() : new TableVerifyStore(use(ctx.container, TABLES).open(map));
-  const verifier = verifierFromConfig(config, store, log);
+  const verifier = verifierFromConfig(config, store, log, cleanupProber(config, ctx.container.resolve(VerifyServices).cleanup));
   const served = serveVerify(ctx, verifier);
   const interval = config.time('address_verify_cache_cleanup_interval');
   const timer =

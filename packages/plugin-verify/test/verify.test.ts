@@ -8,13 +8,22 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeServiceClients, createServiceHost, provide, serveCleanup, serveVerify, serviceClient, SERVICE, startServiceInProcess, TABLES, verifyClient, type CleanupRequest, type ConfigView, type InProcessService, type Logger, type MasterEntry } from '@postern/core';
+import { createServiceHost, provide, serveCleanup, serveVerify, SERVICE, startServiceInProcess, TABLES, verifyClient, type CleanupRequest, type ConfigView, type InProcessService, type Logger, type MasterEntry, ServiceClients, serviceClients } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { testConfig } from '@postern/testkit';
 import { masterEntry } from '@postern/core';
 import { AddressVerifier, IN_PROGRESS, main, verifierFromConfig, verifySender } from '../src/verify.js';
 import { MemoryVerifyStore, parseEntry } from '../src/verify-cache.js';
 import { PARAMETERS } from '../src/verify-params.js';
+
+/** The service connections this test opens (each closed by closeClients()). */
+const openClients: ServiceClients[] = [];
+const clientsOf = (config: ConfigView): ServiceClients => {
+  const c = new ServiceClients(config);
+  openClients.push(c);
+  return c;
+};
+const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 const warnings: string[] = [];
 const log: Logger = {
@@ -56,13 +65,13 @@ describe('verify cache over the verify socket (injected clock)', () => {
   });
 
   after(async () => {
-    closeServiceClients();
+    closeClients();
     await svc.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   test('positive entries: in progress, deliverable, refresh probe, expiry', async () => {
-    const v = verifyClient(config);
+    const v = verifyClient(clientsOf(config));
     const q = async (a: string) => {
       const r = await v.query(a);
       await verifier.settled();
@@ -90,7 +99,7 @@ describe('verify cache over the verify socket (injected clock)', () => {
   });
 
   test('negative entries: undeliverable, refresh after 3h, expiry after 3d', async () => {
-    const v = verifyClient(config);
+    const v = verifyClient(clientsOf(config));
     const q = async (a: string) => {
       const r = await v.query(a);
       await verifier.settled();
@@ -110,7 +119,7 @@ describe('verify cache over the verify socket (injected clock)', () => {
   });
 
   test('a bad status is refused', async () => {
-    assert.equal(await serviceClient(config, SERVICE.VERIFY).call('update', { address: 'c@x', status: 'maybe', text: '' }), false);
+    assert.equal(await clientsOf(config).client(SERVICE.VERIFY).call('update', { address: 'c@x', status: 'maybe', text: '' }), false);
   });
 });
 
@@ -142,6 +151,7 @@ describe('verify service main: probes through a cleanup stand-in on a real socke
       { entry: entry(SERVICE.CLEANUP, 'cleanup'), config, log, listen: { path: join(dir, 'spool', 'public', SERVICE.CLEANUP) } },
     );
     const parent = createServiceHost({ entry: entry(SERVICE.VERIFY, 'verify'), config, log }).ctx.container;
+    openClients.push(serviceClients(parent));
     provide(parent, TABLES, createTableRegistry({ log }));
     verify = await startServiceInProcess(main, {
       entry: entry(SERVICE.VERIFY, 'verify'), config, log, container: parent, listen: { path: join(dir, 'spool', 'private', SERVICE.VERIFY) },
@@ -149,7 +159,7 @@ describe('verify service main: probes through a cleanup stand-in on a real socke
   });
 
   after(async () => {
-    closeServiceClients();
+    closeClients();
     await verify.stop();
     await cleanup.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -157,7 +167,7 @@ describe('verify service main: probes through a cleanup stand-in on a real socke
 
   test('an unknown address is probed with the verify trace flag, then cached in the map', async () => {
     const probed = new Promise<void>((r) => (gotProbe = r));
-    const v = verifyClient(config);
+    const v = verifyClient(clientsOf(config));
     assert.deepEqual(await v.query('user@example.net'), { status: 'undetermined', text: IN_PROGRESS });
     await probed;
     assert.equal(submitted.length, 1);

@@ -32,6 +32,7 @@ export const plugin = definePlugin({
   parameters: VIRTUAL_PARAMETERS,
   provides: [SERVICE.VIRTUAL],
   uses: [SERVICE.BOUNCE],
+  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
 });
 
 export { createVirtualDeliver, safeMailboxPath } from './virtual.js';

@@ -6,10 +6,11 @@
 import type { ServiceContext } from '@postern/core';
 import { NAME_RESOLVER } from '@postern/core';
 import { TABLES } from '@postern/core';
-import { use } from '@postern/core';
+import { use, serviceClients } from '@postern/core';
 import { deliveryAgent, type DeliveryAgentInstance } from '@postern/core';
 import { createSmtpClient, type ClientStats } from './deliver.js';
 import { sharedSessionCache } from './scache.js';
+import { tlsSessionCache } from './tls-cache.js';
 
 export interface ClientAgentInstance extends DeliveryAgentInstance {
   /** Connections opened, messages sent, messages sent over a reused connection. */
@@ -18,12 +19,14 @@ export interface ClientAgentInstance extends DeliveryAgentInstance {
 
 export function clientAgent(ctx: ServiceContext, protocol: 'smtp' | 'lmtp'): ClientAgentInstance {
   const c = ctx.container;
+  const clients = serviceClients(c);
   const client = createSmtpClient({
     protocol,
     config: ctx.config,
     log: ctx.log,
     tables: use(c, TABLES),
-    cache: sharedSessionCache(ctx.config, ctx.log),
+    cache: sharedSessionCache(clients, ctx.log),
+    tlsCache: tlsSessionCache(clients, protocol, ctx.log),
     ...(c.isRegistered(NAME_RESOLVER, true) && { resolver: use(c, NAME_RESOLVER) }),
   });
   const agent = deliveryAgent(ctx, client.deliver);

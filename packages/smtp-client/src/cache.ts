@@ -32,7 +32,8 @@ export interface CachedSession {
 }
 
 /** A destination ("smtp:example.com") or an endpoint ("smtp:192.0.2.1:25") label. */
-export type SessionCacheKind = 'dest' | 'endp';
+export type { SessionCacheKind } from '@postern/core';
+import type { SessionCacheKind } from '@postern/core';
 
 export interface SessionCache<S extends CachedSession> {
   /** Takes a parked session for `key` out of the cache. */

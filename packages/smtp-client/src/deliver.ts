@@ -56,8 +56,8 @@ export interface SmtpClientOptions {
   readonly resolver?: NameResolver;
   /** Default: an InProcessSessionCache. */
   readonly cache?: SessionCache<ClientSession>;
-  /** TLS session resumption (tlsmgr). Default: tlsSessionCache(config, protocol). */
-  readonly tlsCache?: TlsSessionCache;
+  /** TLS session resumption: tlsSessionCache(clients, protocol) in a service process. */
+  readonly tlsCache: TlsSessionCache;
 }
 
 export interface SmtpClient {
@@ -80,7 +80,7 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
   const { protocol, config, log, tables } = options;
   const cache = options.cache ?? new InProcessSessionCache<ClientSession>();
   const stats = { connections: 0, transactions: 0, reused: 0 };
-  const tlsCache = options.tlsCache ?? tlsSessionCache(config, protocol, log);
+  const { tlsCache } = options;
   let resolver = options.resolver;
 
   const deliver: DeliverFunction = async (request, message, agent) => {

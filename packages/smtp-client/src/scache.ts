@@ -27,71 +27,25 @@
  * locally, as Postfix's smtp does with its private per-process cache.
  */
 import { existsSync } from 'node:fs';
-import type { ConfigView } from '@postern/core';
 import type { Logger } from '@postern/core';
 import { SERVICE } from '@postern/core';
-import { serviceClient, servicePath } from '@postern/core';
+import { SCACHE_METHOD, servicePath, type ScacheFindReply, type ScacheLink, type ServiceClients } from '@postern/core';
 import type { Socket } from 'node:net';
 import { onRelay, relay, relayAvailable } from '@postern/core';
 import { InProcessSessionCache, type CachedSession, type HandedSession, type SessionCache, type SessionCacheKind } from './cache.js';
 
-/** scache request names (scache.h SCACHE_REQ_*). */
-export const SCACHE_METHOD = {
-  SAVE: 'scache.save',
-  FIND: 'scache.find',
-  DROP: 'scache.drop',
-} as const;
+export { SCACHE_METHOD, type ScacheDropArgs, type ScacheFindArgs, type ScacheFindReply, type ScacheLink, type ScacheSaveArgs, type ScacheSaveReply } from '@postern/core';
 
-export interface ScacheSaveArgs {
-  /** Destination label, then endpoint label. */
-  readonly labels: readonly { readonly kind: SessionCacheKind; readonly label: string }[];
-  /** The parked session: "pid:serial". */
-  readonly owner: string;
-  /** Seconds the client wants the session kept. */
-  readonly ttl: number;
-}
-export interface ScacheSaveReply {
-  /** Seconds granted (at most connection_cache_ttl_limit). */
-  readonly ttl: number;
-}
-export interface ScacheFindArgs {
-  readonly kind: SessionCacheKind;
-  readonly label: string;
-  readonly pid: number;
-  /** The session the lookup found (and took), if any. */
-  readonly owner?: string;
-  /** After a local miss: name a session another process parked under the label, and take it off the books. */
-  readonly want?: boolean;
-}
-export interface ScacheFindReply {
-  readonly hit: boolean;
-  /** Sessions under this label parked by other processes. */
-  readonly elsewhere: number;
-  /** With `want`: the session to ask its process for ("pid:serial"). */
-  readonly owner?: string;
-}
-export interface ScacheDropArgs {
-  readonly owner: string;
-}
-
-/** Where SharedSessionCache sends its books. */
-export interface ScacheLink {
-  save(args: ScacheSaveArgs): void;
-  find(args: ScacheFindArgs): void;
-  drop(args: ScacheDropArgs): void;
-  /** A find with `want`, waiting for the answer (undefined when scache cannot be reached). */
-  want(args: ScacheFindArgs): Promise<ScacheFindReply | undefined>;
-}
-
-/** The link to the scache service of this configuration, or undefined when none runs. */
-export function scacheLink(config: ConfigView, log?: Logger): ScacheLink | undefined {
+/** The link to the scache service over `clients` (the container's connections), or undefined when none runs. */
+export function scacheLink(clients: ServiceClients, log?: Logger): ScacheLink | undefined {
+  const { config } = clients;
   const path = servicePath(config, SERVICE.SCACHE);
   if (!existsSync(path)) return undefined;
   const timeout = (config.has('connection_cache_protocol_timeout') ? config.time('connection_cache_protocol_timeout') : 5) * 1000;
   let warned = false;
   const send = (method: string, args: unknown) => {
     if (!existsSync(path)) return;
-    serviceClient(config, SERVICE.SCACHE)
+    clients.client(SERVICE.SCACHE)
       .call(method, args, { timeout })
       .catch((err: Error) => {
         if (!warned) log?.warn(`problem talking to service ${SERVICE.SCACHE}: ${err.message}`);
@@ -105,7 +59,7 @@ export function scacheLink(config: ConfigView, log?: Logger): ScacheLink | undef
     want: async (a) => {
       if (!existsSync(path)) return undefined;
       try {
-        return await serviceClient(config, SERVICE.SCACHE).call<ScacheFindReply>(SCACHE_METHOD.FIND, { ...a, want: true }, { timeout });
+        return await clients.client(SERVICE.SCACHE).call<ScacheFindReply>(SCACHE_METHOD.FIND, { ...a, want: true }, { timeout });
       } catch {
         return undefined;
       }
@@ -230,7 +184,8 @@ export class SharedSessionCache<S extends CachedSession> implements SessionCache
 }
 
 /** The session cache an smtp/lmtp process uses: scache's books when the service runs. */
-export function sharedSessionCache<S extends CachedSession>(config: ConfigView, log?: Logger): SharedSessionCache<S> {
+export function sharedSessionCache<S extends CachedSession>(clients: ServiceClients, log?: Logger): SharedSessionCache<S> {
+  const { config } = clients;
   const limit = config.has('connection_cache_ttl_limit') ? config.time('connection_cache_ttl_limit') : 0;
-  return new SharedSessionCache<S>(scacheLink(config, log), limit);
+  return new SharedSessionCache<S>(scacheLink(clients, log), limit);
 }

@@ -10,7 +10,7 @@
  *     process issued is accepted by every other one; the key lives for
  *     smtpd_tls_session_cache_timeout, then tlsmgr makes a new one.
  *
- * tlsSessionCache(config, type) talks to the tlsmgr service when its socket
+ * tlsSessionCache(clients, type) talks to the tlsmgr service when its socket
  * exists (queue_directory/private/tlsmgr); without a tlsmgr service it keeps
  * the sessions in this process (MemoryTlsStore) and leaves smtpd with the
  * per-process ticket key Node makes by itself.
@@ -24,38 +24,9 @@ import type { TLSSocket } from 'node:tls';
 import type { ConfigView } from '@postern/core';
 import type { Logger } from '@postern/core';
 import { SERVICE } from '@postern/core';
-import { serviceClient, servicePath } from '@postern/core';
+import { servicePath, TLSMGR_METHOD, type ServiceClients, type TlsCacheType, type TlsLookupArgs, type TlsSessionCache, type TlsTicketKey, type TlsUpdateArgs } from '@postern/core';
 
-/** tlsmgr request names (tls_mgr.h TLS_MGR_REQ_*). */
-export const TLSMGR_METHOD = {
-  LOOKUP: 'tlsmgr.lookup',
-  UPDATE: 'tlsmgr.update',
-  DELETE: 'tlsmgr.delete',
-  TKTKEY: 'tlsmgr.tktkey',
-} as const;
-
-/** The caches tlsmgr keeps (tls_mgr.h TLS_MGR_SCACHE_*): one per program. */
-export type TlsCacheType = 'smtpd' | 'smtp' | 'lmtp';
-export const TLS_CACHE_TYPES: readonly TlsCacheType[] = ['smtpd', 'smtp', 'lmtp'];
-
-/** The session ticket key smtpd processes share. */
-export interface TlsTicketKey {
-  /** Key name (the first 16 bytes of `keys`), hex, for logs. */
-  readonly name: string;
-  /** 48 bytes for tls.createSecureContext({ ticketKeys }), base64. */
-  readonly keys: string;
-  /** When tlsmgr makes the next key (ms since the epoch). */
-  readonly expires: number;
-}
-
-export interface TlsLookupArgs {
-  readonly type: TlsCacheType;
-  readonly id: string;
-}
-export interface TlsUpdateArgs extends TlsLookupArgs {
-  /** Serialized session, base64. */
-  readonly session: string;
-}
+export { TLS_CACHE_TYPES, TLSMGR_METHOD, type TlsCacheType, type TlsLookupArgs, type TlsSessionCache, type TlsTicketKey, type TlsUpdateArgs } from '@postern/core';
 
 /** The cache parameters of one program: <type>_tls_session_cache_database and _timeout. */
 export function tlsCacheParameters(config: ConfigView, type: TlsCacheType): { database: string; timeout: number } {
@@ -115,26 +86,14 @@ export class TicketKeyRing {
   }
 }
 
-export interface TlsSessionCache {
-  readonly type: TlsCacheType;
-  /** Seconds a session is kept (<type>_tls_session_cache_timeout). */
-  readonly timeout: number;
-  /** true when sessions go to the tlsmgr service (shared by all processes). */
-  readonly shared: boolean;
-  get(id: string): Promise<Buffer | undefined>;
-  put(id: string, session: Buffer): Promise<void>;
-  remove(id: string): Promise<void>;
-  /** smtpd: the shared ticket key; undefined without tlsmgr. */
-  ticketKey(): Promise<TlsTicketKey | undefined>;
-}
-
 /** The TLS session cache of one program: through tlsmgr when it runs, else in this process. */
-export function tlsSessionCache(config: ConfigView, type: TlsCacheType, log?: Logger): TlsSessionCache {
+export function tlsSessionCache(clients: ServiceClients, type: TlsCacheType, log?: Logger): TlsSessionCache {
+  const { config } = clients;
   const { timeout } = tlsCacheParameters(config, type);
   const path = servicePath(config, SERVICE.TLSMGR);
   const local = new MemoryTlsStore();
   let warned = false;
-  const remote = () => (existsSync(path) ? serviceClient(config, SERVICE.TLSMGR) : undefined);
+  const remote = () => (existsSync(path) ? clients.client(SERVICE.TLSMGR) : undefined);
   const failed = (err: unknown) => {
     if (!warned) log?.warn(`problem talking to service ${SERVICE.TLSMGR}: ${(err as Error).message}`);
     warned = true;

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { createConfigView, ParameterRegistry, parseMainCf, type AgentContext, type DeliveryRequest, type HostAddress, type MessageSource, type MxRecord, type NameResolver } from '@postern/core';
-import { createSmtpClient, clientParameters, type ClientProtocol, type SmtpClient } from '@postern/smtp-client';
+import { createConfigView, ParameterRegistry, parseMainCf, ServiceClients, type AgentContext, type DeliveryRequest, type HostAddress, type MessageSource, type MxRecord, type NameResolver } from '@postern/core';
+import { createSmtpClient, clientParameters, tlsSessionCache, type ClientProtocol, type SmtpClient } from '@postern/smtp-client';
 import { createTableRegistry } from '@postern/tables';
 import { MemoryLogger as TestLog } from '@postern/core';
 
@@ -137,7 +137,8 @@ export function testClient(maincf: string, resolver: NameResolver, protocol: Cli
     mainCf: parseMainCf(`myhostname = client.test\nmydestination =\nqueue_directory = ${dir}\n${maincf.replace(/\$DIR/g, dir)}\n`),
   });
   const log = new TestLog();
-  const client = createSmtpClient({ protocol, config, log, tables: createTableRegistry({}), resolver });
+  // queue_directory has no tlsmgr socket: the TLS session cache stays in this process
+  const client = createSmtpClient({ protocol, config, log, tables: createTableRegistry({}), resolver, tlsCache: tlsSessionCache(new ServiceClients(config), protocol, log) });
   return {
     client,
     log,

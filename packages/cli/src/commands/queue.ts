@@ -24,7 +24,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { closeServiceClients, COMMAND_PACKAGES, runningMasterPid, createConfigView, flushLogs, discoverPlugins, flushClient, isPosternError, isQueueId, loadMainCf, MAIL_CLASS, openConfiguredQueueStore, backendRegistry, processLogger, type InstalledPlugin, type QueueStore, parameterRegistry, pluginDirsFromMainCf, sendTrigger, SERVICE, servicePath, showqClient, StoreShowq, TRIGGER, type ConfigView, type ShowqRow, type ShowqSummary } from '@postern/core';
+import { ServiceClients, COMMAND_PACKAGES, runningMasterPid, createConfigView, flushLogs, discoverPlugins, flushClient, isPosternError, isQueueId, loadMainCf, MAIL_CLASS, openConfiguredQueueStore, backendRegistry, processLogger, type InstalledPlugin, type QueueStore, parameterRegistry, pluginDirsFromMainCf, sendTrigger, SERVICE, servicePath, showqClient, StoreShowq, TRIGGER, type ConfigView, type ShowqRow, type ShowqSummary } from '@postern/core';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { getopt, hasOpt, optValue, type Parsed } from '../getopt.js';
 import { configDirectory } from '../instance.js';
@@ -50,6 +50,15 @@ export function fatal(io: CommandIo, program: string, text: string, status: numb
 }
 
 /** Runs a command body, turning CommandFatal and getopt errors into Postfix-style messages. */
+const commandConnections = new Map<ConfigView, ServiceClients>();
+
+/** The service connections of the command being run (closed when it ends, by runCommand). */
+export function commandClients(config: ConfigView): ServiceClients {
+  let clients = commandConnections.get(config);
+  if (!clients) commandConnections.set(config, (clients = new ServiceClients(config)));
+  return clients;
+}
+
 export async function runCommand(io: CommandIo, program: string, usage: string, body: () => Promise<number>, usageStatus: number = EX.FATAL): Promise<number> {
   try {
     return await body();
@@ -59,7 +68,8 @@ export async function runCommand(io: CommandIo, program: string, usage: string, 
     return fatal(io, program, err instanceof Error ? err.message : String(err));
   } finally {
     // Service connections would keep the process alive until ipc_idle; log lines must reach the file.
-    closeServiceClients();
+    for (const clients of commandConnections.values()) clients.close();
+    commandConnections.clear();
     await flushLogs();
   }
 }
@@ -226,7 +236,7 @@ export async function listQueue(config: ConfigView, io: CommandIo, options: List
   let summary: ShowqSummary | undefined;
   if (serviceListening(config, SERVICE.SHOWQ)) {
     try {
-      summary = await showqClient(config).list(onRow, { emptyAddress });
+      summary = await showqClient(commandClients(config)).list(onRow, { emptyAddress });
       if (options.verbose) io.stderr.write(`${program}: showq: ${summary.messages} message(s)\n`);
     } catch (err) {
       if (!isPosternError(err, 'POSTERN_ERR_IPC_CONNECT') || count > 0) {
@@ -268,7 +278,7 @@ export async function flushQueue(config: ConfigView, io: CommandIo, verbose = fa
     }
   }
   if (serviceListening(config, SERVICE.FLUSH)) {
-    const status = await flushClient(config).refresh();
+    const status = await flushClient(commandClients(config)).refresh();
     if (verbose) io.stderr.write(`${program}: flush refresh: ${status}\n`);
   }
   return EX.OK;
@@ -285,7 +295,7 @@ export async function flushSite(config: ConfigView, site: string): Promise<numbe
   if (!validSite(site)) {
     throw new CommandFatal(`Cannot flush mail queue - invalid destination: "${site.slice(0, 100)}${site.length > 100 ? '...' : ''}"`, EX.USAGE);
   }
-  switch (await flushClient(config).sendSite(site)) {
+  switch (await flushClient(commandClients(config)).sendSite(site)) {
     case 'ok':
       return EX.OK;
     case 'bad':
@@ -300,7 +310,7 @@ export async function flushSite(config: ConfigView, site: string): Promise<numbe
 /** postqueue -i queue_id. */
 export async function flushFile(config: ConfigView, id: string): Promise<number> {
   if (!isQueueId(id)) throw new CommandFatal(`Invalid request: "${id}"`, EX.USAGE);
-  switch (await flushClient(config).sendFile(id)) {
+  switch (await flushClient(commandClients(config)).sendFile(id)) {
     case 'ok':
       return EX.OK;
     case 'bad':

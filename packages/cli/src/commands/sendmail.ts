@@ -51,15 +51,15 @@
  *   set-permissions` makes mode 1733 (world-writable, sticky, not listable:
  *   Postfix's own model before set-gid postdrop), and pickup moves it into
  *   the queue taking the uid from the file's owner. Every maildrop record is
- *   checked again by pickup, which trusts nothing in it. sendmail -bs needs
- *   the queue store.
+ *   checked again by pickup, which trusts nothing in it. sendmail -bs drops
+ *   what its in-process smtpd accepts the same way.
  */
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { Transform } from 'node:stream';
 import { basename, dirname } from 'node:path';
-import { MAIL_CLASS, SERVICE, TRIGGER, dropMaildropFile, maildropDirectory, postdrop, processLogger, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropRecord, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
+import { MAIL_CLASS, SERVICE, TRIGGER, dropMaildropFile, maildropDirectory, postdrop, processLogger, serviceContainer, sendTrigger, servicePath, type CleanupRequest, type CleanupResult, type CleanupService, type ConfigView, type DsnNotify, type DsnRet, type Logger, type MaildropRecord, type MaildropSubmitter, type QueueStore, type RewriteService, type TableRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { tok822Internalize, tok822Scan, tok822SplitList } from '@postern/address';
@@ -308,6 +308,23 @@ function openMaildrop(config: ConfigView, who: string): QueueStore {
 }
 
 /**
+ * Where sendmail -bs drops what smtpd accepts: the queue store when this user
+ * can open it, else (the local lmdb queue) the maildrop directory, as
+ * sendmail's own messages (Postfix's stand-alone smtpd uses postdrop too).
+ */
+function openStandAloneMaildrop(config: ConfigView, who: string): QueueStore | string {
+  try {
+    return openMaildrop(config, who);
+  } catch (err) {
+    const queueDirectory = config.get('queue_directory');
+    const dir = queueDirectory && maildropDirectory(queueDirectory);
+    const shared = config.get('queue_backend') && config.get('queue_backend') !== 'lmdb';
+    if (shared || !dir || !existsSync(dir)) throw err;
+    return dir;
+  }
+}
+
+/**
  * postdrop: into the queue store's maildrop queue when this user can open
  * the store (root, mail_owner, the owner of a per-user instance), else as a
  * file in the world-writable maildrop directory (core's maildrop-dir) that
@@ -343,28 +360,37 @@ async function commitToMaildrop(config: ConfigView, who: string, record: Omit<Ma
  * works whether or not the mail system runs.
  */
 export class MaildropCleanup implements CleanupService {
+  /**
+   * `store`: the queue store when this user can open it; a string is the
+   * maildrop directory instead (any other user: files that pickup imports).
+   */
   constructor(
-    private readonly store: QueueStore,
+    private readonly store: QueueStore | string,
     private readonly submitter: MaildropSubmitter,
     private readonly afterDrop: () => Promise<void>,
   ) {}
 
   async submit(request: CleanupRequest, content: AsyncIterable<Buffer>, onQueueId?: (id: string) => void): Promise<CleanupResult> {
     try {
-      const m = await postdrop(
-        this.store,
-        {
-          sender: request.sender,
-          recipients: request.recipients.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
-          dsnRet: request.dsnRet,
-          dsnEnvid: request.dsnEnvid,
-          submitter: this.submitter,
-        },
-        content,
-        onQueueId,
-      );
+      const record = {
+        sender: request.sender,
+        recipients: request.recipients.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
+        dsnRet: request.dsnRet,
+        dsnEnvid: request.dsnEnvid,
+        submitter: this.submitter,
+      };
+      let id: string;
+      if (typeof this.store === 'string') {
+        // smtpd enforced message_size_limit while receiving: the message fits in memory
+        const parts: Buffer[] = [];
+        for await (const c of content) parts.push(c);
+        id = dropMaildropFile(this.store, record, parts);
+        onQueueId?.(id);
+      } else {
+        id = (await postdrop(this.store, record, content, onQueueId)).id;
+      }
       await this.afterDrop();
-      return { status: 'queued', queueId: m.id, code: 250, dsn: '2.0.0', text: `Ok: queued as ${m.id}` };
+      return { status: 'queued', queueId: id, code: 250, dsn: '2.0.0', text: `Ok: queued as ${id}` };
     } catch (err) {
       return { status: 'tempfail', queueId: '', code: 451, dsn: '4.3.0', text: `Error: queue file write error: ${err instanceof Error ? err.message : String(err)}` };
     }
@@ -399,20 +425,34 @@ interface SmtpdModule {
   createSmtpd(
     config: ConfigView,
     log: Logger,
-    container: undefined,
-    options: { cleanup: CleanupService; rewrite: RewriteService; tables: TableRegistry },
+    container: ReturnType<typeof serviceContainer>['container'],
+    options: { tables: TableRegistry },
   ): Promise<{ accept(socket: Socket): void; stop(graceful: boolean): Promise<void> }>;
 }
 interface RewriteModule {
   TrivialRewrite: new (config: ConfigView, tables: TableRegistry, log: Logger) => RewriteService;
 }
 
+/** True when this process may append to `file` (or create it); "" and /dev/ names are the logger's streams. */
+function canAppend(file: string): boolean {
+  if (!file || file.startsWith('/dev/')) return true;
+  try {
+    accessSync(existsSync(file) ? file : dirname(file), fsConstants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** -bs: an SMTP session on stdin/stdout, served by smtpd in this process. */
 async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: MaildropSubmitter): Promise<number> {
-  const store = openMaildrop(config, `${submitter.user}(${submitter.uid})`);
+  const store = openStandAloneMaildrop(config, `${submitter.user}(${submitter.uid})`);
   const quiet: CommandIo = { ...io, stderr: { write: () => true } as unknown as NodeJS.WritableStream };
   const cleanup = new MaildropCleanup(store, submitter, () => kickPickup(config, quiet));
-  const log = processLogger(config, 'smtpd');
+  // a user who may not write maillog_file (mail_owner's): warnings to stderr only
+  // (Postfix's non-root commands would log through postlogd)
+  const maillog = config.get('maillog_file');
+  const log = canAppend(maillog) ? processLogger(config, 'smtpd') : processLogger(config, 'smtpd', { file: '/dev/null', stderr: true });
   // Address resolution in this process too: -bs needs no running service.
   const tables = createTableRegistry({ log });
   // smtpd and trivial-rewrite through the plugin loader: whatever package provides them
@@ -423,7 +463,12 @@ async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: Mail
     throw new CommandFatal('the installed smtpd or trivial-rewrite package cannot run in-process (no createSmtpd/TrivialRewrite export)', FATAL);
   }
   const rewrite = new TrivialRewrite(config, tables, log);
-  const smtpd = await createSmtpd(config, log, undefined, { cleanup, rewrite, tables });
+  // cleanup and trivial-rewrite bound in this process (no socket); anvil, verify, flush to their services
+  const services = serviceContainer(config, log, {
+    [SERVICE.CLEANUP]: cleanup,
+    [SERVICE.REWRITE]: rewrite,
+  });
+  const smtpd = await createSmtpd(config, log, services.container, { tables });
   // smtpd serves sockets: a loopback pair carries stdin/stdout (the client is
   // localhost[127.0.0.1], as Postfix's stand-alone smtpd calls it).
   const server = createServer((s) => smtpd.accept(s));
@@ -448,7 +493,8 @@ async function standAloneSmtp(config: ConfigView, io: CommandIo, submitter: Mail
   (io.stdin as NodeJS.ReadableStream & { pause?: () => void }).pause?.();
   await smtpd.stop(true);
   await new Promise<void>((r) => server.close(() => r()));
-  await store.close();
+  await services.close();
+  if (typeof store !== 'string') await store.close();
   return 0;
 }
 

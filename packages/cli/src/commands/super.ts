@@ -57,7 +57,7 @@ import {
 } from '@postern/core';
 import { hasOpt, optValue } from '../getopt.js';
 import type { CommandIo } from '../io.js';
-import { CommandFatal, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';
+import { CommandFatal, commandClients, commandQueueStore, EX, loadCommandConfig, parseArgs, runCommand, UsageError } from './queue.js';
 
 const PROGRAM = 'postsuper';
 const USAGE = 'postsuper [-psSv] [-c config_dir] [-d queue_id] [-e queue_id] [-f queue_id] [-h queue_id] [-H queue_id] [-r queue_id] [queue...]';
@@ -145,7 +145,7 @@ async function requeue(c: Ctx, msg: QueuedMessage): Promise<boolean> {
   };
   let result;
   try {
-    result = await cleanupClient(c.config).submit(request, c.store.readContent(msg.id));
+    result = await cleanupClient(commandClients(c.config)).submit(request, c.store.readContent(msg.id));
   } catch (err) {
     await putBack();
     if (isPosternError(err, 'POSTERN_ERR_IPC_CONNECT')) {

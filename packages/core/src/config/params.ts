@@ -14,6 +14,7 @@
 import { createRequire } from 'node:module';
 import { hostname, networkInterfaces } from 'node:os';
 import type { ParameterSpec, ParameterType } from '../contracts/config.js';
+import { SERVICE } from '../protocol/services.js';
 
 /** Computes a default from other parameters (`get` returns expanded values). */
 export type DefaultComputer = (get: (name: string) => string) => string;
@@ -223,7 +224,7 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('syslog_facility', 'mail', 'string', { description: 'The syslog facility of logging.' }),
   s('maillog_file', '', 'string', { description: 'The file that postlogd(8) writes logging to (empty: syslog).' }),
   s('maillog_file_prefixes', '/var, /dev/stdout', 'list', { description: 'Allowed prefixes for maillog_file.' }),
-  s('postlog_service_name', 'postlog', 'string', { description: 'The name of the postlogd(8) service entry in master.cf.' }),
+  s('postlog_service_name', SERVICE.POSTLOG, 'string', { description: 'The name of the postlogd(8) service entry in master.cf.' }),
   s('debug_peer_level', '2', 'int', { description: 'The verbose logging level increment for hosts in debug_peer_list.' }),
   s('debug_peer_list', '', 'list', { description: 'Hosts for which logging is made more verbose.' }),
   s('multi_instance_name', '', 'string', { description: 'The optional instance name of this mail system.' }),

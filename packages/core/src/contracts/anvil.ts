@@ -22,11 +22,10 @@
  * status "fail" with zero counts, which no limit exceeds; Postfix's smtpd
  * likewise applies no limits while anvil is down.
  */
-import type { ConfigView } from './config.js';
 import type { ServiceContext, ServiceInstance } from './service.js';
 import { token } from './token.js';
 import { SERVICE } from '../protocol/services.js';
-import { serviceClient } from '../service/clients.js';
+import type { ServiceClients } from '../service/clients.js';
 import { serveIpc } from '../service/serve.js';
 import type { IpcClient } from '../ipc/client.js';
 import type { IpcServer } from '../ipc/server.js';
@@ -192,7 +191,7 @@ export class RemoteAnvil implements AnvilService {
 }
 
 /** anvil's remote stub, over the private/anvil socket. */
-export const anvilClient = (config: ConfigView): AnvilService => new RemoteAnvil(serviceClient(config, SERVICE.ANVIL));
+export const anvilClient = (clients: ServiceClients): AnvilService => new RemoteAnvil(clients.client(SERVICE.ANVIL));
 
 /**
  * The server side: anvil keys everything by ident, so the server hands the

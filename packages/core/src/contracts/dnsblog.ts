@@ -9,11 +9,10 @@
  * The remote stub never throws: an unreachable dnsblog answers "not listed"
  * with ttl -1, as postscreen treats a lost dnsblog reply.
  */
-import type { ConfigView } from './config.js';
 import type { ServiceContext, ServiceInstance } from './service.js';
 import { token } from './token.js';
 import { SERVICE } from '../protocol/services.js';
-import { serviceClient } from '../service/clients.js';
+import type { ServiceClients } from '../service/clients.js';
 import { serveIpc } from '../service/serve.js';
 import type { IpcClient } from '../ipc/client.js';
 import type { IpcServer } from '../ipc/server.js';
@@ -54,8 +53,8 @@ export class RemoteDnsblog implements DnsblogService {
 }
 
 /** dnsblog's remote stub, over private/$dnsblog_service_name. */
-export const dnsblogClient = (config: ConfigView): DnsblogService =>
-  new RemoteDnsblog(serviceClient(config, config.get('dnsblog_service_name') || SERVICE.DNSBLOG));
+export const dnsblogClient = (clients: ServiceClients): DnsblogService =>
+  new RemoteDnsblog(clients.client(clients.config.get('dnsblog_service_name') || SERVICE.DNSBLOG));
 
 /** Serves `impl` on the dnsblog endpoint. */
 export function serveDnsblog(ctx: ServiceContext, impl: DnsblogService): ServiceInstance & { server: IpcServer } {

@@ -17,11 +17,10 @@
  * The status values are Postfix's FLUSH_STAT_* as words. The remote stub
  * answers "fail" when the service cannot be reached, as flush_clnt does.
  */
-import type { ConfigView } from './config.js';
 import type { ServiceContext, ServiceInstance } from './service.js';
 import { token } from './token.js';
 import { SERVICE } from '../protocol/services.js';
-import { serviceClient } from '../service/clients.js';
+import type { ServiceClients } from '../service/clients.js';
 import { serveIpc } from '../service/serve.js';
 import type { IpcClient } from '../ipc/client.js';
 import type { IpcServer } from '../ipc/server.js';
@@ -138,7 +137,7 @@ export class RemoteFlush implements FlushService {
   }
 }
 
-export const flushClient = (config: ConfigView): FlushService => new RemoteFlush(serviceClient(config, SERVICE.FLUSH));
+export const flushClient = (clients: ServiceClients): FlushService => new RemoteFlush(clients.client(SERVICE.FLUSH));
 
 /** Serves `impl` on the flush endpoint. */
 export function serveFlush(ctx: ServiceContext, impl: FlushService): ServiceInstance & { server: IpcServer } {

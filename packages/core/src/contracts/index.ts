@@ -18,3 +18,7 @@ export * from './verify.js';
 export * from './backend.js';
 export * from './dnsblog.js';
 export * from './tlsproxy.js';
+export * from './trigger.js';
+export * from './scache.js';
+export * from './tlsmgr.js';
+export * from './methods.js';

@@ -79,6 +79,12 @@ export interface ServiceContext {
 export interface ServiceInstance {
   /** Stops accepting work; with graceful, finishes what is in progress first. */
   stop(graceful: boolean): Promise<void>;
+  /**
+   * The contracts this instance serves, by name, as local objects: a service
+   * hosted in the same process binds them instead of their clients
+   * (startServicesInProcess), so its calls cross no socket.
+   */
+  readonly provides?: Readonly<Record<string, unknown>>;
 }
 
 /** A service's entry point (the plugin fills this one function in). */

@@ -7,13 +7,12 @@
  * Rows carry Postfix's showq/postqueue -j field names, so `postern queue -j`
  * prints them as they come.
  */
-import type { ConfigView } from './config.js';
 import type { QueueStore } from './queue.js';
 import type { ServiceContext, ServiceInstance } from './service.js';
 import { token } from './token.js';
 import { DELIVERY_LOG, QUEUE, type QueueName } from '../protocol/queues.js';
 import { SERVICE } from '../protocol/services.js';
-import { serviceClient } from '../service/clients.js';
+import type { ServiceClients } from '../service/clients.js';
 import { serveIpc } from '../service/serve.js';
 import type { IpcClient } from '../ipc/client.js';
 import type { IpcServer } from '../ipc/server.js';
@@ -133,7 +132,7 @@ export class RemoteShowq implements ShowqService {
   }
 }
 
-export const showqClient = (config: ConfigView): ShowqService => new RemoteShowq(serviceClient(config, SERVICE.SHOWQ));
+export const showqClient = (clients: ServiceClients): ShowqService => new RemoteShowq(clients.client(SERVICE.SHOWQ));
 
 /**
  * Serves `impl` on the showq endpoint: each row is one EVENT frame, and the

@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import type { DependencyContainer } from 'tsyringe';
 
 /**
@@ -25,3 +26,6 @@ export function provideLazy<T>(container: DependencyContainer, tok: Token<T>, ma
   let made: { value: T } | undefined;
   container.register<T>(tok, { useFactory: () => (made ??= { value: make() }).value });
 }
+
+/** tsyringe's decorators, from core so every plugin shares core's tsyringe: `@injectable()` classes take contracts as `@inject(TOKEN)` constructor parameters. */
+export { inject, injectable } from 'tsyringe';

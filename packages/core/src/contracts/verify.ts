@@ -19,11 +19,10 @@
  * with "address verification service is unavailable" when the service cannot
  * be reached, as verify_clnt does (VRFY_STAT_FAIL).
  */
-import type { ConfigView } from './config.js';
 import type { ServiceContext, ServiceInstance } from './service.js';
 import { token } from './token.js';
 import { SERVICE } from '../protocol/services.js';
-import { serviceClient } from '../service/clients.js';
+import type { ServiceClients } from '../service/clients.js';
 import { serveIpc } from '../service/serve.js';
 import type { IpcClient } from '../ipc/client.js';
 import type { IpcServer } from '../ipc/server.js';
@@ -75,7 +74,7 @@ export class RemoteVerify implements VerifyService {
   }
 }
 
-export const verifyClient = (config: ConfigView): VerifyService => new RemoteVerify(serviceClient(config, SERVICE.VERIFY));
+export const verifyClient = (clients: ServiceClients): VerifyService => new RemoteVerify(clients.client(SERVICE.VERIFY));
 
 /** Serves `impl` on the verify endpoint. */
 export function serveVerify(ctx: ServiceContext, impl: VerifyService): ServiceInstance & { server: IpcServer } {

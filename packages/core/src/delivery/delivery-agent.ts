@@ -27,10 +27,11 @@ import type { Logger } from '../contracts/logger.js';
 import type { QueueStore } from '../contracts/queue.js';
 import { QUEUE_STORE } from '../contracts/queue.js';
 import type { ServiceContext, ServiceInstance } from '../contracts/service.js';
-import { use } from '../contracts/token.js';
-import { bounceClient, METHOD } from '../service/clients.js';
-import { flushClient, type FlushService } from '../contracts/flush.js';
-import { VERIFY, verifyClient, type VerifyService } from '../contracts/verify.js';
+import { inject, injectable, use } from '../contracts/token.js';
+import { METHOD } from '../service/clients.js';
+import { FLUSH, type FlushService } from '../contracts/flush.js';
+import { VERIFY, type VerifyService } from '../contracts/verify.js';
+import { SERVICE } from '../protocol/services.js';
 import { serveIpc } from '../service/serve.js';
 import { delayResolution } from './delivery-log.js';
 import { reportStatus, type StatusReporter } from './delivery-status.js';
@@ -72,10 +73,23 @@ export interface DeliveryAgentOptions {
   readonly relay?: string;
   /** Time limit in seconds; default <service>_time_limit, else command_time_limit. */
   readonly timeLimit?: number;
-  /** The queue store (default: QUEUE_STORE from the service's container). */
-  readonly store?: QueueStore;
-  /** The bounce service (default: BOUNCE from the service's container, else the client of private/bounce). */
-  readonly bounce?: BounceService;
+}
+
+/** The contracts every delivery agent calls: bounce (required), flush and verify (when installed). */
+export const DELIVERY_AGENT_USES = { uses: [SERVICE.BOUNCE], mayUse: [SERVICE.FLUSH, SERVICE.VERIFY] } as const;
+
+/**
+ * What the skeleton takes from the service's container, by constructor
+ * injection. The queue store is resolved apart, when a delivery first reads
+ * the content (an agent that never reads it, discard, error, needs none).
+ */
+@injectable()
+export class DeliveryAgentServices {
+  constructor(
+    @inject(BOUNCE) readonly bounce: BounceService,
+    @inject(FLUSH) readonly flush: FlushService,
+    @inject(VERIFY) readonly verify: VerifyService,
+  ) {}
 }
 
 export type DeliveryAgentInstance = ServiceInstance & DeliveryService;
@@ -113,10 +127,8 @@ export function deliveryAgent(
 }
 
 class DeliveryAgent {
+  private services: DeliveryAgentServices | undefined;
   private store: QueueStore | undefined;
-  private bounce: BounceService | undefined;
-  private flush: FlushService | undefined;
-  private verify: VerifyService | undefined;
   private readonly service: string;
   private readonly resolution: number;
 
@@ -126,9 +138,12 @@ class DeliveryAgent {
     private readonly options: DeliveryAgentOptions,
   ) {
     this.service = ctx.entry.name;
-    this.store = options.store;
-    this.bounce = options.bounce;
     this.resolution = delayResolution(ctx.config);
+  }
+
+  /** Resolved at the first delivery, not when the agent starts. */
+  private deps(): DeliveryAgentServices {
+    return (this.services ??= this.ctx.container.resolve(DeliveryAgentServices));
   }
 
   private queueStore(): QueueStore {
@@ -136,15 +151,12 @@ class DeliveryAgent {
   }
 
   private reporter(): StatusReporter {
-    const c = this.ctx.container;
-    this.bounce ??= c.isRegistered(BOUNCE, true) ? use(c, BOUNCE) : bounceClient(this.ctx.config);
-    this.flush ??= flushClient(this.ctx.config);
-    this.verify ??= c?.isRegistered(VERIFY, true) ? use(c, VERIFY) : verifyClient(this.ctx.config);
+    const { bounce, flush, verify } = this.deps();
     return {
       log: this.ctx.log,
-      bounce: this.bounce,
-      flush: this.flush,
-      verify: this.verify,
+      bounce,
+      flush,
+      verify,
       resolution: this.resolution,
       softBounce: this.ctx.config.bool('soft_bounce'),
     };

@@ -21,7 +21,6 @@ import { pathToFileURL } from 'node:url';
 import type { ServiceInstance } from '../contracts/service.js';
 import type { PluginDefinition } from '../plugin/manifest.js';
 import { flushLogs } from '../log/logger.js';
-import { closeServiceClients } from '../service/clients.js';
 import { createServiceHost } from '../service/host.js';
 import { dispatchRelay, setPassSender, setRelaySender } from '../service/relay.js';
 import { loadServiceRuntime } from './runtime.js';
@@ -95,7 +94,6 @@ async function childMain(): Promise<void> {
       log.warn(`stop: ${(err as Error).message}`);
     }
     await runtime.close();
-    closeServiceClients();
     await flushLogs();
     process.exit(0);
   };

@@ -16,11 +16,9 @@ import { CONFIG } from '../contracts/config.js';
 import { LOGGER } from '../contracts/logger.js';
 import { TABLES } from '../contracts/table.js';
 import { QUEUE_STORE, type QueueStore } from '../contracts/queue.js';
-import { CLEANUP } from '../contracts/cleanup.js';
-import { REWRITE } from '../contracts/rewrite.js';
-import { BOUNCE } from '../contracts/bounce.js';
 import { PostfixLogger } from '../log/logger.js';
-import { bounceClient, cleanupClient, rewriteClient } from '../service/clients.js';
+import { SERVICE_CLIENTS, ServiceClients } from '../service/clients.js';
+import { bindContracts, CONTRACT_BINDINGS } from '../service/bindings.js';
 import { newTableRegistry } from '../tables/index.js';
 import { discoverPlugins, type InstalledPlugin, type PluginSet } from '../plugin/loader.js';
 import { backendRegistry, openConfiguredQueueStore, registerPluginTables } from '../plugin/backends.js';
@@ -48,29 +46,52 @@ export function processLogger(config: ConfigView, command: string, options: { fi
   });
 }
 
-/** A process's container: core's contracts, registered in a child container (never the global one). */
+/**
+ * A process's container (a child container, never the global one): core's
+ * contracts, the process's service connections, and a binding for each of
+ * `uses` (the contracts its plugin calls, bound to their clients, or to
+ * `local[name]` when the providing service runs in this process). close()
+ * closes the queue store and every connection.
+ */
 export function processContainer(
   config: ConfigView,
   log: Logger,
   plugins: readonly InstalledPlugin[] = [],
+  uses: Iterable<string> = [],
+  local: Readonly<Record<string, unknown>> = {},
 ): { container: DependencyContainer; close(): Promise<void> } {
   const container = rootContainer.createChildContainer();
   let store: QueueStore | undefined;
+  const clients = new ServiceClients(config);
   const backends = backendRegistry(plugins);
   provide(container, CONFIG, config);
   provide(container, LOGGER, log);
   provide(container, BACKENDS, backends);
   provideLazy(container, TABLES, () => registerPluginTables(newTableRegistry({ log }), plugins));
   provideLazy(container, QUEUE_STORE, () => (store = openConfiguredQueueStore(backends, config, log)));
-  provideLazy(container, CLEANUP, () => cleanupClient(config));
-  provideLazy(container, REWRITE, () => rewriteClient(config));
-  provideLazy(container, BOUNCE, () => bounceClient(config));
+  provide(container, SERVICE_CLIENTS, clients);
+  bindContracts(container, uses, local);
   return {
     container,
     close: async () => {
+      clients.close();
       await store?.close();
     },
   };
+}
+
+/**
+ * The container of a service a test or an embedder runs: the contracts in
+ * `local` (by name, SERVICE.*) bound to those objects, every other contract
+ * core knows to its client. Pass it as HostOptions.container.
+ */
+export function serviceContainer(
+  config: ConfigView,
+  log: Logger,
+  local: Readonly<Record<string, unknown>> = {},
+  plugins: readonly InstalledPlugin[] = [],
+): { container: DependencyContainer; close(): Promise<void> } {
+  return processContainer(config, log, plugins, Object.keys(CONTRACT_BINDINGS), local);
 }
 
 /** Everything a service process needs, from the spec master gave it. */
@@ -79,7 +100,9 @@ export async function loadServiceRuntime(spec: ChildSpec): Promise<ProcessRuntim
   const configuration = await loadConfiguration(spec.configDirectory, plugins);
   const config = configuration.view(spec.entry as MasterEntry);
   const log = processLogger(config, spec.entry.command, { file: spec.logFile, verbose: spec.verbose || spec.entry.flags.includes('-v') });
-  const { container, close } = processContainer(config, log, plugins.plugins);
+  const def = plugins.plugins.find((p) => p.name === spec.pluginName)?.definition;
+  const uses = [...(def?.uses ?? []), ...(def?.mayUse ?? [])];
+  const { container, close } = processContainer(config, log, plugins.plugins, uses);
   const limits: Record<string, number> = {};
   for (const e of configuration.entries) limits[e.name] = effectiveProcessLimit(e, config);
   provide(container, SERVICE_PROCESS_LIMITS, limits);

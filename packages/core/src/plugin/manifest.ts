@@ -40,6 +40,11 @@ export interface PluginDefinition {
   /** Contracts this plugin calls; the loader checks some installed plugin provides each. */
   readonly uses?: readonly ContractName[];
   /**
+   * Contracts this plugin calls when the installation has them (a delivery
+   * agent's flush and verify, smtpd's anvil): bound like `uses`, not required.
+   */
+  readonly mayUse?: readonly ContractName[];
+  /**
    * The smtpd restriction names this package provides (smtpd's own, or an
    * smtpd plugin's): `postern check` reports a name in smtpd_*_restrictions
    * that no installed package lists.

@@ -1,7 +1,8 @@
 /**
  * Clients of the internal services, as the contracts' remote side: each call
  * crosses a unix socket under queue_directory/public or queue_directory/private
- * (Postfix's mail_connect()). One multiplexed connection per service per process.
+ * (Postfix's mail_connect()). One multiplexed connection per service per
+ * container (a service process has one container).
  */
 import { join } from 'node:path';
 import type { ConfigView } from '../contracts/config.js';
@@ -14,54 +15,63 @@ import type { DeliveryLogName } from '../protocol/queues.js';
 import { SERVICE, serviceClass, type MailClass } from '../protocol/services.js';
 import { IpcClient } from '../ipc/client.js';
 import { TriggerClient } from '../ipc/trigger.js';
+import { token } from '../contracts/token.js';
 
-/** Method names of the contracts on the wire. */
-export const METHOD = {
-  CLEANUP_SUBMIT: 'submit',
-  REWRITE: 'rewrite',
-  RESOLVE: 'resolve',
-  BOUNCE_APPEND: 'append',
-  BOUNCE_NOTIFY: 'notify',
-  DELIVER: 'deliver',
-} as const;
+export { METHOD } from '../contracts/methods.js';
+import { METHOD } from '../contracts/methods.js';
 
 /** The socket path of `service` in `cls` (default: the class Postfix clients assume). */
 export function servicePath(config: ConfigView, service: string, cls: MailClass = serviceClass(service)): string {
   return join(config.get('queue_directory'), cls, service);
 }
 
-const clients = new Map<string, IpcClient>();
-const triggers = new Map<string, TriggerClient>();
+/**
+ * The client connections of one dependency container: one multiplexed
+ * connection per service, opened at the first call. The container owns it
+ * (registered as SERVICE_CLIENTS); closing the container closes them.
+ */
+export class ServiceClients {
+  private readonly clients = new Map<string, IpcClient>();
+  private readonly triggers = new Map<string, TriggerClient>();
 
-/** The process-wide client of `service` (one multiplexed connection). */
-export function serviceClient(config: ConfigView, service: string, cls?: MailClass): IpcClient {
-  const path = servicePath(config, service, cls);
-  let client = clients.get(path);
-  if (!client) {
-    client = new IpcClient(service, path, {
-      timeout: config.time('ipc_timeout') * 1000,
-      idle: config.time('ipc_idle') * 1000,
-    });
-    clients.set(path, client);
+  constructor(readonly config: ConfigView) {}
+
+  /** The client of `service` (one multiplexed connection). */
+  client(service: string, cls?: MailClass): IpcClient {
+    const path = servicePath(this.config, service, cls);
+    let client = this.clients.get(path);
+    if (!client) {
+      client = new IpcClient(service, path, {
+        timeout: this.config.time('ipc_timeout') * 1000,
+        idle: this.config.time('ipc_idle') * 1000,
+      });
+      this.clients.set(path, client);
+    }
+    return client;
   }
-  return client;
+
+  /** The kept-open trigger connection to `service` (qmgr, pickup, flush ...). */
+  trigger(service: string, cls?: MailClass): TriggerClient {
+    const path = servicePath(this.config, service, cls);
+    let t = this.triggers.get(path);
+    if (!t) this.triggers.set(path, (t = new TriggerClient(service, path)));
+    return t;
+  }
+
+  /** Connections opened so far (a contract bound in-process opens none). */
+  get opened(): number {
+    return this.clients.size + this.triggers.size;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    for (const t of this.triggers.values()) t.close();
+    this.clients.clear();
+    this.triggers.clear();
+  }
 }
 
-/** The process-wide trigger connection to `service` (qmgr, pickup, flush ...). */
-export function triggerClient(config: ConfigView, service: string, cls?: MailClass): TriggerClient {
-  const path = servicePath(config, service, cls);
-  let t = triggers.get(path);
-  if (!t) triggers.set(path, (t = new TriggerClient(service, path)));
-  return t;
-}
-
-/** Closes every client connection of this process (at exit). */
-export function closeServiceClients(): void {
-  for (const c of clients.values()) c.close();
-  for (const t of triggers.values()) t.close();
-  clients.clear();
-  triggers.clear();
-}
+export const SERVICE_CLIENTS = token<ServiceClients>('ServiceClients');
 
 export class RemoteCleanup implements CleanupService {
   constructor(private readonly client: IpcClient) {}
@@ -133,11 +143,8 @@ export class RemoteDelivery implements DeliveryService {
   }
 }
 
-export const cleanupClient = (config: ConfigView): CleanupService =>
-  new RemoteCleanup(serviceClient(config, SERVICE.CLEANUP));
-export const rewriteClient = (config: ConfigView): RewriteService =>
-  new RemoteRewrite(serviceClient(config, SERVICE.REWRITE));
-export const bounceClient = (config: ConfigView): BounceService =>
-  new RemoteBounce(serviceClient(config, SERVICE.BOUNCE));
-export const deliveryClient = (config: ConfigView, transport: string): DeliveryService =>
-  new RemoteDelivery(serviceClient(config, transport, 'private'));
+export const cleanupClient = (clients: ServiceClients): CleanupService => new RemoteCleanup(clients.client(SERVICE.CLEANUP));
+export const rewriteClient = (clients: ServiceClients): RewriteService => new RemoteRewrite(clients.client(SERVICE.REWRITE));
+export const bounceClient = (clients: ServiceClients): BounceService => new RemoteBounce(clients.client(SERVICE.BOUNCE));
+export const deliveryClient = (clients: ServiceClients, transport: string): DeliveryService =>
+  new RemoteDelivery(clients.client(transport, 'private'));

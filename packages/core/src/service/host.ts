@@ -14,6 +14,8 @@ import { CONFIG } from '../contracts/config.js';
 import { LOGGER } from '../contracts/logger.js';
 import { SERVICE_CONTEXT } from '../contracts/service.js';
 import { provide } from '../contracts/token.js';
+import { SERVICE_CLIENTS, ServiceClients } from './clients.js';
+import { bindContracts, CONTRACT_BINDINGS } from './bindings.js';
 
 export interface ServiceHost {
   readonly ctx: ServiceContext;
@@ -29,6 +31,8 @@ export interface ServiceHost {
   finish(reason: string): void;
   /** Called when the connection count changes. */
   onLoad(listener: (clients: number) => void): void;
+  /** Closes the connections the host's container opened (when it has its own, see HostOptions.container). */
+  close(): void;
 }
 
 export interface HostOptions {
@@ -37,10 +41,24 @@ export interface HostOptions {
   readonly log: Logger;
   /** Parent for the service's child container (default: a fresh child of tsyringe's root, never the root itself). */
   readonly container?: DependencyContainer;
+  /**
+   * Contracts the service calls (its manifest's uses): each is bound in the
+   * service's container to `local[name]` when given, else to its client.
+   * Default: none when `container` is a process container (the runtime bound
+   * them), else every contract core knows.
+   */
+  readonly uses?: readonly string[];
+  /** Local implementations of contracts served in this process (see startServicesInProcess). */
+  readonly local?: Readonly<Record<string, unknown>>;
 }
 
 export function createServiceHost(options: HostOptions): ServiceHost {
   const container = (options.container ?? rootContainer).createChildContainer();
+  // the connections belong to the nearest container that has them; a host without one owns its own
+  const own = container.isRegistered(SERVICE_CLIENTS, true) ? undefined : new ServiceClients(options.config);
+  if (own) provide(container, SERVICE_CLIENTS, own);
+  // a service run on its own (tests, embedders) without a list reaches every contract's client
+  bindContracts(container, options.uses ?? (own ? Object.keys(CONTRACT_BINDINGS) : []), options.local);
   const abort = new AbortController();
   let onConn: ((s: Socket) => void) | undefined;
   let onTrig: ((d: Buffer) => void) | undefined;
@@ -99,6 +117,9 @@ export function createServiceHost(options: HostOptions): ServiceHost {
     onLoad(listener) {
       loadListeners.push(listener);
     },
+    close() {
+      own?.close();
+    },
   };
 }
 
@@ -133,6 +154,7 @@ export async function startServiceInProcess(
     // a service that fails to start leaves nothing listening behind
     host.finish('start failed');
     server.close();
+    host.close();
     throw err;
   }
   const addr = server.address();
@@ -145,6 +167,44 @@ export async function startServiceInProcess(
       host.finish('stop');
       await new Promise<void>((resolve) => server.close(() => resolve()));
       if (instance) await instance.stop(false);
+      host.close();
     },
   };
+}
+
+export interface CoHostedService {
+  readonly main: ServiceMain;
+  readonly entry: MasterEntry;
+  /** The contracts it calls (its manifest's uses). */
+  readonly uses?: readonly string[];
+  readonly listen?: { port?: number; host?: string; path?: string };
+}
+
+/**
+ * Hosts several services in this one process, in order: each contract an
+ * earlier service serves (its instance's `provides`) is bound, in a later
+ * service's container, to that local object rather than to its client, so a
+ * call between them is a method call that crosses no socket. A contract no
+ * earlier service serves is bound to its client, as in a service process.
+ */
+export async function startServicesInProcess(
+  services: readonly CoHostedService[],
+  options: Omit<HostOptions, 'entry' | 'uses' | 'local'>,
+): Promise<InProcessService[] & { stop(): Promise<void> }> {
+  const started: InProcessService[] = [];
+  const local: Record<string, unknown> = {};
+  const stop = async () => {
+    for (const s of started.splice(0).reverse()) await s.stop();
+  };
+  try {
+    for (const s of services) {
+      const svc = await startServiceInProcess(s.main, { ...options, entry: s.entry, uses: s.uses, local: { ...local }, listen: s.listen ?? {} });
+      started.push(svc);
+      Object.assign(local, svc.instance?.provides ?? {});
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return Object.assign([...started], { stop });
 }
