@@ -5,10 +5,12 @@
  * contract, and DATA streamed into cleanup. smtp-server (smtpd-server.ts)
  * does the socket, TLS and DATA-stream work underneath.
  */
+import { applyXforward, forwardedClient, XFORWARD_KEYWORD } from './smtpd-xforward.js';
 import { peerCertificate } from './smtpd-ccert.js';
 import { reverse, lookup } from 'node:dns/promises';
 import type { TLSSocket } from 'node:tls';
 import type {
+  NameResolver,
   CleanupRequest,
   CleanupService,
   ConfigView,
@@ -62,10 +64,14 @@ export interface SmtpdShared {
   readonly anvil?: AnvilService;
   /** smtpd_client_event_limit_exceptions. */
   readonly eventLimitExceptions: NetworkMatcher;
+  /** smtpd_authorized_xforward_hosts. */
+  readonly xforwardHosts: NetworkMatcher;
   /** check_policy_service's connections. */
   readonly policy?: PolicyClients;
   /** reject_rbl_client and friends. */
   readonly dnsxl?: SmtpdDnsxl;
+  /** DNS for reject_unknown_helo_hostname and check_*_{mx,ns,a}_access. */
+  readonly resolver?: NameResolver;
   /** verify(8), for reject_unverified_*. */
   readonly verify?: VerifyService;
   /** flush(8), for ETRN. */
@@ -149,6 +155,7 @@ export class SmtpdSession implements CommandSink {
       noop: async () => (this.reply('250 2.0.0 Ok'), true),
       vrfy: (a) => this.vrfy(a),
       etrn: (a) => this.etrn(a),
+      xforward: (a) => this.xforward(a),
       quit: async () => {
         this.reply('221 2.0.0 Bye');
         this.quitting = true;
@@ -165,7 +172,7 @@ export class SmtpdSession implements CommandSink {
 
   async start(): Promise<void> {
     const s = this.state;
-    if (!this.local) s.name = await this.peerName(s.address);
+    if (!this.local) await this.peerName(s);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
     this.limits = new SmtpdEventLimits(this.c, this.log, this.shared.anvil, this.shared.eventLimitExceptions, s);
@@ -186,6 +193,7 @@ export class SmtpdSession implements CommandSink {
         dnsxl: this.shared.dnsxl,
         verify: this.shared.verify,
         sleep: this.shared.sleep,
+        resolver: this.shared.resolver,
         transp: this.shared.transp,
       },
       s,
@@ -432,6 +440,7 @@ export class SmtpdSession implements CommandSink {
     add(limit > 0 ? `SIZE ${limit}` : 'SIZE');
     if (!this.c.bool('disable_vrfy_command')) add('VRFY');
     add('ETRN');
+    if (await this.xforwardAuthorized()) add(XFORWARD_KEYWORD);
     if (this.tlsLevel !== 'none' && !s.encrypted) add('STARTTLS');
     const mechs = await this.authMechanisms();
     if (mechs.length > 0) {
@@ -445,6 +454,24 @@ export class SmtpdSession implements CommandSink {
     add('CHUNKING');
     s.ehloPipelining = !discard.has('pipelining');
     this.reply(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}`).join('\r\n'));
+    return true;
+  }
+
+  // ---- XFORWARD ------------------------------------------------------------------------------
+
+  private xforwardAllowed: boolean | undefined;
+  private async xforwardAuthorized(): Promise<boolean> {
+    return (this.xforwardAllowed ??= await this.shared.xforwardHosts.match(this.state.address, this.state.name));
+  }
+
+  private async xforward(args: string): Promise<boolean> {
+    const s = this.state;
+    if (!(await this.xforwardAuthorized())) return this.error('550 5.7.0 Error: insufficient authorization');
+    if (s.sender !== undefined) return this.error('503 5.5.1 Error: MAIL transaction in progress');
+    const r = applyXforward(s.xforward, args);
+    if ('error' in r) return this.error(r.error);
+    s.xforward = r.attrs;
+    this.reply('250 2.0.0 Ok');
     return true;
   }
 
@@ -782,6 +809,7 @@ export class SmtpdSession implements CommandSink {
     const arrival = new Date();
     let queueIdSeen: (id: string) => void = () => undefined;
     const queueId = new Promise<string>((resolve) => (queueIdSeen = resolve));
+    const forwarded = forwardedClient(s, c.bool('smtpd_client_port_logging'));
     const onQueueId = (id: string) => {
       if (s.queueId) return;
       s.queueId = id;
@@ -789,6 +817,8 @@ export class SmtpdSession implements CommandSink {
       if (s.saslMethod) line += `, sasl_method=${s.saslMethod}`;
       if (s.saslUsername) line += `, sasl_username=${s.saslUsername}`;
       if (s.senderSaslAuth) line += `, sasl_sender=${s.senderSaslAuth}`;
+      if (s.xforward?.ident) line += `, orig_queue_id=${s.xforward.ident}`;
+      if (forwarded) line += `, orig_client=${forwarded.log}`;
       this.log.info(line);
       queueIdSeen(id);
     };
@@ -827,7 +857,8 @@ export class SmtpdSession implements CommandSink {
       recipients: s.recipients.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
       dsnRet: s.dsnRet,
       dsnEnvid: s.dsnEnvid,
-      client: {
+      // the log attributes: the original client's when a content filter forwarded them
+      client: forwarded ?? {
         name: s.name,
         address: s.address,
         port: s.port,
@@ -988,20 +1019,35 @@ export class SmtpdSession implements CommandSink {
 
   // ---- client name -------------------------------------------------------------------------
 
-  /** smtpd_peername_lookup: a reverse name that maps forward to the address, else "unknown". */
-  private async peerName(address: string): Promise<string> {
-    if (!this.c.bool('smtpd_peername_lookup')) return 'unknown';
+  /**
+   * smtpd_peername_lookup (smtpd_peer.c): the reverse name (reverse_client_name)
+   * and the name that maps forward to the address (client_name), else
+   * "unknown"; a DNS failure other than "no such name" is temporary.
+   */
+  private async peerName(s: SmtpdState): Promise<void> {
+    s.name = s.reverseName = 'unknown';
+    if (!this.c.bool('smtpd_peername_lookup')) return;
+    const temporary = (err: unknown) => !['ENOTFOUND', 'ENODATA'].includes((err as NodeJS.ErrnoException).code ?? '');
+    let names: string[];
     try {
-      const names = await reverse(address);
-      for (const n of names) {
-        if (!/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(n)) continue;
-        const addrs = await lookup(n, { all: true });
-        if (addrs.some((a) => normalizeAddress(a.address) === address)) return n.toLowerCase().replace(/\.$/, '');
-      }
-    } catch {
-      // No name: "unknown".
+      names = (await reverse(s.address)).filter((n) => /^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(n));
+    } catch (err) {
+      s.nameTempfail = s.reverseTempfail = temporary(err);
+      return;
     }
-    return 'unknown';
+    if (names.length === 0) return;
+    s.reverseName = names[0]!.toLowerCase().replace(/\.$/, '');
+    for (const n of names) {
+      try {
+        const addrs = await lookup(n, { all: true });
+        if (addrs.some((a) => normalizeAddress(a.address) === s.address)) {
+          s.name = n.toLowerCase().replace(/\.$/, '');
+          return;
+        }
+      } catch (err) {
+        s.nameTempfail ||= temporary(err);
+      }
+    }
   }
 }
 

@@ -4,6 +4,7 @@
  * restriction side effects (defer_if_permit, hold, filter, prepend ...).
  */
 import type { PeerCertificate } from './smtpd-ccert.js';
+import type { XforwardAttrs } from './smtpd-xforward.js';
 import type { DsnNotify, DsnRet } from '@postern/core';
 
 export interface SmtpdRecipient {
@@ -24,6 +25,11 @@ export interface SmtpdState {
   address: string;
   port: number;
   namaddr: string;
+  /** The client's reverse (PTR) name, not forward-confirmed ("unknown" when none): Postfix's reverse_client_name. */
+  reverseName: string;
+  /** Whether a missing name (or reverse name) is a temporary DNS failure (Postfix SMTPD_PEER_CODE_TEMP: answered 450). */
+  nameTempfail?: boolean;
+  reverseTempfail?: boolean;
   rfcAddr: string;
   localAddress: string;
   localPort: number;
@@ -33,6 +39,8 @@ export interface SmtpdState {
   ehloPipelining: boolean;
   encrypted: boolean;
   tls?: { protocol: string; cipher: string; bits: number; peer?: PeerCertificate };
+  /** XFORWARD attributes of the original client (until the end of the mail transaction). */
+  xforward?: XforwardAttrs;
   saslUsername?: string;
   saslMethod?: string;
   /** Set when the connect-time check (smtpd_delay_reject = no) rejected the client. */
@@ -80,6 +88,7 @@ export function newState(init: {
   const rfcAddr = init.address.includes(':') ? `IPv6:${init.address}` : init.address;
   return {
     name: init.name,
+    reverseName: init.name,
     address: init.address,
     port: init.port,
     namaddr,
@@ -119,6 +128,7 @@ export function resetTransaction(state: SmtpdState): void {
   state.redirect = undefined;
   state.prepend = [];
   state.policyInstance = undefined;
+  state.xforward = undefined;
 }
 
 export function countCommand(state: SmtpdState, name: string, ok: boolean): void {

@@ -30,7 +30,8 @@
  *   MILTER_README (smtpd_milters, smtpd-milter.ts on @postern/milter),
  *   RFC 2033 LMTP with postern_smtpd_protocol = lmtp (LHLO, one reply per
  *   recipient after DATA), RFC 3030 (CHUNKING/BDAT, smtpd-bdat.ts).
- *   Not implemented: XCLIENT, XFORWARD,
+ *   XFORWARD_README (smtpd_authorized_xforward_hosts, smtpd-xforward.ts).
+ *   Not implemented: XCLIENT,
  *   smtpd_etrn_restrictions.
  *
  * CONFIGURATION PARAMETERS
@@ -191,6 +192,7 @@ export async function createSmtpd(
   const wrapper = config.bool('smtpd_tls_wrappermode');
   if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');
 
+  const resolver = fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config);
   const shared: SmtpdShared = {
     config,
     log,
@@ -206,11 +208,13 @@ export async function createSmtpd(
     ),
     anvil,
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
+    xforwardHosts: networkMatcher(config.list('smtpd_authorized_xforward_hosts'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
     verify,
     flush,
-    dnsxl: new SmtpdDnsxl(config, fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config), tables),
+    resolver,
+    dnsxl: new SmtpdDnsxl(config, resolver, tables),
     transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
