@@ -28,7 +28,8 @@ const MASTER = [
   '  -v',
   '',
 ].join('\n');
-const MAIN = 'a = 1\nb = 2\n  3\n# c\nd = 4\nmyhostname = mx.example.com\n';
+const LONG = 'smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated,   reject_unauth_destination, check_policy_service unix:private/policy, reject_rbl_client zen.spamhaus.org';
+const MAIN = `a = 1\nb = 2\n  3\n# c\nd = 4\nmyhostname = mx.example.com\n${LONG}\n`;
 
 const dirs: string[] = [];
 after(() => {
@@ -72,7 +73,8 @@ function same(args: readonly string[]): Run {
   const b = configDir();
   const mine = run('postern', a, args);
   const theirs = run('postfix', b, args);
-  assert.deepEqual({ ...mine, stderr: mine.stderr.replaceAll(a, 'DIR') }, { ...theirs, stderr: theirs.stderr.replaceAll(b, 'DIR') }, `postconf ${args.join(' ')}`);
+  const norm = (r: Run, dir: string): Run => ({ status: r.status, stdout: r.stdout.replaceAll(dir, 'DIR'), stderr: r.stderr.replaceAll(dir, 'DIR') });
+  assert.deepEqual(norm(mine, a), norm(theirs, b), `postconf ${args.join(' ')}`);
   for (const f of ['main.cf', 'master.cf']) assert.equal(readFileSync(join(a, f), 'utf8'), readFileSync(join(b, f), 'utf8'), `${f} after postconf ${args.join(' ')}`);
   return mine;
 }
@@ -167,14 +169,14 @@ test('-Pe, -PX, -Fe, -Me, -MX, -M# edit master.cf; the edited entry is written i
 test('-# comments out main.cf parameters (each line); name=value without -e edits', () => {
   const dir = configDir();
   assert.equal(postern(dir, '-#', 'b', 'd').status, 0);
-  assert.equal(readFileSync(join(dir, 'main.cf'), 'utf8'), 'a = 1\n#b = 2\n#  3\n# c\n#d = 4\nmyhostname = mx.example.com\n');
+  assert.equal(readFileSync(join(dir, 'main.cf'), 'utf8'), `a = 1\n#b = 2\n#  3\n# c\n#d = 4\nmyhostname = mx.example.com\n${LONG}\n`);
   assert.equal(postern(dir, 'a=9').status, 0);
   assert.match(readFileSync(join(dir, 'main.cf'), 'utf8'), /^a = 9$/m);
 });
 
 test('-H, -o, -C: names only, overrides for the query, parameter classes', () => {
   const dir = configDir();
-  assert.equal(postern(dir, '-nH').stdout, 'config_directory\nmyhostname\n');
+  assert.equal(postern(dir, '-nH').stdout, 'config_directory\nmyhostname\nsmtpd_recipient_restrictions\n');
   assert.equal(postern(dir, '-x', '-o', 'mydomain=x.org', 'myorigin', 'mydomain').stdout, 'myorigin = mx.example.com\nmydomain = x.org\n');
   assert.match(postern(dir, '-n', '-o', 'mydomain=x.org').stdout, /^mydomain = x\.org$/m);
   assert.match(postern(dir, '-C', 'service').stdout, /^relay_delivery_slot_cost = \$default_delivery_slot_cost$/m);
@@ -196,6 +198,16 @@ test('-t prints the built-in bounce templates, -b expands them; a template file 
   assert.deepEqual(postern(dir, '-t', 'a', 'b'), { status: 1, stdout: '', stderr: 'postconf: fatal: options -b and -t require at most one template file\n' });
 });
 
+test('-f folds long lines at 80 columns with a 4-space indent; white space between words is one space', () => {
+  const dir = configDir();
+  assert.equal(
+    postern(dir, '-f', 'smtpd_recipient_restrictions').stdout,
+    'smtpd_recipient_restrictions = permit_mynetworks, permit_sasl_authenticated,\n    reject_unauth_destination, check_policy_service unix:private/policy,\n    reject_rbl_client zen.spamhaus.org\n',
+  );
+  assert.match(postern(dir, 'smtpd_recipient_restrictions').stdout, /authenticated, reject_unauth_destination/);
+  assert.equal(postern(dir, '-Ff', 'relay/unix/command').stdout, 'relay/unix/command = smtp\n    -o syslog_name=postfix/$service_name\n');
+});
+
 test('option combinations are refused as postconf refuses them', () => {
   const dir = configDir();
   const fatal = (args: string[], text: string) => assert.deepEqual(postern(dir, ...args), { status: 1, stdout: '', stderr: `postconf: fatal: ${text}\n` }, args.join(' '));
@@ -212,7 +224,7 @@ test('option combinations are refused as postconf refuses them', () => {
 test('the same output and the same files as the real postconf', { skip: REAL }, () => {
   // One case per flag and per edit form (each postern run loads every installed package: keep the list short).
   const cases = [
-    ['-l'], ['-T', 'bogus'], ['-F'], ['-P'], ['-Mf'], ['-xF'], ['-t'], ['-b'], ['-nH'],
+    ['-l'], ['-T', 'bogus'], ['-F'], ['-Ff'], ['-P'], ['-Mf'], ['-xF'], ['-t'], ['-b'], ['-nH'], ['-nf'], ['-n'],
     ['-x', '-o', 'mydomain=x.org', 'myorigin', 'mydomain'], ['-#', 'b', 'd'], ['b=7'],
     ['-P', 'submission/inet/smtpd_tls_security_level=may', 'submission/inet/new_param=xy', 'submission/inet/syslog_name='],
     ['-PX', 'relay/unix/syslog_name'], ['-P', 'maildrop/unix/a=b'], ['-F', 'submission/inet/command=smtpd -o a=b'],

@@ -67,6 +67,14 @@ export function dnsResolver(options: DnsResolverOptions = {}): NameResolver {
       if (records.length) return { status: 'ok', records };
       return failed ?? failure({ code: 'ENOTFOUND' }, host, 'A');
     },
+    async ns(domain) {
+      try {
+        return { status: 'ok', records: (await r.resolveNs(domain)).map((n) => n.toLowerCase()) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENODATA') return { status: 'ok', records: [] };
+        return failure(err, domain, 'NS');
+      }
+    },
     async txt(name) {
       try {
         return { status: 'ok', records: (await r.resolveTxt(name)).map((chunks) => chunks.join('')) };

@@ -22,6 +22,10 @@ export interface TestDnsOptions {
   readonly hosts?: Readonly<Record<string, readonly string[]>>;
   /** name -> TXT text (dnsmasq splits it into strings at commas). */
   readonly txt?: Readonly<Record<string, string>>;
+  /** domain -> MX hosts (preference 10, 20, ... in this order). */
+  readonly mx?: Readonly<Record<string, readonly string[]>>;
+  /** domain -> NS hosts. */
+  readonly ns?: Readonly<Record<string, readonly string[]>>;
   /** TTL of the host records (seconds). */
   readonly ttl?: number;
 }
@@ -44,6 +48,14 @@ function freeUdpPort(): Promise<number> {
   });
 }
 
+/** A domain name in DNS wire format, as hex: length-prefixed labels, then a zero byte. */
+function wireName(name: string): string {
+  const labels = name.replace(/\.$/, '').split('.');
+  return [...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]
+    .map((b) => b.toString('hex'))
+    .join('');
+}
+
 export async function startTestDns(options: TestDnsOptions): Promise<TestDns> {
   if (!DNSMASQ) throw new Error('dnsmasq is not installed (Debian package dnsmasq-base)');
   const dir = mkdtempSync(join(tmpdir(), 'postern-dns-'));
@@ -63,6 +75,9 @@ export async function startTestDns(options: TestDnsOptions): Promise<TestDns> {
     ...options.zones.map((z) => `--local=/${z}/`),
     ...Object.entries(options.hosts ?? {}).flatMap(([name, addrs]) => addrs.map((a) => `--host-record=${name},${a},${ttl}`)),
     ...Object.entries(options.txt ?? {}).map(([name, text]) => `--txt-record=${name},${text}`),
+    ...Object.entries(options.mx ?? {}).flatMap(([name, hosts]) => hosts.map((h, i) => `--mx-host=${name},${h},${10 * (i + 1)}`)),
+    // dnsmasq has no NS option: the record's data is the host in DNS wire format (type 2)
+    ...Object.entries(options.ns ?? {}).flatMap(([name, hosts]) => hosts.map((h) => `--dns-rr=${name},2,${wireName(h)}`)),
   ];
   const child: ChildProcess = spawn(DNSMASQ, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

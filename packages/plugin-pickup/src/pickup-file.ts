@@ -24,6 +24,12 @@ export interface PickupFileOptions {
   readonly log: Logger;
   readonly myhostname: string;
   readonly mailName: string;
+  /**
+   * soft_bounce: a permanent refusal by cleanup is treated as temporary (the
+   * message stays in maildrop and is tried again), as Postfix's pickup keeps
+   * the file when cleanup may not bounce it.
+   */
+  readonly softBounce?: boolean;
 }
 
 /**
@@ -92,6 +98,10 @@ export async function pickupFile(id: string, o: PickupFileOptions): Promise<Pick
       return { status: 'deferred', reason: result.text };
     default: {
       const reason = `${result.code} ${result.dsn} ${result.text}`;
+      if (o.softBounce) {
+        o.log.warn(`${id}: uid=${submitter.uid} from=<${record.sender}>: rejected by cleanup: ${reason}; soft_bounce: will retry`);
+        return { status: 'deferred', reason };
+      }
       o.log.warn(`${id}: uid=${submitter.uid} from=<${record.sender}>: rejected by cleanup: ${reason}`);
       await o.store.move(id, QUEUE.CORRUPT, { reason });
       o.log.warn(`${id}: moved to the corrupt queue: ${reason}`);

@@ -116,6 +116,7 @@ export const main: ServiceMain = async (ctx) => {
     log: ctx.log,
     myhostname: ctx.config.get('myhostname'),
     mailName: ctx.config.get('mail_name') || 'Postern',
+    softBounce: ctx.config.bool('soft_bounce'),
     maildropDir: maildropDirectory(ctx.config.get('queue_directory')),
   });
   serveTriggers(ctx, () => {

@@ -116,6 +116,18 @@ describe('pickup', () => {
     assert.equal((await store.get(m.id))?.queue, QUEUE.MAILDROP);
   });
 
+  test('soft_bounce: a permanent refusal keeps the message in maildrop, to be tried again', async () => {
+    const m = await drop();
+    cleanup.answer = 'rejected';
+    const out = await pickupFile(m.id, { ...opts(), softBounce: true });
+    assert.equal(out.status, 'deferred');
+    assert.equal((await store.get(m.id))?.queue, QUEUE.MAILDROP);
+    assert.ok(log.lines.some((l) => /rejected by cleanup: 552 5\.3\.4 .*; soft_bounce: will retry$/.test(l)), log.lines.join('\n'));
+    // once cleanup takes it, it is queued as any other
+    cleanup.answer = 'queued';
+    assert.equal((await pickupFile(m.id, { ...opts(), softBounce: true })).status, 'queued');
+  });
+
   test('a permanent refusal moves the message to the corrupt queue with a warning', async () => {
     const m = await drop();
     cleanup.answer = 'rejected';

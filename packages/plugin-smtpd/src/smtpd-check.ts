@@ -6,10 +6,12 @@
  * (go ahead) or the reply line to give ("554 5.7.1 <x>: Relay access denied").
  */
 import { resolve as dnsResolve } from 'node:dns/promises';
+import { networkInterfaces } from 'node:os';
 import type {
   ConfigView,
   Logger,
   LookupTable,
+  NameResolver,
   ResolveResult,
   RewriteService,
   SmtpdCheckState,
@@ -25,6 +27,7 @@ import { policyRequest, policySettings, type PolicyClients } from './smtpd-polic
 import type { SmtpdState } from './smtpd-state.js';
 import { RBL_CLASS, SmtpdDnsxl } from './smtpd-dnsbl.js';
 import { checkUnverified } from './smtpd-verify.js';
+import { serverCandidates, type ServerType } from './smtpd-server-access.js';
 
 export interface CheckDeps {
   readonly config: ConfigView;
@@ -42,6 +45,8 @@ export interface CheckDeps {
   /** verify(8), for reject_unverified_* (smtpd-verify.ts), and how to wait between its polls. */
   readonly verify?: VerifyService;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** DNS for reject_unknown_helo_hostname and check_*_{mx,ns,a}_access. */
+  readonly resolver?: NameResolver;
 }
 
 /** A check's outcome inside a restriction list. */
@@ -61,6 +66,8 @@ class Reject {
 }
 
 const CLIENT = 'Client host';
+const REV_CLIENT = 'Unverified Client host';
+const SASL_USER = 'SASL login name';
 const HELO = 'Helo command';
 const SENDER = 'Sender address';
 const RECIPIENT = 'Recipient address';
@@ -81,6 +88,20 @@ function dsnSplit(def: string, text: string): { dsn: string; text: string } {
 export function domainOf(addr: string): string {
   const at = addr.lastIndexOf('@');
   return at < 0 ? '' : addr.slice(at + 1);
+}
+
+/** Restriction classes Postfix defines itself (smtpd_check.c). */
+export const BUILTIN_CLASSES: Readonly<Record<string, readonly string[]>> = {
+  reject_sender_login_mismatch: ['reject_authenticated_sender_login_mismatch', 'reject_unauthenticated_sender_login_mismatch'],
+};
+
+/** Nesting of restriction lists (classes, access table results) beyond which a loop is assumed. */
+const MAX_RECURSION = 100;
+
+/** check_<what>_<type>_access: [what, type]. */
+function serverAccessName(name: string): [string, ServerType] | undefined {
+  const m = /^check_(client|reverse_client|helo|sender|recipient)_(mx|ns|a)_access$/.exec(name);
+  return m ? [m[1]!, m[2] as ServerType] : undefined;
 }
 
 /** A host name in the FQDN form reject_non_fqdn_* want. */
@@ -107,6 +128,7 @@ export class SmtpdCheck {
   private readonly tableCache = new Map<string, LookupTable[]>();
   private warnIfReject = false;
   private deferIfReject = false;
+  private recursion = 0;
 
   constructor(
     private readonly deps: CheckDeps,
@@ -268,6 +290,11 @@ export class SmtpdCheck {
   }
 
   private async generic(items: readonly string[], t: Target, where: string): Promise<Result> {
+    if (++this.recursion > MAX_RECURSION) {
+      this.recursion = 0;
+      this.deps.log.warn(`restriction list ${where} causes unreasonable recursion`);
+      return { reply: this.tempfail(t, 'Server configuration error') };
+    }
     try {
       for (let i = 0; i < items.length; i++) {
         const name = items[i]!;
@@ -293,6 +320,8 @@ export class SmtpdCheck {
     } catch (err) {
       if (err instanceof Reject) return { reply: err.reply };
       throw err;
+    } finally {
+      this.recursion = Math.max(0, this.recursion - 1);
     }
   }
 
@@ -365,8 +394,45 @@ export class SmtpdCheck {
       case 'reject_unknown_client_hostname':
       case 'reject_unknown_client':
         if (s.name === 'unknown')
-          return this.reject(t, c.int('unknown_client_reject_code') || 450, '4.7.1', `<${s.namaddr}>: ${CLIENT} rejected: cannot find your hostname, [${s.address}]`);
+          return this.reject(t, s.nameTempfail ? 450 : c.int('unknown_client_reject_code'), '4.7.25', `${CLIENT} rejected: cannot find your hostname, [${s.address}]`);
         return 'dunno';
+      case 'reject_unknown_reverse_client_hostname':
+        if (s.reverseName === 'unknown')
+          return this.reject(t, s.reverseTempfail ? 450 : c.int('unknown_client_reject_code'), '4.7.1', `${CLIENT} rejected: cannot find your reverse hostname, [${s.address}]`);
+        return 'dunno';
+      case 'reject_unknown_helo_hostname':
+      case 'reject_unknown_hostname':
+        return s.helo ? this.unknownHelo(s.helo, t) : 'dunno';
+      case 'reject_plaintext_session':
+        return s.encrypted ? 'dunno' : this.reject(t, c.int('plaintext_reject_code'), '4.7.1', 'Session encryption is required');
+      case 'permit_inet_interfaces':
+        return ownInetAddresses(c).has(s.address.toLowerCase()) ? 'ok' : 'dunno';
+      case 'reject_multi_recipient_bounce':
+        // at RCPT the recipient being checked is not counted yet
+        if (s.sender === '' && s.recipients.length > (t.stage === 'rcpt' ? 0 : 1))
+          return this.reject(t, c.int('multi_recipient_bounce_reject_code'), '5.5.3', `<${t.replyName}>: ${t.replyClass} rejected: Multi-recipient bounce`);
+        return 'dunno';
+      case 'sleep': {
+        const secs = arg();
+        if (!/^\d+$/.test(secs)) {
+          this.deps.log.warn('restriction sleep must be followed by number');
+          return { reply: this.tempfail(t, 'Server configuration error') };
+        }
+        await (this.deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(Number(secs) * 1000);
+        return 'dunno';
+      }
+      case 'check_reverse_client_hostname_access':
+        return this.access(arg(), this.clientKeys(s.reverseName), t, s.reverseName, REV_CLIENT, where);
+      case 'check_sasl_access': {
+        const table = arg();
+        if (!c.bool('smtpd_sasl_auth_enable')) return this.noSasl(name);
+        return s.saslUsername ? this.access(table, [s.saslUsername], t, s.saslUsername.replace(/[^\x21-\x7e]/g, '_'), SASL_USER, where) : 'dunno';
+      }
+      case 'reject_authenticated_sender_login_mismatch':
+      case 'reject_known_sender_login_mismatch':
+      case 'reject_unauthenticated_sender_login_mismatch':
+        if (!c.bool('smtpd_sasl_auth_enable')) return this.noSasl(name);
+        return s.sender ? this.loginMismatch(name, s.sender, t) : 'dunno';
       case 'check_client_access':
         return this.access(arg(), this.clientKeys(), t, s.namaddr, CLIENT, where);
       case 'check_helo_access':
@@ -398,6 +464,11 @@ export class SmtpdCheck {
       case 'reject_unverified_sender':
         return s.sender ? this.unverified(s.sender, SENDER, t) : 'dunno';
       default: {
+        const server = serverAccessName(name);
+        if (server) return this.serverAccess(name, server, arg(), t, where);
+        const cls = this.restrictionClass(name);
+        if (cls === null) return { reply: this.tempfail(t, 'Server configuration error') };
+        if (cls) return this.generic(cls, t, name);
         const plugin = this.deps.hooks.restriction(name);
         if (plugin) return this.verdict(await plugin(this.checkState(t.stage, rcpt, this.messageSize)), t);
         this.deps.log.warn(`unknown smtpd restriction: "${name}"`);
@@ -438,6 +509,115 @@ export class SmtpdCheck {
     }
   }
 
+  /** A name of smtpd_restriction_classes (or a built-in class): its restriction list; null when it has none. */
+  private restrictionClass(name: string): readonly string[] | null | undefined {
+    const builtin = BUILTIN_CLASSES[name];
+    if (builtin) return builtin;
+    const c = this.deps.config;
+    if (!c.list('smtpd_restriction_classes').some((n) => n.toLowerCase() === name)) return undefined;
+    if (!c.isSet(name)) {
+      this.deps.log.warn(`restriction class \`${name}' needs a definition`);
+      return null;
+    }
+    return c.list(name);
+  }
+
+  private noSasl(name: string): Result {
+    this.deps.log.warn(`restriction \`${name}' ignored: no SASL support`);
+    return 'dunno';
+  }
+
+  /** reject_{authenticated,known,unauthenticated}_sender_login_mismatch (smtpd_check.c reject_auth_sender_login_mismatch). */
+  private async loginMismatch(name: string, sender: string, t: Target): Promise<Result> {
+    const c = this.deps.config;
+    const spec = c.get('smtpd_sender_login_maps').trim();
+    if (!spec) return 'dunno';
+    const user = this.state.saslUsername;
+    const known = name === 'reject_known_sender_login_mismatch';
+    if (name === 'reject_unauthenticated_sender_login_mismatch' && user) return 'dunno';
+    if (name === 'reject_authenticated_sender_login_mismatch' && !user) return 'dunno';
+    let owners: string | undefined;
+    try {
+      const res = await this.resolve(sender);
+      owners = await this.lookupAny(spec, this.mailAddrKeys(res.recipient || sender, res.class === 'local'), false);
+    } catch (err) {
+      this.deps.log.warn(`smtpd_sender_login_maps lookup error for "${sender}": ${(err as Error).message}`);
+      return this.reject(t, 451, '4.3.0', `<${sender}>: Temporary lookup failure`);
+    }
+    const target = { ...t, replyName: sender, replyClass: SENDER };
+    if (!user) {
+      return owners !== undefined ? this.reject(target, 553, '5.7.1', `<${sender}>: ${SENDER} rejected: not logged in`) : 'dunno';
+    }
+    if (owners === undefined && known) return 'dunno';
+    const owned = owners?.split(/[\s,]+/).some((o) => o.toLowerCase() === user.toLowerCase()) ?? false;
+    return owned ? 'dunno' : this.reject(target, 553, '5.7.1', `<${sender}>: ${SENDER} rejected: not owned by user ${user}`);
+  }
+
+  /** reject_unknown_helo_hostname (smtpd_check.c reject_unknown_hostname): no address and no MX record. */
+  private async unknownHelo(helo: string, t: Target): Promise<Result> {
+    if (helo.startsWith('[')) return validHeloName(helo) ? 'dunno' : this.reject(t, this.deps.config.int('invalid_hostname_reject_code'), '5.5.2', `<${helo}>: ${HELO} rejected: Invalid ip address`);
+    const r = this.deps.resolver;
+    if (!r) return { reply: this.tempfail(t, 'Server configuration error') };
+    const a = await r.addresses(helo, 'dns');
+    if (a.status === 'ok' && a.records.length > 0) return 'dunno';
+    const mx = await r.mx(helo);
+    if (mx.status === 'ok' && mx.records.length > 0) return 'dunno';
+    const target = { ...t, replyName: helo, replyClass: HELO };
+    if (a.status === 'tempfail' || mx.status === 'tempfail') {
+      if (this.deps.config.get('unknown_helo_hostname_tempfail_action').trim() === 'defer') return this.reject(target, 450, '4.7.1', `<${helo}>: ${HELO} rejected: Host not found`);
+      this.deferIfPermitSet(target, `<${helo}>: ${HELO} rejected: Host not found`);
+      return 'dunno';
+    }
+    return this.reject(target, this.deps.config.int('unknown_hostname_reject_code'), '4.7.1', `<${helo}>: ${HELO} rejected: Host not found`);
+  }
+
+  /**
+   * check_*_{mx,ns,a}_access (smtpd_check.c check_server_access): the table
+   * is searched for each host (smtpd-server-access.ts) until an entry is
+   * found. OK is refused: a DNS answer the client controls must not open
+   * anything (use DUNNO for an exception).
+   */
+  private async serverAccess(name: string, [what, type]: [string, ServerType], spec: string, t: Target, where: string): Promise<Result> {
+    const s = this.state;
+    const subject = ((): [string, string, string] | undefined => {
+      switch (what) {
+        case 'client':
+          return s.name !== 'unknown' ? [s.name, s.namaddr, CLIENT] : undefined;
+        case 'reverse_client':
+          return s.reverseName !== 'unknown' ? [s.reverseName, s.reverseName, REV_CLIENT] : undefined;
+        case 'helo':
+          return s.helo ? [s.helo, s.helo, HELO] : undefined;
+        case 'sender':
+          return s.sender ? [s.sender, s.sender, SENDER] : undefined;
+        default:
+          return t.recipient ? [t.recipient, t.recipient, RECIPIENT] : undefined;
+      }
+    })();
+    if (!subject) return 'dunno';
+    const [lookup, replyName, cls] = subject;
+    if (!this.deps.resolver) return { reply: this.tempfail(t, 'Server configuration error') };
+    for await (const cand of serverCandidates(this.deps.resolver, type, lookup, this.deps.log, `${cls} ${replyName}`)) {
+      const keys = 'host' in cand ? this.domainKeys(cand.host) : hostAddressKeys(cand.address);
+      let value: string | undefined;
+      try {
+        value = await this.lookupAny(spec, keys, true);
+      } catch (err) {
+        this.deps.log.warn(`${spec}: table lookup problem: ${(err as Error).message}`);
+        return this.reject(t, 451, '4.3.0', `<${replyName}>: Temporary lookup failure`);
+      }
+      if (value === undefined) continue;
+      const r = await this.accessAction(value, t, replyName, cls, where);
+      if (r === 'ok' && !s.discard) {
+        this.deps.log.warn(`restriction ${name} returns OK for ${lookup}`);
+        this.deps.log.warn('this is not allowed for security reasons');
+        this.deps.log.warn('use DUNNO instead of OK if you want to make an exception');
+        return { reply: this.tempfail(t, 'Server configuration error') };
+      }
+      return r;
+    }
+    return 'dunno';
+  }
+
   /** reject_unverified_recipient / _sender through verify(8) (smtpd-verify.ts). */
   private async unverified(addr: string, cls: typeof RECIPIENT | typeof SENDER, t: Target): Promise<Result> {
     if (!this.deps.verify) return { reply: this.tempfail(t, 'Server configuration error') };
@@ -469,7 +649,7 @@ export class SmtpdCheck {
         case 'permit_rhswl_client':
           return [known(s.name), RBL_CLASS.client, false];
         case 'reject_rhsbl_reverse_client':
-          return [known(s.name), RBL_CLASS.reverse, false];
+          return [known(s.reverseName), RBL_CLASS.reverse, false];
         case 'reject_rhsbl_helo':
           return [s.helo, RBL_CLASS.helo, false];
         case 'reject_rhsbl_sender':
@@ -833,18 +1013,9 @@ export class SmtpdCheck {
 
   // ---- lookup keys -----------------------------------------------------------------
 
-  private clientKeys(): string[] {
-    const s = this.state;
-    const keys: string[] = [];
-    if (s.name !== 'unknown') keys.push(...this.domainKeys(s.name));
-    keys.push(s.address);
-    const sep = s.address.includes(':') ? ':' : '.';
-    const parts = s.address.split(sep);
-    for (let n = parts.length - 1; n > 0; n--) {
-      const p = parts.slice(0, n).join(sep);
-      if (p) keys.push(p);
-    }
-    return keys;
+  /** check_client_access keys: the name and its parents (unless "unknown"), then the address keys. */
+  private clientKeys(name = this.state.name): string[] {
+    return [...(name !== 'unknown' ? this.domainKeys(name) : []), ...hostAddressKeys(this.state.address)];
   }
 
   private domainKeys(host: string): string[] {
@@ -904,3 +1075,27 @@ export class SmtpdCheck {
 
 /** warn_if_reject turned a reject into a warning: carry on with the list. */
 class Dunno {}
+
+/** check_addr_access keys: the address, then its networks with the last octets (IPv6: groups) stripped. */
+function hostAddressKeys(address: string): string[] {
+  const keys = [address];
+  const sep = address.includes(':') ? ':' : '.';
+  const parts = address.split(sep);
+  for (let n = parts.length - 1; n > 0; n--) {
+    const p = parts.slice(0, n).join(sep);
+    if (p) keys.push(p);
+  }
+  return keys;
+}
+
+/** own_inet_addr(): the addresses of inet_interfaces ("all": every interface's). */
+function ownInetAddresses(config: ConfigView): Set<string> {
+  const out = new Set<string>();
+  for (const iface of config.list('inet_interfaces')) {
+    const v = iface.toLowerCase().replace(/^\[|\]$/g, '');
+    if (v === 'all') for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) out.add(a.address.toLowerCase());
+    else if (v === 'loopback-only') ['127.0.0.1', '::1'].forEach((a) => out.add(a));
+    else out.add(v);
+  }
+  return out;
+}

@@ -5,7 +5,7 @@
  *
  *   reject_rbl_client domain[=filter]      the client address (reversed)
  *   reject_rhsbl_client domain[=filter]    the verified client name
- *   reject_rhsbl_reverse_client ...        the client name (Postern: the verified one)
+ *   reject_rhsbl_reverse_client ...        the unverified (reverse) client name
  *   reject_rhsbl_helo, _sender, _recipient the HELO name, sender or recipient domain
  *   permit_dnswl_client, permit_rhswl_client
  *

@@ -338,7 +338,7 @@ export function policyRequest(
     ['recipient_count', afterData ? String(s.recipients.length) : '0'],
     ['client_address', s.address],
     ['client_name', s.name],
-    ['reverse_client_name', s.name],
+    ['reverse_client_name', s.reverseName],
     ['instance', (s.policyInstance ??= `${process.pid.toString(16)}.${(++instances).toString(16)}.${Date.now().toString(16)}.0`)],
     ['sasl_method', s.saslMethod ?? ''],
     ['sasl_username', s.saslUsername ?? ''],

@@ -9,6 +9,7 @@ import { peerCertificate } from './smtpd-ccert.js';
 import { reverse, lookup } from 'node:dns/promises';
 import type { TLSSocket } from 'node:tls';
 import type {
+  NameResolver,
   CleanupRequest,
   CleanupService,
   ConfigView,
@@ -66,6 +67,8 @@ export interface SmtpdShared {
   readonly policy?: PolicyClients;
   /** reject_rbl_client and friends. */
   readonly dnsxl?: SmtpdDnsxl;
+  /** DNS for reject_unknown_helo_hostname and check_*_{mx,ns,a}_access. */
+  readonly resolver?: NameResolver;
   /** verify(8), for reject_unverified_*. */
   readonly verify?: VerifyService;
   /** flush(8), for ETRN. */
@@ -165,7 +168,7 @@ export class SmtpdSession implements CommandSink {
 
   async start(): Promise<void> {
     const s = this.state;
-    if (!this.local) s.name = await this.peerName(s.address);
+    if (!this.local) await this.peerName(s);
     s.namaddr = this.c.bool('smtpd_client_port_logging') ? `${s.name}[${s.address}]:${s.port}` : `${s.name}[${s.address}]`;
     this.log.info(`connect from ${s.namaddr}`);
     this.limits = new SmtpdEventLimits(this.c, this.log, this.shared.anvil, this.shared.eventLimitExceptions, s);
@@ -186,6 +189,7 @@ export class SmtpdSession implements CommandSink {
         dnsxl: this.shared.dnsxl,
         verify: this.shared.verify,
         sleep: this.shared.sleep,
+        resolver: this.shared.resolver,
         transp: this.shared.transp,
       },
       s,
@@ -988,20 +992,35 @@ export class SmtpdSession implements CommandSink {
 
   // ---- client name -------------------------------------------------------------------------
 
-  /** smtpd_peername_lookup: a reverse name that maps forward to the address, else "unknown". */
-  private async peerName(address: string): Promise<string> {
-    if (!this.c.bool('smtpd_peername_lookup')) return 'unknown';
+  /**
+   * smtpd_peername_lookup (smtpd_peer.c): the reverse name (reverse_client_name)
+   * and the name that maps forward to the address (client_name), else
+   * "unknown"; a DNS failure other than "no such name" is temporary.
+   */
+  private async peerName(s: SmtpdState): Promise<void> {
+    s.name = s.reverseName = 'unknown';
+    if (!this.c.bool('smtpd_peername_lookup')) return;
+    const temporary = (err: unknown) => !['ENOTFOUND', 'ENODATA'].includes((err as NodeJS.ErrnoException).code ?? '');
+    let names: string[];
     try {
-      const names = await reverse(address);
-      for (const n of names) {
-        if (!/^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(n)) continue;
-        const addrs = await lookup(n, { all: true });
-        if (addrs.some((a) => normalizeAddress(a.address) === address)) return n.toLowerCase().replace(/\.$/, '');
-      }
-    } catch {
-      // No name: "unknown".
+      names = (await reverse(s.address)).filter((n) => /^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?\.?$/i.test(n));
+    } catch (err) {
+      s.nameTempfail = s.reverseTempfail = temporary(err);
+      return;
     }
-    return 'unknown';
+    if (names.length === 0) return;
+    s.reverseName = names[0]!.toLowerCase().replace(/\.$/, '');
+    for (const n of names) {
+      try {
+        const addrs = await lookup(n, { all: true });
+        if (addrs.some((a) => normalizeAddress(a.address) === s.address)) {
+          s.name = n.toLowerCase().replace(/\.$/, '');
+          return;
+        }
+      } catch (err) {
+        s.nameTempfail ||= temporary(err);
+      }
+    }
   }
 }
 

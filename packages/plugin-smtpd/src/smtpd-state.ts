@@ -24,6 +24,11 @@ export interface SmtpdState {
   address: string;
   port: number;
   namaddr: string;
+  /** The client's reverse (PTR) name, not forward-confirmed ("unknown" when none): Postfix's reverse_client_name. */
+  reverseName: string;
+  /** Whether a missing name (or reverse name) is a temporary DNS failure (Postfix SMTPD_PEER_CODE_TEMP: answered 450). */
+  nameTempfail?: boolean;
+  reverseTempfail?: boolean;
   rfcAddr: string;
   localAddress: string;
   localPort: number;
@@ -80,6 +85,7 @@ export function newState(init: {
   const rfcAddr = init.address.includes(':') ? `IPv6:${init.address}` : init.address;
   return {
     name: init.name,
+    reverseName: init.name,
     address: init.address,
     port: init.port,
     namaddr,

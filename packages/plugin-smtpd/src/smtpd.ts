@@ -191,6 +191,7 @@ export async function createSmtpd(
   const wrapper = config.bool('smtpd_tls_wrappermode');
   if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');
 
+  const resolver = fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config);
   const shared: SmtpdShared = {
     config,
     log,
@@ -210,7 +211,8 @@ export async function createSmtpd(
     policy: new PolicyClients(config, log),
     verify,
     flush,
-    dnsxl: new SmtpdDnsxl(config, fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config), tables),
+    resolver,
+    dnsxl: new SmtpdDnsxl(config, resolver, tables),
     transp: inputTransp(config, (w) => log.warn(w)),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };

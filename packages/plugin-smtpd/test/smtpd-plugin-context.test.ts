@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { SmtpdCheckState, SmtpdPluginContext } from '@postern/core';
 import { plugin } from '../src/index.js';
+import { BUILTIN_CLASSES } from '../src/smtpd-check.js';
+import { SERVER_ACCESS_RESTRICTIONS } from '../src/smtpd-server-access.js';
 import { RawClient, startRig } from './helpers.js';
 
 test('a plugin restriction reads its declared parameters, the configuration and logs under its name', async () => {
@@ -51,8 +53,9 @@ test('a plugin restriction reads its declared parameters, the configuration and 
 test('the declared restriction names are the ones smtpd-check.ts serves', () => {
   const source = readFileSync(new URL('../../src/smtpd-check.ts', import.meta.url), 'utf8');
   const start = source.indexOf('private async restriction(name');
-  const end = source.indexOf('/** check_policy_service', start);
+  const end = source.indexOf('private async recipientRestriction(', start);
   assert.ok(start > 0 && end > start, 'smtpd-check.ts has the restriction switch');
-  const served = [...new Set([...source.slice(start, end).matchAll(/case '([a-z_0-9]+)'/g)].map((m) => m[1]!))].sort();
+  const cases = [...source.slice(start, end).matchAll(/case '([a-z_0-9]+)'/g)].map((m) => m[1]!);
+  const served = [...new Set([...cases, ...SERVER_ACCESS_RESTRICTIONS, ...Object.keys(BUILTIN_CLASSES)])].sort();
   assert.deepEqual([...plugin.restrictions!].sort(), served, 'add new restriction names to src/smtpd-restriction-names.ts');
 });

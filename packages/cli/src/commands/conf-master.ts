@@ -82,10 +82,33 @@ function fieldValue(e: MasterCfEntry, field: number): string {
   return formatMasterEntry(e).replace(/^(\S+\s+){7}/, '');
 }
 
+/**
+ * A line as postconf prints it (pcf_print_line): white space between words
+ * made one space; with fold, a word that would reach column 80 starts a new
+ * line indented by four spaces.
+ */
+export function printLine(text: string, fold: boolean): string {
+  let out = '';
+  let len = 0;
+  for (const word of text.split(/[ \t\r\n]+/).filter(Boolean)) {
+    if (len > 0) {
+      if (!fold || len + word.length < 80) {
+        out += ' ';
+        len += 1;
+      } else {
+        out += '\n    ';
+        len = 4;
+      }
+    }
+    out += word;
+    len += word.length;
+  }
+  return `${out}\n`;
+}
+
 function label(name: string, value: string, o: MasterShow): string {
   if (o.noValues) return `${name}\n`;
-  if (o.noNames) return `${value}\n`;
-  return value === '' ? `${name} =\n` : `${name} = ${value}\n`;
+  return printLine(o.noNames ? value : `${name} = ${value}`, o.fold);
 }
 
 /** postconf -M [service[/type]...]. */
@@ -121,8 +144,16 @@ export function showFields(master: readonly MasterCfEntry[], requests: readonly 
     for (const e of hits) {
       MASTER_FIELDS.forEach((name, i) => {
         if (field !== undefined && field !== name) return;
+        const key = `${e.name}/${e.type}/${name}`;
+        if (name === 'command' && o.fold && !o.noValues && e.argv[0]?.startsWith('-o')) {
+          // -Ff: the command folded as postconf -Mf folds it, each leading -o on a line.
+          const shown = o.expand ? { ...e, argv: e.argv.map((w) => o.expand!(w, e.name)) } : e;
+          const folded = formatMasterEntry(shown, { fold: true }).replace(/^(\S+\s+){7}/, '');
+          out(o.noNames ? `${folded}\n` : `${key} = ${folded}\n`);
+          return;
+        }
         const value = fieldValue(e, i);
-        out(label(`${e.name}/${e.type}/${name}`, o.expand ? o.expand(value, e.name) : value, o));
+        out(label(key, o.expand ? o.expand(value, e.name) : value, o));
       });
     }
   }

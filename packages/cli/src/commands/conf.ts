@@ -78,7 +78,7 @@ import {
   type ParameterRegistry,
 } from '@postern/core';
 import { CommandFatal } from './queue.js';
-import { editMaster, MasterFatal, showEntries, showFields, showParams, type MasterShow } from './conf-master.js';
+import { editMaster, MasterFatal, printLine, showEntries, showFields, showParams, type MasterShow } from './conf-master.js';
 import { InfoFatal, LOCK_METHODS, saslTypes, showTemplates, tlsInfo } from './conf-info.js';
 
 export interface ConfIo {
@@ -232,8 +232,7 @@ async function writeAtomically(file: string, text: string): Promise<void> {
 
 function line(name: string, value: string, opts: Options): string {
   if (opts.flags.has('H')) return `${name}\n`;
-  if (opts.flags.has('h')) return `${value}\n`;
-  return value === '' ? `${name} =\n` : `${name} = ${value}\n`;
+  return printLine(opts.flags.has('h') ? value : `${name} = ${value}`, opts.flags.has('f'));
 }
 
 /**
@@ -357,7 +356,6 @@ export async function confCommand(argv: string[], io: ConfIo, registry: Paramete
     }
     if (masterMode === undefined) await readMaster();
     registry.addServices(master);
-    if (main !== undefined) for (const w of checkUnusedParameters(main, master, registry)) warn(w);
 
     if (masterMode !== undefined) {
       const show: MasterShow = {
@@ -370,7 +368,10 @@ export async function confCommand(argv: string[], io: ConfIo, registry: Paramete
       fn(master, opts.names, show, out, warn);
       return 0;
     }
-    return showParameters(main, overrides, master, opts, configDir, io, registry, warn);
+    const status = showParameters(main, overrides, master, opts, configDir, io, registry, warn);
+    // After the listing, as postconf flags unused parameters (not with -d, nor with -M/-F/-P).
+    if (main !== undefined && !f.has('d')) for (const w of checkUnusedParameters(main, master, registry)) warn(w);
+    return status;
   } catch (err) {
     if (err instanceof MasterFatal || err instanceof InfoFatal || err instanceof CommandFatal) {
       io.stderr.write(`${PROGRAM}: fatal: ${err.message}\n`);

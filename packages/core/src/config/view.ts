@@ -181,7 +181,8 @@ export function createConfigView(options: ConfigViewOptions): ConfigView {
  *                                         a Postfix 3.7 parameter no installed package declares
  * Checked: main.cf entries and the -o overrides of master.cf entries. A name
  * referenced as `$name` in any main.cf value or -o value is user-defined, hence
- * used (postconf(5), "user-defined parameters"); the per-transport S_suffix
+ * used (postconf(5), "user-defined parameters"), and so is a name that
+ * smtpd_restriction_classes lists; the per-transport S_suffix
  * names of the master.cf services are known.
  */
 export function checkUnusedParameters(
@@ -199,6 +200,9 @@ export function checkUnusedParameters(
   for (const e of masterEntries) {
     for (const v of Object.values(e.overrides)) for (const n of referencedNames(v)) referenced.add(n);
   }
+  // the names smtpd_restriction_classes lists are user-defined parameters too
+  const classes = [last.get('smtpd_restriction_classes')?.value ?? '', ...masterEntries.map((e) => e.overrides['smtpd_restriction_classes'] ?? '')];
+  for (const v of classes) for (const n of v.split(/[\s,]+/)) if (n) referenced.add(n);
   const services = masterEntries.map((e) => e.name);
 
   const verdict = (file: string, name: string, value: string): string | undefined => {

@@ -50,6 +50,12 @@ export interface NameResolver {
    * the $rbl_txt of DNSBL replies; resolvers without it give DNSBL replies no text.
    */
   txt?(name: string): Promise<ResolverAnswer<string>>;
+  /**
+   * NS host names of `domain` (check_*_ns_access); ok with no records when
+   * the name exists but has no NS. Resolvers without it make those checks
+   * find nothing.
+   */
+  ns?(domain: string): Promise<ResolverAnswer<string>>;
 }
 
 export const NAME_RESOLVER = token<NameResolver>('NameResolver');
