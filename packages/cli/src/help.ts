@@ -26,6 +26,7 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   status: { ...LIFE('status'), postfix: 'postfix status: is the mail system running' },
   check: { ...LIFE('check'), postfix: 'postfix check: check the configuration, the installed packages and the restrictions' },
   'set-permissions': { ...LIFE('set-permissions'), postfix: 'postfix set-permissions: owners and modes of the queue and the maildrop directory (1733)' },
+  'upgrade-configuration': { ...LIFE('upgrade-configuration'), postfix: 'postfix upgrade-configuration: add the master.cf entries post-install adds when missing' },
   flush: { ...LIFE('flush'), postfix: 'postfix flush: attempt to deliver every queued message (postqueue -f)' },
   conf: {
     postfix: 'postconf(1): show or edit main.cf and master.cf',
