@@ -26,6 +26,7 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   status: { ...LIFE('status'), postfix: 'postfix status: is the mail system running' },
   check: { ...LIFE('check'), postfix: 'postfix check: check the configuration, the installed packages and the restrictions' },
   'set-permissions': { ...LIFE('set-permissions'), postfix: 'postfix set-permissions: owners and modes of the queue and the maildrop directory (1733)' },
+  'upgrade-configuration': { ...LIFE('upgrade-configuration'), postfix: 'postfix upgrade-configuration: add the master.cf entries post-install adds when missing' },
   flush: { ...LIFE('flush'), postfix: 'postfix flush: attempt to deliver every queued message (postqueue -f)' },
   conf: {
     postfix: 'postconf(1): show or edit main.cf and master.cf',
@@ -115,6 +116,20 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
     synopsis: '[-iv] [-c config_dir] [-p priority] [-t tag] [text...]',
     flags: [C, ['-i', 'include the process ID'], ['-p priority', 'info, warn, error, fatal, panic'], ['-t tag', 'the program name'], V],
     verbose: true,
+  },
+  multi: {
+    postfix: 'postmulti(1) -l: list the primary and the multi_instance_directories instances',
+    synopsis: '-l [-aRj] [-g group] [-i name] [-c config_dir]',
+    flags: [
+      C,
+      ['-a', 'all instances (default)'],
+      ['-g group', 'the instances of a group'],
+      ['-i name', 'one instance (name, its suffix after postfix-, - for the primary, or a directory)'],
+      ['-j', 'JSON, one object a line'],
+      ['-l', 'list: name, group, enabled, config_directory'],
+      ['-R', 'reverse order'],
+    ],
+    verbose: false,
   },
   qshape: {
     postfix: 'qshape(1): queue domain and age distribution',

@@ -90,6 +90,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_policy_service_try_limit', default: '2', type: 'int', description: 'Attempts per policy request before the default action applies.' },
   { name: 'smtpd_policy_service_retry_delay', default: '1s', type: 'time', description: 'Delay before another attempt of a failed policy request.' },
   { name: 'smtpd_policy_service_policy_context', default: '', type: 'string', description: 'Sent as policy_context= in every policy request (to tell services apart).' },
+  { name: 'smtpd_authorized_xforward_hosts', default: '', type: 'list', description: 'Clients (addresses, networks, names, tables) that may send XFORWARD: the original client of a content filter, logged as orig_client= and kept as the queue file client attributes.' },
   { name: 'smtpd_milters', default: '', type: 'list', description: 'Milters for mail that arrives through smtpd: inet:host:port, unix:pathname or { address, connect_timeout=..., command_timeout=..., content_timeout=..., default_action=..., protocol=... }.' },
   { name: 'smtpd_milter_maps', default: '', type: 'list', description: 'Tables of milter lists by client IP address (cidr:...): the result overrides smtpd_milters; DISABLE: no milters for the client (Postfix 3.2).' },
   ...MILTER_PARAMETERS,

@@ -5,6 +5,7 @@
  * contract, and DATA streamed into cleanup. smtp-server (smtpd-server.ts)
  * does the socket, TLS and DATA-stream work underneath.
  */
+import { applyXforward, forwardedClient, XFORWARD_KEYWORD } from './smtpd-xforward.js';
 import { peerCertificate } from './smtpd-ccert.js';
 import { reverse, lookup } from 'node:dns/promises';
 import type { TLSSocket } from 'node:tls';
@@ -63,6 +64,8 @@ export interface SmtpdShared {
   readonly anvil?: AnvilService;
   /** smtpd_client_event_limit_exceptions. */
   readonly eventLimitExceptions: NetworkMatcher;
+  /** smtpd_authorized_xforward_hosts. */
+  readonly xforwardHosts: NetworkMatcher;
   /** check_policy_service's connections. */
   readonly policy?: PolicyClients;
   /** reject_rbl_client and friends. */
@@ -152,6 +155,7 @@ export class SmtpdSession implements CommandSink {
       noop: async () => (this.reply('250 2.0.0 Ok'), true),
       vrfy: (a) => this.vrfy(a),
       etrn: (a) => this.etrn(a),
+      xforward: (a) => this.xforward(a),
       quit: async () => {
         this.reply('221 2.0.0 Bye');
         this.quitting = true;
@@ -436,6 +440,7 @@ export class SmtpdSession implements CommandSink {
     add(limit > 0 ? `SIZE ${limit}` : 'SIZE');
     if (!this.c.bool('disable_vrfy_command')) add('VRFY');
     add('ETRN');
+    if (await this.xforwardAuthorized()) add(XFORWARD_KEYWORD);
     if (this.tlsLevel !== 'none' && !s.encrypted) add('STARTTLS');
     const mechs = await this.authMechanisms();
     if (mechs.length > 0) {
@@ -449,6 +454,24 @@ export class SmtpdSession implements CommandSink {
     add('CHUNKING');
     s.ehloPipelining = !discard.has('pipelining');
     this.reply(lines.map((l, i) => `250${i === lines.length - 1 ? ' ' : '-'}${l}`).join('\r\n'));
+    return true;
+  }
+
+  // ---- XFORWARD ------------------------------------------------------------------------------
+
+  private xforwardAllowed: boolean | undefined;
+  private async xforwardAuthorized(): Promise<boolean> {
+    return (this.xforwardAllowed ??= await this.shared.xforwardHosts.match(this.state.address, this.state.name));
+  }
+
+  private async xforward(args: string): Promise<boolean> {
+    const s = this.state;
+    if (!(await this.xforwardAuthorized())) return this.error('550 5.7.0 Error: insufficient authorization');
+    if (s.sender !== undefined) return this.error('503 5.5.1 Error: MAIL transaction in progress');
+    const r = applyXforward(s.xforward, args);
+    if ('error' in r) return this.error(r.error);
+    s.xforward = r.attrs;
+    this.reply('250 2.0.0 Ok');
     return true;
   }
 
@@ -786,6 +809,7 @@ export class SmtpdSession implements CommandSink {
     const arrival = new Date();
     let queueIdSeen: (id: string) => void = () => undefined;
     const queueId = new Promise<string>((resolve) => (queueIdSeen = resolve));
+    const forwarded = forwardedClient(s, c.bool('smtpd_client_port_logging'));
     const onQueueId = (id: string) => {
       if (s.queueId) return;
       s.queueId = id;
@@ -793,6 +817,8 @@ export class SmtpdSession implements CommandSink {
       if (s.saslMethod) line += `, sasl_method=${s.saslMethod}`;
       if (s.saslUsername) line += `, sasl_username=${s.saslUsername}`;
       if (s.senderSaslAuth) line += `, sasl_sender=${s.senderSaslAuth}`;
+      if (s.xforward?.ident) line += `, orig_queue_id=${s.xforward.ident}`;
+      if (forwarded) line += `, orig_client=${forwarded.log}`;
       this.log.info(line);
       queueIdSeen(id);
     };
@@ -831,7 +857,8 @@ export class SmtpdSession implements CommandSink {
       recipients: s.recipients.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
       dsnRet: s.dsnRet,
       dsnEnvid: s.dsnEnvid,
-      client: {
+      // the log attributes: the original client's when a content filter forwarded them
+      client: forwarded ?? {
         name: s.name,
         address: s.address,
         port: s.port,

@@ -4,6 +4,7 @@
  * restriction side effects (defer_if_permit, hold, filter, prepend ...).
  */
 import type { PeerCertificate } from './smtpd-ccert.js';
+import type { XforwardAttrs } from './smtpd-xforward.js';
 import type { DsnNotify, DsnRet } from '@postern/core';
 
 export interface SmtpdRecipient {
@@ -38,6 +39,8 @@ export interface SmtpdState {
   ehloPipelining: boolean;
   encrypted: boolean;
   tls?: { protocol: string; cipher: string; bits: number; peer?: PeerCertificate };
+  /** XFORWARD attributes of the original client (until the end of the mail transaction). */
+  xforward?: XforwardAttrs;
   saslUsername?: string;
   saslMethod?: string;
   /** Set when the connect-time check (smtpd_delay_reject = no) rejected the client. */
@@ -125,6 +128,7 @@ export function resetTransaction(state: SmtpdState): void {
   state.redirect = undefined;
   state.prepend = [];
   state.policyInstance = undefined;
+  state.xforward = undefined;
 }
 
 export function countCommand(state: SmtpdState, name: string, ok: boolean): void {

@@ -30,7 +30,8 @@
  *   MILTER_README (smtpd_milters, smtpd-milter.ts on @postern/milter),
  *   RFC 2033 LMTP with postern_smtpd_protocol = lmtp (LHLO, one reply per
  *   recipient after DATA), RFC 3030 (CHUNKING/BDAT, smtpd-bdat.ts).
- *   Not implemented: XCLIENT, XFORWARD,
+ *   XFORWARD_README (smtpd_authorized_xforward_hosts, smtpd-xforward.ts).
+ *   Not implemented: XCLIENT,
  *   smtpd_etrn_restrictions.
  *
  * CONFIGURATION PARAMETERS
@@ -207,6 +208,7 @@ export async function createSmtpd(
     ),
     anvil,
     eventLimitExceptions: networkMatcher(config.list('smtpd_client_event_limit_exceptions'), tables),
+    xforwardHosts: networkMatcher(config.list('smtpd_authorized_xforward_hosts'), tables),
     tlsReady,
     policy: new PolicyClients(config, log),
     verify,

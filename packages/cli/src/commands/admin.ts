@@ -21,6 +21,8 @@ import { logCommand } from './log.js';
 import { kickCommand } from './kick.js';
 import { lockCommand } from './lock.js';
 import { qshapeCommand } from './qshape.js';
+import { upgradeCommand } from './upgrade.js';
+import { multiCommand } from './multi.js';
 
 /**
  * The config directory of a command line (getopt with the command's own
@@ -113,4 +115,6 @@ export const ADMIN_COMMANDS: Readonly<Record<string, Command>> = {
   kick: kickCommand,
   lock: lockCommand,
   qshape: qshapeCommand,
+  'upgrade-configuration': upgradeCommand,
+  multi: multiCommand,
 };
