@@ -302,6 +302,10 @@ export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
   }),
+  s('master_spare_processes', '1', 'int', {
+    description:
+      'Postern: how many processes master keeps started ahead, with the plugins loaded, to become any service at once (a Node.js process takes 0.5-2 s to start; 0: start each one when needed).',
+  }),
 ];
 
 export class ParameterRegistry {
