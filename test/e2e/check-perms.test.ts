@@ -22,6 +22,14 @@ test('postern check warns about files that are not root\'s or mail_owner\'s, and
     chownSync(inst.queueDir, uid, gid);
     chownSync(join(inst.queueDir, 'public'), uid, gid);
     writeFileSync(join(inst.queueDir, 'stray'), '');
+    // maildrop: the directory is mail_owner's, the files are their submitters'
+    mkdirSync(join(inst.queueDir, 'maildrop'), { recursive: true });
+    chownSync(join(inst.queueDir, 'maildrop'), uid, gid);
+    writeFileSync(join(inst.queueDir, 'maildrop', 'from-a-user'), '');
+    // data_directory: mail_owner's, not group or other writable
+    const data = join(inst.dir, 'data');
+    mkdirSync(data, { recursive: true });
+    chmodSync(data, 0o777);
     chmodSync(join(inst.configDir, 'main.cf'), 0o666);
     chownSync(join(inst.configDir, 'master.cf'), uid, gid);
     const r = await inst.postern(['check']);
@@ -30,6 +38,10 @@ test('postern check warns about files that are not root\'s or mail_owner\'s, and
     assert.match(r.stderr, new RegExp(`warning: not owned by root: ${join(inst.configDir, 'master.cf')}$`, 'm'));
     assert.match(r.stderr, new RegExp(`warning: not owned by postfix: ${join(inst.queueDir, 'stray')}$`, 'm'));
     assert.doesNotMatch(r.stderr, /not owned by postfix: .*\/public$/m);
+    assert.match(r.stderr, new RegExp(`warning: not owned by root: ${inst.queueDir}$`, 'm'));
+    assert.match(r.stderr, new RegExp(`warning: not owned by postfix: ${data}$`, 'm'));
+    assert.match(r.stderr, new RegExp(`warning: group or other writable: ${data}$`, 'm'));
+    assert.doesNotMatch(r.stderr, /maildrop/);
     assert.doesNotMatch(clean.stderr, /not owned|writable/);
   } finally {
     await inst.dispose();

@@ -41,6 +41,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   p('postscreen_tls_security_level', '$smtpd_tls_security_level', 'string', 'none, may or encrypt: STARTTLS in the dummy engine, through tlsproxy(8).'),
   p('postscreen_enforce_tls', 'no', 'bool', 'Obsolete form of postscreen_tls_security_level = encrypt.'),
   p('postscreen_use_tls', 'no', 'bool', 'Obsolete form of postscreen_tls_security_level = may.'),
+  p('postscreen_discard_ehlo_keywords', '$smtpd_discard_ehlo_keywords', 'list', 'EHLO keywords (pipelining, starttls, ...) the dummy engine does not announce.'),
   p('postscreen_post_queue_limit', '$default_process_limit', 'int', 'Connections postscreen may have handed to smtpd that smtpd has not taken yet (Postern: unused).'),
   p('postscreen_pre_queue_limit', '$default_process_limit', 'int', 'Connections postscreen may be screening at once.'),
   p('smtpd_service_name', 'smtpd', 'string', 'The master.cf name of the pass service that receives the connections postscreen accepts.'),

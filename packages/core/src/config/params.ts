@@ -229,6 +229,8 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('debug_peer_list', '', 'list', { description: 'Hosts for which logging is made more verbose.' }),
   s('multi_instance_name', '', 'string', { description: 'The optional instance name of this mail system.' }),
   s('multi_instance_enable', 'no', 'bool', { description: 'Allow this instance to be started by postmulti.' }),
+  s('multi_instance_group', '', 'string', { description: 'The optional instance group name of this mail system (postmulti -g).' }),
+  s('multi_instance_directories', '', 'list', { description: 'The configuration directories of the secondary instances, in start order (postmulti -l lists them).' }),
   // Process management.
   s('default_process_limit', '100', 'int', { description: 'The default maximal number of processes per master.cf service.' }),
   s('max_idle', '100s', 'time', { description: 'How long an idle daemon process waits for work before exiting.' }),
@@ -299,6 +301,10 @@ export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('master_spawn_idle_cores', '0.3', 'string', {
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
+  }),
+  s('master_spare_processes', '1', 'int', {
+    description:
+      'Postern: how many processes master keeps started ahead, with the plugins loaded, to become any service at once (a Node.js process takes 0.5-2 s to start; 0: start each one when needed).',
   }),
 ];
 

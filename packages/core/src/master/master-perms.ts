@@ -6,7 +6,7 @@
  * directory stays root's; mail_owner need not read it (services read main.cf
  * and open their tables before they drop privileges, master-privs.ts).
  */
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConfigView } from '../contracts/config.js';
 import type { Logger } from '../contracts/logger.js';
@@ -93,13 +93,23 @@ export function setMaildropPermissions(config: ConfigView, account: Account | un
 /** Makes the queue, its sockets' directories and the maillog file mail_owner's. */
 export async function setPermissions(config: ConfigView, account: Account, logFile: string | undefined, openQueue: () => QueueStore): Promise<void> {
   const queue = config.get('queue_directory');
-  // create the queue store's files now (the LMDB environment), so that no root-run process creates them root-owned
+  // create the queue store's files now (the LMDB environment, a plugin backend's
+  // directories), so that no root-run process creates them root-owned
+  mkdirSync(queue, { recursive: true });
+  const before = new Set(readdirSync(queue));
   const store = openQueue();
   await store.close();
-  for (const sub of ['public', 'private', 'queue.lmdb', 'flush']) {
+  for (const sub of ['public', 'private', 'flush']) {
     const p = join(queue, sub);
     mkdirSync(p, { recursive: true });
     chownTree(p, account);
+  }
+  for (const entry of readdirSync(queue)) {
+    const p = join(queue, entry);
+    if (!before.has(entry) || entry === 'queue.lmdb') {
+      if (statSync(p).isDirectory()) chownTree(p, account);
+      else chownSync(p, account.uid, account.gid);
+    }
   }
   setMaildropPermissions(config, account);
   const data = config.get('data_directory');

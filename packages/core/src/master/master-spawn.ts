@@ -28,6 +28,7 @@ import type { Logger } from '../contracts/logger.js';
 import type { MasterEntry } from '../contracts/service.js';
 import type { Endpoint, SocketHandle } from './master-listen.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
+import type { SparePool } from './master-spare.js';
 
 /** A process counts as saturated above this event-loop utilisation. */
 export const SATURATED_ELU = 0.8;
@@ -83,6 +84,8 @@ export interface SpawnOptions {
   readonly log: Logger;
   /** The service's own log name (syslog_name/command), for lines master logs on a process's behalf. */
   readonly program?: string;
+  /** Processes started ahead that can be any service (master-spare.ts). */
+  readonly spares?: SparePool;
   /** A process asked to hand a connection to a pass service. */
   readonly onPass?: (service: string, socket: Socket) => void;
   /** A process relays a message (and maybe a socket) to the process `to`. */
@@ -112,7 +115,7 @@ const idleCores = (() => {
   };
 })();
 
-const CHILD_MAIN = fileURLToPath(new URL('./master-child.js', import.meta.url));
+export const CHILD_MAIN = fileURLToPath(new URL('./master-child.js', import.meta.url));
 
 export class MasterService {
   private readonly procs = new Set<Proc>();
@@ -278,7 +281,9 @@ export class MasterService {
     let child: ChildProcess;
     try {
       const stressed = this.stressed ? { ...spec, entry: { ...spec.entry, overrides: { ...spec.entry.overrides, stress: 'yes' } } } : spec;
-      child = fork(CHILD_MAIN, [this.opts.entry.command], {
+      child =
+        this.opts.spares?.take(stressed) ??
+        fork(CHILD_MAIN, [this.opts.entry.command], {
         env: { ...process.env, [CHILD_ENV]: JSON.stringify(stressed) },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'json',
