@@ -184,11 +184,14 @@ async function childMain(): Promise<void> {
   // long-running or wakeup-driven daemon, whose successor must not overlap it)
   // finishes the sessions in progress first, up to a deadline: a restarted
   // master takes new clients meanwhile.
-  process.on('disconnect', () => {
+  const masterGone = () => {
     const finish = !spec.longRunning && entry.wakeup === 0;
     if (finish) setTimeout(() => process.exit(0), MASTER_GONE_DEADLINE).unref();
     void leave('master exited', finish);
-  });
+  };
+  process.on('disconnect', masterGone);
+  // master died while this process was starting: the event has been and gone
+  if (!process.connected) masterGone();
   process.on('SIGTERM', () => void leave('SIGTERM', false));
 
   instance = await main(host.ctx);

@@ -62,7 +62,16 @@ export class SparePool {
     const become = () => child.send({ t: 'become', spec } satisfies ToChild, undefined, undefined, () => undefined);
     if (spare.warm) become();
     else child.on('message', (msg: ToMaster) => msg.t === 'warm' && become());
-    this.refill();
+    // the next spare once this one runs its service: on a busy machine two
+    // processes starting at once would each take twice as long
+    const next = () => {
+      child.off('message', onReady);
+      child.off('exit', next);
+      this.refill();
+    };
+    const onReady = (msg: ToMaster) => msg.t === 'ready' && next();
+    child.on('message', onReady);
+    child.once('exit', next);
     return child;
   }
 
