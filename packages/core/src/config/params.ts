@@ -251,7 +251,7 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description: 'Environment variables that daemon processes inherit from master.',
   }),
   s('export_environment', 'TZ MAIL_CONFIG LANG', 'list', { description: 'Environment variables passed to external commands.' }),
-  s('stress', '', 'string', { description: 'Set to "yes" by master when a service runs out of process slots (read-only).' }),
+  s('stress', '', 'string', { description: 'Set to "yes" by master for the new processes of a public inet service that ran out of process slots (STRESS_README; read-only).' }),
   s('process_name', '', 'string', { description: 'The process name of a daemon process (read-only).' }),
   s('process_id', '', 'string', { description: 'The process ID of a daemon process (read-only).' }),
   s('service_name', '', 'string', { description: 'The master.cf service name of a daemon process (read-only).' }),
