@@ -112,7 +112,7 @@ export function readSettings(config: ConfigView): PostscreenSettings {
     heloRequired: config.bool('postscreen_helo_required'),
     disableVrfy: config.bool('postscreen_disable_vrfy_command'),
     forbiddenCommands: config.list('postscreen_forbidden_commands'),
-    discardEhlo: config.list('smtpd_discard_ehlo_keywords'),
+    discardEhlo: config.list('postscreen_discard_ehlo_keywords'),
     tlsLevel: tlsLevel(config),
   };
 }

@@ -222,6 +222,7 @@ describe('postscreen deep protocol tests in the dummy engine', () => {
       postscreen_non_smtp_command_enable: 'yes',
       postscreen_bare_newline_enable: 'yes',
       postscreen_bare_newline_action: 'drop',
+      postscreen_discard_ehlo_keywords: 'etrn, DSN',
     });
   });
   after(async () => {
@@ -229,13 +230,15 @@ describe('postscreen deep protocol tests in the dummy engine', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('a clean client: 450 4.3.2 at RCPT and PASS NEW; on its return it is handed to smtpd', async () => {
+  test('a clean client: EHLO without the discarded keywords, 450 4.3.2 at RCPT and PASS NEW; on its return it is handed to smtpd', async () => {
     const c = await Client.open(rig.port, '127.0.2.1');
     assert.equal(await c.next(), '220 mail.example.test ESMTP Postern');
     c.send('EHLO clean.example');
     const ehlo = await c.reply();
     assert.match(ehlo, /^250-mail\.example\.test\n/);
     assert.doesNotMatch(ehlo, /PIPELINING/);
+    // postscreen_discard_ehlo_keywords, case-insensitive
+    assert.deepEqual(ehlo.split('\n').slice(1).map((l) => l.slice(4)), ['SIZE 10240000', 'VRFY', 'ENHANCEDSTATUSCODES', '8BITMIME', 'SMTPUTF8', 'CHUNKING']);
     c.send('MAIL FROM:<a@clean.example>');
     assert.equal(await c.next(), '250 2.1.0 Ok');
     c.send('RCPT TO:<b@mail.example.test>');

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -240,5 +240,41 @@ test('dovecot backend through smtpd: AUTH PLAIN with initial response', async ()
     await rig.stop();
     srv.close();
     rmSync(rig0, { recursive: true, force: true });
+  }
+});
+
+test('a new smtpd reads replaced certificate files, one started before keeps its own (what postern reload relies on)', async () => {
+  const make = (cn: string) => {
+    const [c, k] = [join(certDir, `${cn}.crt`), join(certDir, `${cn}.key`)];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', k, '-out', c, '-days', '2', '-subj', `/CN=${cn}`], { stdio: 'ignore' });
+    return { c, k };
+  };
+  const one = make('one.example');
+  const two = make('two.example');
+  const [liveCert, liveKey] = [join(certDir, 'live.crt'), join(certDir, 'live.key')];
+  copyFileSync(one.c, liveCert);
+  copyFileSync(one.k, liveKey);
+  const params = { smtpd_tls_security_level: 'may', smtpd_tls_cert_file: liveCert, smtpd_tls_key_file: liveKey };
+  const fingerprint = async (port: number) => {
+    const c = await RawClient.open(port);
+    await c.reply();
+    await c.cmd('EHLO client.example');
+    const t = await starttls(c);
+    const fp = (t.socket as import('node:tls').TLSSocket).getPeerCertificate().fingerprint256;
+    t.socket.destroy();
+    return fp;
+  };
+  const old = await startRig(params, { tables: createTableRegistry() });
+  let fresh: Awaited<ReturnType<typeof startRig>> | undefined;
+  try {
+    const before = await fingerprint(old.port);
+    copyFileSync(two.c, liveCert);
+    copyFileSync(two.k, liveKey);
+    fresh = await startRig(params, { tables: createTableRegistry() });
+    assert.notEqual(await fingerprint(fresh.port), before);
+    assert.equal(await fingerprint(old.port), before);
+  } finally {
+    await old.stop();
+    await fresh?.stop();
   }
 });

@@ -1,16 +1,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTableRegistry } from '@postern/tables';
 import { tlsSessionCache } from '@postern/smtp-client';
 import { ServiceClients, type ConfigView } from '@postern/core';
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- the session-resumption test needs a real STARTTLS server using tlsmgr; until the test kit has one, it is smtpd (a devDependency)
-import { createSmtpdMain, SMTPD_PARAMETERS } from '@postern/plugin-smtpd';
-import { startServiceInProcess } from '@postern/core';
+import { startStarttlsServer } from '@postern/testkit';
 import { createTlsManager, main as tlsmgrMain } from '../src/tlsmgr.js';
 import { cacheDatabasePath } from '../src/tlsmgr-store.js';
-import { CaptureLog, entry, forkSmtpd, makeCert, makeConfig, starttls, startUnixService, tempDir } from './tls-rig.js';
+import { CaptureLog, forkSmtpd, makeCert, makeConfig, starttls, startUnixService, tempDir } from './tls-rig.js';
 
 const dirs: string[] = [];
 const dir = (tag: string) => {
@@ -22,13 +19,9 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function smtpd(config: ConfigView, log = new CaptureLog()) {
-  return startServiceInProcess(createSmtpdMain({ tables: createTableRegistry() }), {
-    entry: entry('smtp', 'smtpd', 'inet'),
-    config,
-    log,
-    listen: { port: 0, host: '127.0.0.1' },
-  });
+/** A STARTTLS server that shares its ticket key through tlsmgr as smtpd does (@postern/testkit). */
+function smtpd(config: ConfigView, certFile: string, keyFile: string, log = new CaptureLog()) {
+  return startStarttlsServer({ config, certFile, keyFile, log });
 }
 
 for (const db of ['', 'btree:smtp_scache']) {
@@ -69,11 +62,10 @@ test('smtpd_tls_session_cache_timeout = 0: no ticket key is served', async () =>
 test('a second STARTTLS session to smtpd is resumed; without tlsmgr keys two smtpd contexts cannot resume each other', async () => {
   const d = dir('tlsmgr-smtpd');
   const { cert, key } = makeCert(d, 'mx.example.com');
-  const params = { smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert, smtpd_tls_key_file: key };
-  // no tlsmgr running: each smtpd has its own ticket key
-  const config = makeConfig(d, params, SMTPD_PARAMETERS);
-  const a = await smtpd(config);
-  const b = await smtpd(config);
+  // no tlsmgr running: each server has its own ticket key
+  const config = makeConfig(d, {});
+  const a = await smtpd(config, cert, key);
+  const b = await smtpd(config, cert, key);
   try {
     for (const v of ['TLSv1.2', 'TLSv1.3'] as const) {
       const first = await starttls(a.port, undefined, v);
@@ -90,8 +82,8 @@ test('a second STARTTLS session to smtpd is resumed; without tlsmgr keys two smt
 test('with tlsmgr, a session from one smtpd process is resumed by another smtpd process', async () => {
   const d = dir('tlsmgr-procs');
   const { cert, key } = makeCert(d, 'mx.example.com');
-  const params = { queue_directory: d, data_directory: join(d, 'data'), smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert, smtpd_tls_key_file: key };
-  const config = makeConfig(d, params, SMTPD_PARAMETERS);
+  const params = { queue_directory: d, data_directory: join(d, 'data'), cert, key };
+  const config = makeConfig(d, { queue_directory: d, data_directory: join(d, 'data') });
   const log = new CaptureLog();
   const mgr = await startUnixService(tlsmgrMain, config, log, 'tlsmgr');
   const p1 = await forkSmtpd(params);
@@ -140,26 +132,3 @@ test('the client helper stores and finds sessions through tlsmgr, and keeps them
   }
 });
 
-test('new smtpd processes read replaced certificate files (what postern reload relies on)', async () => {
-  const d = dir('tlsmgr-reload');
-  const one = makeCert(d, 'one.example');
-  const two = makeCert(d, 'two.example');
-  const cert = join(d, 'smtpd.crt');
-  const key = join(d, 'smtpd.key');
-  copyFileSync(one.cert, cert);
-  copyFileSync(one.key, key);
-  const params = { queue_directory: d, smtpd_tls_security_level: 'may', smtpd_tls_cert_file: cert, smtpd_tls_key_file: key };
-  const old = await forkSmtpd(params);
-  const before = await starttls(old.port);
-  copyFileSync(two.cert, cert);
-  copyFileSync(two.key, key);
-  const fresh = await forkSmtpd(params);
-  try {
-    const after = await starttls(fresh.port);
-    assert.notEqual(after.fingerprint, before.fingerprint);
-    // the process started before the change keeps the certificate it loaded
-    assert.equal((await starttls(old.port)).fingerprint, before.fingerprint);
-  } finally {
-    for (const p of [old, fresh]) p.child.disconnect();
-  }
-});
