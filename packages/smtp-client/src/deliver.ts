@@ -33,7 +33,7 @@ import { saidText, softDsn, type SmtpReply } from './reply.js';
 import { chooseMechanism, saslCredentials } from './sasl.js';
 import { ClientSession, SessionError, type SessionHandover, type SessionOptions } from './session.js';
 import { tlsConnectOptions, tlsPolicy, tlsSummary, tlsTrust, type TlsPolicy, type TlsSettings } from './tls.js';
-import { saveTlsSession, tlsClientSessionId, tlsSessionCache, type TlsSessionCache } from './tls-cache.js';
+import { saveTlsSession, tlsClientSessionId, type TlsSessionCache } from './tls-cache.js';
 
 /** A recipient result with conn_use (logged by the skeleton when it supports it). */
 export type ClientRecipientResult = RecipientResult & { readonly connUse?: number };
