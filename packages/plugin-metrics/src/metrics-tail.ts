@@ -45,9 +45,12 @@ export class LogFollower {
       await this.reopen(now.ino, first ? now.size : 0);
     }
     await this.drain();
-    if (now && (now.ino !== this.ino || now.size < this.pos)) {
+    // stat again: the file may have grown while it was read, and a size taken
+    // before the read would look like a truncation (and the file be read twice)
+    const after = await stat(this.path).catch(() => undefined);
+    if (after && (after.ino !== this.ino || after.size < this.pos)) {
       // rotated or truncated: what the old file held is read above; go on from the new file's start
-      await this.reopen(now.ino, 0);
+      await this.reopen(after.ino, 0);
       await this.drain();
     }
   }

@@ -60,3 +60,27 @@ test('a file that appears after the start is read from its beginning', async (t)
   assert.deepEqual(lines, ['first']);
   await f.close();
 });
+
+test('a file that grows while it is being read is not taken for a truncated one', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'metrics-tail-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'maillog');
+  writeFileSync(path, '');
+  const { lines, f } = follower(path);
+  await f.poll();
+  // several read chunks' worth, then lines appended while the follower reads them
+  const line = (i: number) => `line ${i} ${'x'.repeat(100)}`;
+  let written = 0;
+  appendFileSync(path, Array.from({ length: 30_000 }, () => `${line(written++)}\n`).join(''));
+  let reading = true;
+  const polled = f.poll().finally(() => (reading = false));
+  while (reading) {
+    appendFileSync(path, `${line(written++)}\n`);
+    await new Promise((r) => setImmediate(r));
+  }
+  await polled;
+  await f.poll();
+  assert.equal(lines.length, written, 'every line once');
+  assert.equal(new Set(lines).size, written, 'no line twice');
+  await f.close();
+});
