@@ -230,7 +230,9 @@ describe('Redis Sentinel: the master dies during a load and its replica takes ov
     assert.ok(duplicates <= 20, `${duplicates} duplicates, more than could be in flight`);
     let listed = '';
     await until('the queue empty', async () => /Mail queue is empty/.test((listed = (await node.inst.postern(['queue', '-p'])).stdout)), 30_000).catch(() =>
-      assert.fail(`the queue still holds mail:\n${listed}\nlog:\n${node.inst.log.split('\n').filter((l) => /warning|error|fatal/.test(l)).slice(-40).join('\n')}`),
+      assert.fail(
+        `the queue still holds mail:\n${listed.slice(0, 2000)}\nlog of the first one:\n${node.inst.log.split('\n').filter((l) => l.includes(/^(\w+)\*? /m.exec(listed)?.[1] ?? '\0')).join('\n')}\nlog:\n${node.inst.log.split('\n').filter((l) => /warning|error|fatal/.test(l)).slice(-40).join('\n')}`,
+      ),
     );
   });
 });

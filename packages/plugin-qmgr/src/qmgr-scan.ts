@@ -9,8 +9,12 @@
  *   deferred   messages whose next attempt is due, in next-attempt order,
  *              every queue_run_delay and on the D trigger; with the A trigger
  *              ("postern queue -f") every deferred message, ignoring time stamps.
- *   active     at start only: whatever a previous qmgr left there goes back
- *              to incoming (recipients already marked done stay done).
+ *   active     at start: whatever a previous qmgr left there goes back to
+ *              incoming (recipients already marked done stay done). Also after
+ *              a move into active failed (the store went away mid-batch, a
+ *              Redis failover): the move may have been applied all the same,
+ *              so messages in active that this qmgr does not hold go back to
+ *              incoming once the store answers again.
  *
  * The hold queue is never scanned.
  */
@@ -19,6 +23,8 @@ import type { ActiveQueue } from './qmgr-active.js';
 import type { QmgrEnv } from './qmgr-params.js';
 
 const BATCH = 500;
+/** How long after a failed reclaim of the active queue it is tried again (ms). */
+const RECLAIM_RETRY = 1000;
 
 /** How many messages a batch may still take: the message room and the recipient room. */
 class Budget {
@@ -60,6 +66,9 @@ export class QmgrScan {
   private again = false;
   private turn = 0;
   private stopped = false;
+  /** A move into active failed: its message may sit in active, held by nobody. */
+  private orphans = false;
+  private reclaimTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly env: QmgrEnv,
@@ -68,9 +77,14 @@ export class QmgrScan {
 
   /** Moves what is left in the active queue back to incoming (qmgr start). Returns the count. */
   async recover(): Promise<number> {
+    return this.requeueActive(() => false);
+  }
+
+  /** Moves the active queue's messages that `held` does not claim back to incoming. */
+  private async requeueActive(held: (id: string) => boolean): Promise<number> {
     const { store } = this.env;
     const ids: string[] = [];
-    for await (const m of store.scan(QUEUE.ACTIVE)) ids.push(m.id);
+    for await (const m of store.scan(QUEUE.ACTIVE)) if (!held(m.id)) ids.push(m.id);
     for (let i = 0; i < ids.length; i += BATCH) {
       const chunk = ids.slice(i, i + BATCH);
       await Promise.all(chunk.map((id) => store.move(id, QUEUE.INCOMING)));
@@ -108,6 +122,34 @@ export class QmgrScan {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.reclaimTimer);
+  }
+
+  /**
+   * After a failed move into active: the messages there that this qmgr does
+   * not hold go back to incoming (a store shared by several nodes refuses to
+   * move one another live node holds). False while the store still fails.
+   */
+  private async reclaim(): Promise<boolean> {
+    try {
+      const n = await this.requeueActive((id) => this.active.has(id));
+      this.orphans = false;
+      if (n > 0) {
+        this.env.log.info(`queue scan: ${n} message(s) left in the active queue by a failed move returned to incoming`);
+        this.incomingWanted = true;
+      }
+      return true;
+    } catch (err) {
+      this.env.log.warn(`queue scan: active queue: ${(err as Error).message}; trying again`);
+      this.retryLater();
+      return false;
+    }
+  }
+
+  private retryLater(): void {
+    clearTimeout(this.reclaimTimer);
+    this.reclaimTimer = setTimeout(() => this.kick(), RECLAIM_RETRY);
+    this.reclaimTimer.unref();
   }
 
   private newPass(all: boolean): DeferredPass {
@@ -118,6 +160,7 @@ export class QmgrScan {
     try {
       do {
         this.again = false;
+        if (this.orphans && !(await this.reclaim())) break;
         while (!this.stopped) {
           const room = this.active.room();
           if (room <= 0) break;
@@ -147,6 +190,7 @@ export class QmgrScan {
       } while (this.again && !this.stopped);
     } catch (err) {
       this.env.log.warn(`queue scan: ${(err as Error).message}`);
+      if (this.orphans) this.retryLater();
     } finally {
       this.running = false;
     }
@@ -210,9 +254,19 @@ export class QmgrScan {
   private async feed(batch: readonly QueuedMessage[], flushed: boolean): Promise<number> {
     if (batch.length === 0) return 0;
     const { store } = this.env;
-    const moved = await Promise.all(batch.map((m) => store.move(m.id, QUEUE.ACTIVE)));
-    const admitted = moved.filter((m): m is QueuedMessage => m !== undefined);
+    const moved = await Promise.allSettled(batch.map((m) => store.move(m.id, QUEUE.ACTIVE)));
+    const admitted: QueuedMessage[] = [];
+    let failed: unknown;
+    for (const r of moved) {
+      if (r.status === 'rejected') failed ??= r.reason;
+      else if (r.value) admitted.push(r.value);
+    }
     await this.active.admitBatch(admitted, flushed);
+    if (failed !== undefined) {
+      // the store may have applied a move it could not confirm: look in active before the next batch
+      this.orphans = true;
+      throw failed;
+    }
     return batch.length;
   }
 }

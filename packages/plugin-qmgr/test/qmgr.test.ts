@@ -323,6 +323,27 @@ test('at start, mail left in the active queue goes back to incoming; done recipi
     assert.ok(h.log.grep(/^moved 2 message\(s\) from the active queue back to incoming$/).length === 1);
   }));
 
+test('a move into active the store applied but could not confirm: the message goes back to incoming and is delivered', () =>
+  withHarness({ noQmgr: true }, async (h) => {
+    // a Redis failover: the old master applies the move, its reply is lost
+    const move = h.store.move.bind(h.store);
+    let lost = 0;
+    h.store.move = async (id, to, state) => {
+      const moved = await move(id, to, state);
+      if (to === QUEUE.ACTIVE && lost++ < 2) throw new Error('Connection is closed.');
+      return moved;
+    };
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await h.submit({ recipients: [rcpt(`m${i}@fast.example`)] })).id);
+    await h.startQmgr();
+    for (const id of ids) await until(async () => (await h.store.get(id)) === undefined, `${id} delivered and removed`);
+    await h.drained();
+    const got = h.agents[SERVICE.SMTP]!.requests.flatMap((r) => r.recipients.map((x) => x.address)).sort();
+    assert.deepEqual(got, ['m0@fast.example', 'm1@fast.example', 'm2@fast.example', 'm3@fast.example'], 'each once');
+    assert.equal(h.log.grep(/^warning: queue scan: Connection is closed\.$/).length, 1);
+    assert.equal(h.log.grep(/^queue scan: 2 message\(s\) left in the active queue by a failed move returned to incoming$/).length, 1);
+  }));
+
 test('qmgr_message_recipient_limit bounds the recipients held in memory', () =>
   withHarness({ noQmgr: true, mainCf: 'qmgr_message_recipient_limit = 10' }, async (h) => {
     h.agents[SERVICE.SMTP]!.delayMs = 2;
