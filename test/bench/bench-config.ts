@@ -30,8 +30,16 @@ export const BENCH_MASTER = [
   'error unix - - n - - error',
 ];
 
-/** A fresh instance directory relaying to `sinkPort`; `main` and `master` add to the defaults. */
-export async function benchInstance(sinkPort: number, main: Readonly<Record<string, string>> = {}, master: readonly string[] = []): Promise<BenchInstance> {
+/**
+ * A fresh instance directory relaying to `sinkPort`; `main` and `master` add to
+ * the defaults; `inProcess` is the smtpd's in_process_services (e.g. rewrite,cleanup).
+ */
+export async function benchInstance(
+  sinkPort: number,
+  main: Readonly<Record<string, string>> = {},
+  master: readonly string[] = [],
+  inProcess = '',
+): Promise<BenchInstance> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-bench-'));
   const etc = join(dir, 'etc');
   mkdirSync(etc);
@@ -56,7 +64,7 @@ export async function benchInstance(sinkPort: number, main: Readonly<Record<stri
     ...main,
   };
   writeFileSync(join(etc, 'main.cf'), Object.entries(settings).map(([k, v]) => `${k} = ${v}\n`).join(''));
-  writeFileSync(join(etc, 'master.cf'), [`127.0.0.1:${port} inet n - n - - smtpd`, ...BENCH_MASTER, ...master, ''].join('\n'));
+  writeFileSync(join(etc, 'master.cf'), [`127.0.0.1:${port} inet n - n - - smtpd${inProcess ? ` -o in_process_services=${inProcess}` : ''}`, ...BENCH_MASTER, ...master, ''].join('\n'));
   return { dir, etc, spool, maillog, port };
 }
 

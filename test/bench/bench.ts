@@ -12,8 +12,9 @@
  * up (127.0.0.1:2525, relaying to a sink on 127.0.0.1:2600), the same runs are
  * made against it, alternating, and the ratio Postern/Postfix is printed.
  *
- *   npm run bench -- [--messages N] [--size S] [--sessions C] [--runs R] [--no-postfix] [--cpu]
- * --cpu also prints Postern's CPU milliseconds per message, by service.
+ *   npm run bench -- [--messages N] [--size S] [--sessions C] [--runs R] [--no-postfix] [--cpu] [--in-process S,S]
+ * --cpu also prints Postern's CPU milliseconds per message, by service;
+ * --in-process runs those services inside smtpd (in_process_services).
  *   npm run bench -- --mode startup [--runs R]
  *   npm run bench -- --mode listing [--queue N]
  *   npm run bench -- --mode backlog [--backlog N] [--messages N] [--size S] [--sessions C]
@@ -43,10 +44,12 @@ interface Options {
   mode: 'throughput' | 'startup' | 'listing' | 'backlog' | 'redis';
   queue: number;
   backlog: number;
+  /** smtpd's in_process_services. */
+  inProcess: string;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { messages: 5000, size: 2048, sessions: 20, runs: 1, postfix: true, cpu: false, mode: 'throughput', queue: 1_000_000, backlog: 100_000 };
+  const o: Options = { messages: 5000, size: 2048, sessions: 20, runs: 1, postfix: true, cpu: false, mode: 'throughput', queue: 1_000_000, backlog: 100_000, inProcess: '' };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i + 1];
     switch (argv[i]) {
@@ -61,6 +64,7 @@ function parseArgs(argv: string[]): Options {
         o.mode = v; i++; break;
       case '--queue': o.queue = Number(v); i++; break;
       case '--backlog': o.backlog = Number(v); i++; break;
+      case '--in-process': o.inProcess = v ?? ''; i++; break;
       default: throw new Error(`unknown option ${argv[i]}`);
     }
   }
@@ -229,8 +233,8 @@ async function measure(port: number, sinkPort: number, o: Options, rssOf: () => 
 }
 
 /** A Postern instance configured like the Postfix anchor: relay everything to the sink. */
-async function startPostern(sinkPort: number): Promise<{ port: number; proc: ChildProcess; dir: string }> {
-  const { dir, etc, port } = await benchInstance(sinkPort);
+async function startPostern(sinkPort: number, inProcess: string): Promise<{ port: number; proc: ChildProcess; dir: string }> {
+  const { dir, etc, port } = await benchInstance(sinkPort, {}, [], inProcess);
   const proc = spawn(process.execPath, [POSTERN_BIN, 'start', '-c', etc], { stdio: 'inherit' });
   await new Promise((r) => proc.once('exit', r));
   const pidFile = join(dir, 'spool', 'pid', 'master.pid');
@@ -269,10 +273,12 @@ async function main(): Promise<void> {
   if (o.mode === 'backlog') return benchBacklog(o.backlog, o.messages, o.size, o.sessions);
   if (o.mode === 'redis') return benchRedis(o.messages, o.size, o.sessions);
   const tools = has('smtp-source') && has('smtp-sink') ? "Postfix's smtp-source and smtp-sink" : "the benchmark's own Node generator and sink";
-  console.log(`postern bench: ${o.messages} messages x ${o.size} bytes over ${o.sessions} sessions, one message per connection; load and sink: ${tools}`);
+  console.log(
+    `postern bench: ${o.messages} messages x ${o.size} bytes over ${o.sessions} sessions, one message per connection; load and sink: ${tools}${o.inProcess ? `; in smtpd's process: ${o.inProcess}` : ''}`,
+  );
   const postfixUp = o.postfix && (await listening(2525)) && spawnSync('sh', ['-c', 'postfix status']).status === 0;
   const sinkPort = postfixUp ? 2600 : await freePort();
-  const postern = await startPostern(sinkPort);
+  const postern = await startPostern(sinkPort, o.inProcess);
   const results: { postern: RunResult[]; postfix: RunResult[] } = { postern: [], postfix: [] };
   try {
     for (let run = 1; run <= o.runs; run++) {

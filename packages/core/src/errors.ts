@@ -29,6 +29,10 @@ export const ERRORS = {
   },
   POSTERN_ERR_PLUGIN_DEPENDENCY: { message: 'plugin %s uses %s, which no installed plugin provides', hint: 'install %s' },
   POSTERN_ERR_PLUGIN_INVALID: { message: 'package %s is not a valid Postern plugin: %s' },
+  POSTERN_ERR_COHOST: {
+    message: 'master.cf service %s: in_process_services names %s: %s',
+    hint: 'name master.cf services whose packages serve a contract (cleanup, rewrite, bounce, ...)',
+  },
   POSTERN_ERR_PLUGIN_CONFLICT: { message: 'command "%s" is provided by both %s and %s', hint: 'uninstall one of them' },
   POSTERN_ERR_IPC_CONNECT: { message: 'connect to %s service (%s): %s', hint: 'is the mail system running? (postern status)' },
   POSTERN_ERR_IPC_PEER_GONE: { message: '%s service closed the connection with %s request(s) pending' },

@@ -25,6 +25,7 @@ export * from './master/master.js';
 export * from './master/master-config.js';
 export { lookupAccount, lookupGroup, serviceAccount, setMaildropPermissions, setPermissions, type Account } from './master/master-perms.js';
 export * from './master/master-check.js';
+export { coHostProblems } from './master/master-cohost.js';
 export { unreachableDirectories } from './master/master-access.js';
 export * from './master/master-spawn.js';
 export * from './master/runtime.js';

@@ -24,6 +24,7 @@ import {
   backendRegistry,
   processLogger,
   openConfiguredQueueStore,
+  coHostProblems,
   type Configuration,
   type PluginSet,
 } from '@postern/core';
@@ -72,7 +73,7 @@ async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
     for (const w of permissionProblems(configuration.view(), configuration.configDirectory)) io.stderr.write(`${SCRIPT}: warning: ${w}\n`);
     const unreachable = unreachableDirectories(configuration.view());
     if (unreachable.length > 0) return fatal(io, unreachable.map(describeError).join(`\n${SCRIPT}: fatal: `));
-    const unknown = await unknownRestrictions(configuration, plugins);
+    const unknown = [...coHostProblems(configuration, plugins), ...(await unknownRestrictions(configuration, plugins))];
     if (unknown.length > 0) return fatal(io, unknown.join(`\n${SCRIPT}: fatal: `));
     const queue = configuration.view().get('queue_directory');
     for (const sub of ['public', 'private', 'pid']) mkdirSync(join(queue, sub), { recursive: true });

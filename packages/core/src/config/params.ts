@@ -302,6 +302,10 @@ export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
   }),
+  s('in_process_services', '', 'string', {
+    description:
+      'Postern: master.cf services (for example rewrite, cleanup) that a process of this service also runs inside itself, for its own calls only: a call to them is a method call instead of a round trip over a unix socket, and the process holds their memory instead of a process of theirs. Set with -o on one service; their own processes still serve everybody else.',
+  }),
   s('master_spare_processes', '1', 'int', {
     description:
       'Postern: how many processes master keeps started ahead, with the plugins loaded, to become any service at once (a Node.js process takes 0.5-2 s to start; 0: start each one when needed).',

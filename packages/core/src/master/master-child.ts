@@ -11,7 +11,8 @@
  * (master-privs.ts).
  *
  * A spare process (master-spare.ts) loads the plugins first and is told its
- * service afterwards.
+ * service afterwards. The services the entry's in_process_services names
+ * run inside the process too, for its own calls (master-cohost.ts).
  *
  * It reports its load to master, leaves after max_idle seconds without
  * clients or after max_use connections (not for long-running daemons), and
@@ -30,6 +31,7 @@ import { loadServiceRuntime } from './runtime.js';
 import { dropPrivileges, openPrivileged, tableParameters } from './master-privs.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
 import { SPARE_ENV, waitAsSpare } from './master-spare.js';
+import { bind, prepareCoHosted } from './master-cohost.js';
 
 const LOAD_INTERVAL = 1000;
 /** How long sessions in progress may take to finish once master has gone (ms). */
@@ -85,6 +87,7 @@ async function childMain(): Promise<void> {
     if (opened.length > 0) log.debug(`opened before the privilege drop: ${opened.join(' ')}`);
   }
   await preInit?.(host.ctx);
+  const cohosted = await prepareCoHosted(runtime, spec, entry, config.list('in_process_services'));
   if (spec.dropTo) dropPrivileges(spec.dropTo);
 
   const servers: Server[] = [];
@@ -99,6 +102,7 @@ async function childMain(): Promise<void> {
     for (const s of servers) s.close();
     try {
       if (instance) await instance.stop(graceful);
+      await cohosted.stop(graceful);
       while (graceful && host.clients > 0) await new Promise((r) => setTimeout(r, 50));
     } catch (err) {
       log.warn(`stop: ${(err as Error).message}`);
@@ -194,6 +198,7 @@ async function childMain(): Promise<void> {
   if (!process.connected) masterGone();
   process.on('SIGTERM', () => void leave('SIGTERM', false));
 
+  bind(host.ctx.container, await cohosted.start());
   instance = await main(host.ctx);
   tell({ t: 'ready' });
   armIdle();
