@@ -12,12 +12,24 @@ import type { ConfigView, Logger } from '@postern/core';
 export const SPACE_MULTIPLIER = 1.5;
 export const INSUFFICIENT_STORAGE = '452 4.3.1 Insufficient system storage';
 
+/**
+ * An answer far from the limit is kept this long (ms): statfs costs more than
+ * the rest of MAIL FROM, and a disk with this much room to spare cannot fill
+ * up within it. Close to the limit every MAIL FROM asks again.
+ */
+const ROOMY_FOR = 1000;
+const ROOMY_MARGIN = 256 * 1024 * 1024;
+const roomy = new Map<string, number>();
+
 /** The reply when the queue is short of space, else undefined (also when the file system cannot be asked). */
 export async function queueSpaceReply(config: ConfigView, log: Logger): Promise<string | undefined> {
+  const dir = config.get('queue_directory');
+  const now = Date.now();
+  if ((roomy.get(dir) ?? 0) > now) return undefined;
   let free: number;
   let block: number;
   try {
-    const fs = await statfs(config.get('queue_directory'));
+    const fs = await statfs(dir);
     free = fs.bavail;
     block = fs.bsize || 1;
   } catch {
@@ -25,6 +37,7 @@ export async function queueSpaceReply(config: ConfigView, log: Logger): Promise<
   }
   const minfree = config.size('queue_minfree');
   const limit = config.size('message_size_limit');
+  if (free * block > Math.max(minfree, limit * SPACE_MULTIPLIER) + ROOMY_MARGIN) roomy.set(dir, now + ROOMY_FOR);
   // in blocks, as Postfix compares them
   if (Math.floor(minfree / block) >= free || Math.floor(limit / block) >= free / SPACE_MULTIPLIER) {
     log.warn(`not enough free space in mail queue: ${free * block} bytes < ${SPACE_MULTIPLIER}*message size limit`);

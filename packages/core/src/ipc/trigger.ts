@@ -3,6 +3,7 @@
  * as "W" (wakeup) or "I" (scan incoming) written to a service's socket.
  */
 import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { posternError } from '../errors.js';
 
 /** Writes `bytes` to the trigger service at `path` and closes (postkick). */
@@ -22,16 +23,22 @@ export function sendTrigger(service: string, path: string, bytes: string, timeou
   });
 }
 
+/** The least time between two writes of a kept-open trigger connection (ms). */
+export const TRIGGER_PACE = 5;
+
 /**
  * A kept-open trigger connection, for services that notify often (cleanup
- * telling qmgr about new mail). Bytes written while a write is pending are
- * coalesced; if the service is down the trigger is dropped, as Postfix does,
- * and the service's own wakeup timer picks the work up.
+ * telling qmgr about new mail). Bytes asked for within TRIGGER_PACE of the
+ * last write are coalesced into the next one (under load one write, and one
+ * queue scan, per pace instead of per message); if the service is down the
+ * trigger is dropped, as Postfix does, and the service's own wakeup timer
+ * picks the work up.
  */
 export class TriggerClient {
   private socket: Socket | undefined;
   private queued = new Set<string>();
   private flushing = false;
+  private lastWrite = 0;
 
   constructor(
     readonly service: string,
@@ -42,7 +49,9 @@ export class TriggerClient {
     for (const b of bytes) this.queued.add(b);
     if (!this.flushing) {
       this.flushing = true;
-      setImmediate(() => this.flush());
+      const wait = this.lastWrite + TRIGGER_PACE - performance.now();
+      if (wait > 0) setTimeout(() => this.flush(), wait);
+      else setImmediate(() => this.flush());
     }
   }
 
@@ -57,6 +66,7 @@ export class TriggerClient {
     const bytes = [...this.queued].join('');
     this.queued.clear();
     const socket = this.socket && !this.socket.destroyed ? this.socket : this.open();
+    this.lastWrite = performance.now();
     socket.write(bytes);
   }
 
