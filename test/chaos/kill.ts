@@ -85,8 +85,8 @@ export async function killUnderLoad(target: Target, sink: Sink, rnd: Random, o: 
       if (procs.length === 0) continue;
       const victim = procs[rnd.int(procs.length)]!;
       const cmd = commandOf(victim);
-      // a process title (postern/smtpd -n ...) or, before it is set, master-child.js smtpd
-      const name = /master-child\.js (\S+)/.exec(cmd)?.[1] ?? /^\S*?([\w-]+)(\s|$)/.exec(cmd)?.[1] ?? '?';
+      // a process title (postern/smtpd -n ..., postern/spare) or, before it is set, master-child.js smtpd
+      const name = /^postern\/([\w-]+)/.exec(cmd)?.[1] ?? /master-child\.js (\S+)/.exec(cmd)?.[1] ?? /^\S*?([\w-]+)(\s|$)/.exec(cmd)?.[1] ?? '?';
       killed[name] = (killed[name] ?? 0) + 1;
       try {
         process.kill(victim, 'SIGKILL');

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createConfigView, DELIVERY_LOG, flushClient, ParameterRegistry, parseMainCf, QUEUE, type QueueName, ServiceClients, type ConfigView } from '@postern/core';
+import { createConfigView, flushClient, ParameterRegistry, parseMainCf, QUEUE, type QueueName, ServiceClients, type ConfigView } from '@postern/core';
 import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
 import { Instance, POSTERN_BIN, type RunResult } from '../lib/instance.js';
 
@@ -154,47 +154,6 @@ describe('queue administration while the mail system runs', () => {
     assert.match(del.stderr, /Deleted: \d+ messages?\n$/);
     assert.equal(await store.count(QUEUE.DEFERRED) + (await store.count(QUEUE.HOLD)), 0);
     assert.match(readFileSync(inst.logFile, 'utf8'), /postfix\/postsuper\[\d+\]: Deleted: /);
-  });
-
-  test('super -e / -f: qmgr returns a force-expired message to the sender at its next attempt, with the delay reason', async () => {
-    const bodyOf = async (id: string) => {
-      const chunks: Buffer[] = [];
-      for await (const c of store.readContent(id)) chunks.push(c);
-      return Buffer.concat(chunks).toString();
-    };
-    const bouncesFor = async (id: string) => {
-      const out: string[] = [];
-      for (const q of [QUEUE.INCOMING, QUEUE.ACTIVE, QUEUE.DEFERRED]) {
-        for await (const m of store.scan(q)) if (m.sender === '' && (await bodyOf(m.id)).includes(id)) out.push(await bodyOf(m.id));
-      }
-      return out;
-    };
-    const reason = 'connect to mx.example.net[192.0.2.1]:25: Connection refused';
-    const deferred = await put(QUEUE.DEFERRED, 'late@example.net', { reason, nextAttempt: Date.now() + 3600_000 });
-    await store.appendLog(DELIVERY_LOG.DEFER, deferred, { recipient: 'late@example.net', status: '4.4.1', action: 'delayed', reason, time: Date.now() });
-    const held = await put(QUEUE.HOLD, 'held@example.net');
-    const e = await postern(['super', '-e', deferred]);
-    assert.equal(e.stderr, `postsuper: ${deferred}: expired\npostsuper: Force-expired: 1 message\n`);
-    const f = await postern(['super', '-f', held]);
-    assert.equal(f.stderr, `postsuper: ${held}: expired\npostsuper: ${held}: released from hold\npostsuper: Force-expired: 1 message\npostsuper: Released from hold: 1 message\n`);
-    // The deferred one waits for its retry time, as in Postfix; postqueue -f makes that now.
-    const flush = await postern(['queue', '-f']);
-    assert.equal(flush.code, 0, flush.stderr);
-    for (const id of [deferred, held]) {
-      await inst.waitForLog(new RegExp(`${id}: from=<sender@example\\.com>, status=force-expired, returned to sender`));
-      await inst.waitForLog(new RegExp(`${id}: removed`));
-      assert.equal(await store.get(id), undefined);
-    }
-    assert.doesNotMatch(inst.log, new RegExp(`${deferred}: to=<late@example\\.net>.*status=deferred`), 'no delivery attempt');
-    const [late] = await bouncesFor(deferred);
-    assert.ok(late, 'a bounce for the deferred message');
-    assert.match(late, /Connection refused/);
-    assert.match(late, /Action: failed\r?\nStatus: 4\.4\.1/);
-    const [hold] = await bouncesFor(held);
-    assert.ok(hold, 'a bounce for the held message');
-    assert.match(hold, /message is administratively expired/);
-    assert.match(hold, /Status: 4\.7\.0/);
-    await postern(['super', '-d', 'ALL']);
   });
 
   test('a 100,000-message queue lists as a stream through showq', { timeout: 600_000 }, async () => {

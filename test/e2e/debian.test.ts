@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -16,6 +16,8 @@ const FIXTURES = join(dirname(createRequire(import.meta.url).resolve('@postern/c
 
 test("Debian's main.cf and master.cf pass postern check; unsupported parameters are reported", () => {
   const dir = mkdtempSync(join(tmpdir(), 'postern-debian-'));
+  // the queue below it must be reachable by mail_owner (postern check refuses it otherwise)
+  chmodSync(dir, 0o755);
   try {
     const etc = join(dir, 'etc');
     mkdirSync(etc);

@@ -27,20 +27,11 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { closeRedis, haveRedisServer, openRedis, startRedisServer, type RedisServerProcess } from '@postern/redis';
 import { childrenOf, freePort } from '../lib/instance.js';
-import { RedisNode, seqMessage, sendMessage, startRecordingSink, type RecordingSink } from '../lib/redis-nodes.js';
+import { RedisNode, seqMessage, sendMessage, startRecordingSink, until, type RecordingSink } from '../lib/redis-nodes.js';
 
 const MESSAGES = Number(process.env['REDIS_E2E_MESSAGES'] ?? 300);
 const SIZE = Number(process.env['REDIS_E2E_SIZE'] ?? 10240);
 const skip = haveRedisServer() ? false : 'redis-server is not installed (Debian: redis-server)';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** SIGKILL master and all its descendants at once (a machine that dies). */
 function killTree(pid: number): void {

@@ -21,18 +21,10 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { haveRedisServer, startRedisSentinel, startRedisServer, type RedisSentinelProcess, type RedisServerProcess } from '@postern/redis';
 import { freePort } from '../lib/instance.js';
-import { RedisNode, seqMessage, sendMessage, startRecordingSink, type RecordingSink } from '../lib/redis-nodes.js';
+import { RedisNode, seqMessage, sendMessage, startRecordingSink, until, type RecordingSink } from '../lib/redis-nodes.js';
 
 const skip = haveRedisServer() ? false : 'redis-server is not installed (Debian: redis-server)';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** One SMTP session up to `command` (RCPT or ETRN); resolves with the reply to it. */
 function ask(host: string, port: number, command: string): Promise<string> {

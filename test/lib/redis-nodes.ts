@@ -202,3 +202,12 @@ export function sendMessage(host: string, port: number, data: Buffer, localAddre
     s.on('close', () => finish(last || 'closed'));
   });
 }
+
+/** Polls `ok` every 100 ms until it holds; fails after `ms`. */
+export async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -117,6 +117,20 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
     flags: [C, ['-i', 'include the process ID'], ['-p priority', 'info, warn, error, fatal, panic'], ['-t tag', 'the program name'], V],
     verbose: true,
   },
+  multi: {
+    postfix: 'postmulti(1) -l: list the primary and the multi_instance_directories instances',
+    synopsis: '-l [-aRj] [-g group] [-i name] [-c config_dir]',
+    flags: [
+      C,
+      ['-a', 'all instances (default)'],
+      ['-g group', 'the instances of a group'],
+      ['-i name', 'one instance (name, its suffix after postfix-, - for the primary, or a directory)'],
+      ['-j', 'JSON, one object a line'],
+      ['-l', 'list: name, group, enabled, config_directory'],
+      ['-R', 'reverse order'],
+    ],
+    verbose: false,
+  },
   qshape: {
     postfix: 'qshape(1): queue domain and age distribution',
     synopsis: '[-lps] [-b bucket_count] [-t bucket_time] [-m min_subdomains] [-w width] [-c config_dir] [queue...]',

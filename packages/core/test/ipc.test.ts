@@ -135,6 +135,25 @@ test('a peer that goes away fails the calls in flight; a missing service fails t
   await assert.rejects(nobody.call('submit'), (e) => isPosternError(e, 'POSTERN_ERR_IPC_CONNECT') && /cleanup service/.test(e.message));
 });
 
+test('an idempotent call is made again on a new connection when the service died before it answered; others fail', async () => {
+  let connections = 0;
+  const ipc = new IpcServer('test', { add: (a: { x: number; y: number }) => a.x + a.y });
+  // the first connection of each pair dies at the first request (a service killed mid-call)
+  const svc = await serve({}, (s) => (connections++ % 2 === 0 ? s.once('data', () => s.destroy()) : ipc.accept(s)));
+  const client = new IpcClient('test', svc.path);
+  try {
+    assert.equal(await client.call('add', { x: 2, y: 3 }, { idempotent: true }), 5);
+    assert.equal(connections, 2, 'made again on a second connection');
+    client.close();
+    // a call that is not idempotent is not made twice: the third connection dies with it
+    await assert.rejects(client.call('add', { x: 1, y: 1 }), (e) => isPosternError(e, 'POSTERN_ERR_IPC_PEER_GONE'));
+    assert.equal(connections, 3);
+  } finally {
+    client.close();
+    await svc.close();
+  }
+});
+
 test('a body producer that fails cancels the call on the server', async () => {
   let aborted = false;
   const svc = await serve({

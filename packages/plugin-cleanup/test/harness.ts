@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, IpcClient, ParameterRegistry, provide, QUEUE_STORE, RemoteCleanup, serveRewrite, startServiceInProcess, TABLES, type CleanupRequest, type CleanupResult, type ConfigView, type MasterEntry, type QueueStore, type ResolveResult, type RewriteService, type ServiceMain, ServiceClients } from '@postern/core';
+import { createConfigView, IpcClient, ParameterRegistry, provide, QUEUE_STORE, RemoteCleanup, serveRewrite, startServiceInProcess, TABLES, type CleanupRequest, type CleanupResult, type ConfigView, type MasterEntry, type QueueStore, type ResolveResult, type RewriteService, type ServiceMain, type ServiceClients } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { masterEntry } from '@postern/core';
@@ -13,11 +13,6 @@ import { MemoryLogger as MemoryLog } from '@postern/core';
 
 /** The service connections this test opens (each closed by closeClients()). */
 const openClients: ServiceClients[] = [];
-const clientsOf = (config: ConfigView): ServiceClients => {
-  const c = new ServiceClients(config);
-  openClients.push(c);
-  return c;
-};
 const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 /** A logger that keeps what it is given. */

@@ -3,13 +3,13 @@ import { DNS_PARAMETERS } from '@postern/dns';
 
 const p = (name: string, def: string, type: ParameterSpec['type'], description: string): ParameterSpec => ({ name, default: def, type, description });
 
-/** The main.cf parameters postscreen(8) reads (Postfix 3.7 names and defaults, without stress-dependent forms). */
+/** The main.cf parameters postscreen(8) reads (Postfix 3.7 names and defaults, stress-dependent ones included). */
 export const PARAMETERS: readonly ParameterSpec[] = [
   p('postscreen_access_list', 'permit_mynetworks', 'list', 'Permanent allow/denylist for remote SMTP client IP addresses (permit_mynetworks, cidr: tables with permit, reject or dunno).'),
   p('postscreen_denylist_action', 'ignore', 'string', 'What to do with a client that postscreen_access_list denylists: ignore, enforce or drop.'),
   p('postscreen_allowlist_interfaces', 'static:all', 'list', 'The server addresses on which clients may be added to the temporary allowlist.'),
   p('postscreen_greet_banner', '$smtpd_banner', 'string', 'The teaser text of the "220-" greeting before the pregreet wait; empty: no pregreet test.'),
-  p('postscreen_greet_wait', '6s', 'time', 'How long postscreen waits for a client to speak before its turn (and for DNSBL replies).'),
+  p('postscreen_greet_wait', '${stress?{2}:{6}}s', 'time', 'How long postscreen waits for a client to speak before its turn (and for DNSBL replies).'),
   p('postscreen_greet_action', 'ignore', 'string', 'What to do with a client that speaks before its turn: ignore, enforce or drop.'),
   p('postscreen_greet_ttl', '1d', 'time', 'How long a passed pregreet test is remembered.'),
   p('postscreen_dnsbl_sites', '', 'list', 'DNS allow/denylist domains with optional =filter and *weight.'),
@@ -35,7 +35,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   p('postscreen_cache_cleanup_interval', '12h', 'time', 'How often the cache is cleaned up (0: never).'),
   p('postscreen_client_connection_count_limit', '$smtpd_client_connection_count_limit', 'int', 'Simultaneous connections one client may have with postscreen.'),
   p('postscreen_command_count_limit', '20', 'int', 'Commands the dummy SMTP engine accepts per session.'),
-  p('postscreen_command_time_limit', '300s', 'time', 'The time limit of one command in the dummy SMTP engine.'),
+  p('postscreen_command_time_limit', '${stress?{10}:{300}}s', 'time', 'The time limit of one command in the dummy SMTP engine.'),
   p('postscreen_helo_required', '$smtpd_helo_required', 'bool', 'Require HELO or EHLO before MAIL in the dummy engine.'),
   p('postscreen_disable_vrfy_command', '$disable_vrfy_command', 'bool', 'Disable VRFY in the dummy engine.'),
   p('postscreen_tls_security_level', '$smtpd_tls_security_level', 'string', 'none, may or encrypt: STARTTLS in the dummy engine, through tlsproxy(8).'),

@@ -9,18 +9,13 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConfigView, createServiceHost, deliveryAgent, MAIL_CLASS, ParameterRegistry, parseMainCf, provide, QUEUE, QUEUE_STORE, SERVICE, serveBounce, serveRewrite, startServiceInProcess, type ConfigView, type DeliveryLogName, type DeliveryLogRecord, type DeliveryRequest, type Envelope, type InProcessService, type Logger, type MailClass, type MasterEntry, type NoticeKind, type QueuedMessage, type QueueName, type QueueStore, type RecipientResult, type ResolveResult, type ServiceContext, type ServiceMain, ServiceClients, serviceClients } from '@postern/core';
+import { createConfigView, createServiceHost, deliveryAgent, MAIL_CLASS, ParameterRegistry, parseMainCf, provide, QUEUE, QUEUE_STORE, SERVICE, serveBounce, serveRewrite, startServiceInProcess, type ConfigView, type DeliveryLogName, type DeliveryLogRecord, type DeliveryRequest, type Envelope, type InProcessService, type Logger, type MailClass, type MasterEntry, type NoticeKind, type QueuedMessage, type QueueName, type QueueStore, type RecipientResult, type ResolveResult, type ServiceContext, type ServiceMain, type ServiceClients, serviceClients } from '@postern/core';
 import { openQueueStore } from '@postern/queue-lmdb';
 import { PARAMETERS } from '../src/qmgr-params.js';
 import { createQmgr, type QmgrInstance } from '../src/qmgr.js';
 
 /** The service connections this test opens (each closed by closeClients()). */
 const openClients: ServiceClients[] = [];
-const clientsOf = (config: ConfigView): ServiceClients => {
-  const c = new ServiceClients(config);
-  openClients.push(c);
-  return c;
-};
 const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
 
 export class TestLog implements Logger {

@@ -33,7 +33,7 @@ import { saidText, softDsn, type SmtpReply } from './reply.js';
 import { chooseMechanism, saslCredentials } from './sasl.js';
 import { ClientSession, SessionError, type SessionHandover, type SessionOptions } from './session.js';
 import { tlsConnectOptions, tlsPolicy, tlsSummary, tlsTrust, type TlsPolicy, type TlsSettings } from './tls.js';
-import { saveTlsSession, tlsClientSessionId, tlsSessionCache, type TlsSessionCache } from './tls-cache.js';
+import { saveTlsSession, tlsClientSessionId, type TlsSessionCache } from './tls-cache.js';
 
 /** A recipient result with conn_use (logged by the skeleton when it supports it). */
 export type ClientRecipientResult = RecipientResult & { readonly connUse?: number };
@@ -306,6 +306,7 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
             ...(request.dsnRet && { ret: request.dsnRet }),
             ...(request.dsnEnvid && { envid: request.dsnEnvid }),
             ...(isTraceOnly(request) && { traceOnly: true }),
+            ...(env.s.bool('send_xforward_command') && { xforward: xforwardAttrs(request) }),
           },
           wire,
         );
@@ -486,4 +487,19 @@ function sessionFailure(env: Env, e: SessionError, server: { host: string; addre
       return { status: reply.code >= 500 ? 'bounced' : 'deferred', dsn: reply.code >= 500 ? reply.dsn : softDsn(reply.dsn), reason: saidText(peer, reply, e.state), relay, reply, host: peer };
     }
   }
+}
+
+/** The message's client as XFORWARD names it; mail that did not come over the network is SOURCE=LOCAL. */
+function xforwardAttrs(request: DeliveryRequest): Record<string, string | undefined> {
+  const c = request.client;
+  const remote = !!c?.address && c.protocol !== 'LOCAL';
+  return {
+    NAME: c?.name,
+    ADDR: c?.address,
+    PORT: c?.port !== undefined ? String(c.port) : undefined,
+    PROTO: c?.protocol,
+    HELO: c?.helo,
+    IDENT: request.queueId,
+    SOURCE: remote ? 'REMOTE' : 'LOCAL',
+  };
 }

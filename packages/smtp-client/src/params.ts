@@ -51,6 +51,7 @@ const ROWS: readonly Row[] = [
   ['sasl_tls_security_options', '$smtp_sasl_security_options', '$lmtp_sasl_security_options', 'list', 'SASL options on TLS sessions.'],
   ['sasl_tls_verified_security_options', '$smtp_sasl_tls_security_options', '$lmtp_sasl_tls_security_options', 'list', 'SASL options on verified TLS sessions.'],
   ['sasl_mechanism_filter', '', '', 'list', 'The SASL mechanisms the client may use (empty: all).'],
+  ['send_xforward_command', 'no', 'no', 'bool', 'Send the original client (XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE) when the server offers XFORWARD.'],
   ['connection_cache_on_demand', 'yes', 'yes', 'bool', 'Keep sessions open for more mail to the same destination.'],
   ['connection_cache_destinations', '', '', 'list', 'Destinations whose sessions are always kept.'],
   ['connection_cache_time_limit', '2s', '2s', 'time', 'How long an idle session is kept.'],

@@ -97,6 +97,8 @@ export interface SessionEnvelope {
   readonly envid?: string;
   /** sendmail -bv or an address probe (DEL_REQ_TRACE_ONLY): MAIL and RCPT only, no DATA; the RCPT replies decide. */
   readonly traceOnly?: boolean;
+  /** XFORWARD attributes (NAME, ADDR, ...), sent before MAIL when the server offers XFORWARD. */
+  readonly xforward?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The reply each recipient got: to RCPT TO (if refused) or to the end of DATA (LMTP: its own). */
@@ -552,12 +554,26 @@ export class ClientSession {
   }
 
   /**
+   * XFORWARD (smtp_proto.c): the client attributes in two commands, as
+   * Postfix sends them, xtext-encoded, "[UNAVAILABLE]" for a missing value.
+   * A refusal fails the transaction like a refused MAIL FROM.
+   */
+  private async xforward(attrs: Readonly<Record<string, string | undefined>>): Promise<void> {
+    const value = (k: string) => (attrs[k] ? xtext(attrs[k]!) : '[UNAVAILABLE]');
+    for (const keys of [['NAME', 'ADDR', 'PORT'], ['PROTO', 'HELO', 'IDENT', 'SOURCE']]) {
+      const reply = await this.command(`XFORWARD ${keys.map((k) => `${k}=${value(k)}`).join(' ')}`, 'mail');
+      if (reply.code < 200 || reply.code >= 300) throw new SessionError('reply', 'mail', reply.text, reply);
+    }
+  }
+
+  /**
    * One mail transaction. Resolves with each recipient's reply; rejects with
    * a SessionError when the transaction as a whole fails (refused MAIL FROM
    * or DATA, a lost connection, a timeout).
    */
   async send(envelope: SessionEnvelope, content: Buffer): Promise<TransactionOutcome> {
     const has = (k: string) => this.ext.includes(k);
+    if (envelope.xforward && has('XFORWARD')) await this.xforward(envelope.xforward);
     this.inTransaction = true;
     let mail = `MAIL FROM:<${envelope.sender}>`;
     if (has('SIZE') && envelope.size) mail += ` SIZE=${envelope.size}`;

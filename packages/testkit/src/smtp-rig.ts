@@ -23,6 +23,8 @@ export interface Received {
   data: Buffer;
   secure: boolean;
   user?: string;
+  /** XFORWARD attributes the client sent in this session (with useXForward). */
+  xforward?: Record<string, string>;
 }
 
 export interface TestServer {
@@ -31,6 +33,11 @@ export interface TestServer {
   connections: number;
   close(): Promise<void>;
 }
+
+const xforwardOf = (session: SMTPServerSession): Record<string, string> | undefined => {
+  const m = (session as { xForward?: Map<string, string> }).xForward;
+  return m && m.size ? Object.fromEntries([...m].filter(([k]) => !k.includes(':'))) : undefined;
+};
 
 /** An smtp-server on 127.0.0.1 (or a unix socket) that keeps what it receives. */
 export async function testServer(
@@ -66,6 +73,7 @@ export async function testServer(
           data: Buffer.concat(chunks),
           secure: session.secure,
           ...(session.user !== undefined && { user: String(session.user) }),
+          ...(xforwardOf(session) && { xforward: xforwardOf(session) }),
         };
         received.push(r);
         const out = reply ? reply(r) : 'Ok: queued as TESTID';

@@ -22,6 +22,7 @@ import { kickCommand } from './kick.js';
 import { lockCommand } from './lock.js';
 import { qshapeCommand } from './qshape.js';
 import { upgradeCommand } from './upgrade.js';
+import { multiCommand } from './multi.js';
 
 /**
  * The config directory of a command line (getopt with the command's own
@@ -115,4 +116,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, Command>> = {
   lock: lockCommand,
   qshape: qshapeCommand,
   'upgrade-configuration': upgradeCommand,
+  multi: multiCommand,
 };

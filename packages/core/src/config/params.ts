@@ -229,6 +229,8 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('debug_peer_list', '', 'list', { description: 'Hosts for which logging is made more verbose.' }),
   s('multi_instance_name', '', 'string', { description: 'The optional instance name of this mail system.' }),
   s('multi_instance_enable', 'no', 'bool', { description: 'Allow this instance to be started by postmulti.' }),
+  s('multi_instance_group', '', 'string', { description: 'The optional instance group name of this mail system (postmulti -g).' }),
+  s('multi_instance_directories', '', 'list', { description: 'The configuration directories of the secondary instances, in start order (postmulti -l lists them).' }),
   // Process management.
   s('default_process_limit', '100', 'int', { description: 'The default maximal number of processes per master.cf service.' }),
   s('max_idle', '100s', 'time', { description: 'How long an idle daemon process waits for work before exiting.' }),
@@ -249,7 +251,7 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
     description: 'Environment variables that daemon processes inherit from master.',
   }),
   s('export_environment', 'TZ MAIL_CONFIG LANG', 'list', { description: 'Environment variables passed to external commands.' }),
-  s('stress', '', 'string', { description: 'Set to "yes" by master when a service runs out of process slots (read-only).' }),
+  s('stress', '', 'string', { description: 'Set to "yes" by master for the new processes of a public inet service that ran out of process slots (STRESS_README; read-only).' }),
   s('process_name', '', 'string', { description: 'The process name of a daemon process (read-only).' }),
   s('process_id', '', 'string', { description: 'The process ID of a daemon process (read-only).' }),
   s('service_name', '', 'string', { description: 'The master.cf service name of a daemon process (read-only).' }),
@@ -299,6 +301,10 @@ export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('master_spawn_idle_cores', '0.3', 'string', {
     description:
       'Postern: master starts another process of a busy service only while the machine has this much idle CPU, in cores (0: no such check).',
+  }),
+  s('master_spare_processes', '1', 'int', {
+    description:
+      'Postern: how many processes master keeps started ahead, with the plugins loaded, to become any service at once (a Node.js process takes 0.5-2 s to start; 0: start each one when needed).',
   }),
 ];
 

@@ -19,7 +19,18 @@ export interface CallOptions {
   /** Milliseconds without any frame for this call before it fails; 0 = none. */
   readonly timeout?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The call may be made again (a lookup, no body): when the service went away
+   * before it answered, or cannot be reached, it is retried on a new
+   * connection (Postfix's clnt_stream clients try again too).
+   */
+  readonly idempotent?: boolean;
 }
+
+/** Attempts of an idempotent call, and the pause between them (ms). */
+const RETRIES = 3;
+const RETRY_PAUSE = 500;
+const RETRYABLE: ReadonlySet<string> = new Set(['POSTERN_ERR_IPC_PEER_GONE', 'POSTERN_ERR_IPC_CONNECT']);
 
 interface Pending {
   readonly method: string;
@@ -53,7 +64,19 @@ export class IpcClient {
     private readonly options: IpcClientOptions = {},
   ) {}
 
-  call<T = unknown>(method: string, args?: unknown, options: CallOptions = {}): Promise<T> {
+  async call<T = unknown>(method: string, args?: unknown, options: CallOptions = {}): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce<T>(method, args, options);
+      } catch (err) {
+        const again = options.idempotent && options.body === undefined && attempt < RETRIES && err instanceof PosternError && RETRYABLE.has(err.code);
+        if (!again || options.signal?.aborted) throw err;
+        await new Promise((r) => setTimeout(r, RETRY_PAUSE));
+      }
+    }
+  }
+
+  private callOnce<T>(method: string, args: unknown, options: CallOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (options.signal?.aborted) return reject(new Error('aborted'));
       this.open().then((socket) => {

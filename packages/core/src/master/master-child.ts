@@ -10,6 +10,9 @@
  * queue store, then drops to mail_owner before it serves anything
  * (master-privs.ts).
  *
+ * A spare process (master-spare.ts) loads the plugins first and is told its
+ * service afterwards.
+ *
  * It reports its load to master, leaves after max_idle seconds without
  * clients or after max_use connections (not for long-running daemons), and
  * leaves when master does.
@@ -26,15 +29,22 @@ import { dispatchRelay, setPassSender, setRelaySender } from '../service/relay.j
 import { loadServiceRuntime } from './runtime.js';
 import { dropPrivileges, openPrivileged, tableParameters } from './master-privs.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
+import { SPARE_ENV, waitAsSpare } from './master-spare.js';
 
 const LOAD_INTERVAL = 1000;
+/** How long sessions in progress may take to finish once master has gone (ms). */
+const MASTER_GONE_DEADLINE = 10_000;
 
 function tell(msg: ToMaster, handle?: unknown): void {
-  if (process.connected) process.send!(msg, handle as never);
+  // master may be gone by now: a failed send is no error (its 'disconnect' handler acts)
+  if (process.connected) process.send!(msg, handle as never, undefined, () => undefined);
 }
 
 async function childMain(): Promise<void> {
-  const spec = JSON.parse(process.env[CHILD_ENV] ?? 'null') as ChildSpec | null;
+  const spare = process.env[SPARE_ENV];
+  delete process.env[SPARE_ENV];
+  // a spare (master-spare.ts) learns its service from master once it has loaded the plugins
+  const spec = spare && process.send ? await waitAsSpare(JSON.parse(spare) as string[], tell) : (JSON.parse(process.env[CHILD_ENV] ?? 'null') as ChildSpec | null);
   if (!spec || !process.send) {
     process.stderr.write('postern: this program is started by the postern master process\n');
     process.exit(1);
@@ -169,8 +179,19 @@ async function childMain(): Promise<void> {
         return;
     }
   });
-  // master went away: so do we (Postfix daemons exit when the master status pipe closes)
-  process.on('disconnect', () => void leave('master exited', false));
+  // master went away: so do we (Postfix daemons exit when the master status pipe closes).
+  // As Postfix's single-threaded servers, a service that serves clients (not a
+  // long-running or wakeup-driven daemon, whose successor must not overlap it)
+  // finishes the sessions in progress first, up to a deadline: a restarted
+  // master takes new clients meanwhile.
+  const masterGone = () => {
+    const finish = !spec.longRunning && entry.wakeup === 0;
+    if (finish) setTimeout(() => process.exit(0), MASTER_GONE_DEADLINE).unref();
+    void leave('master exited', finish);
+  };
+  process.on('disconnect', masterGone);
+  // master died while this process was starting: the event has been and gone
+  if (!process.connected) masterGone();
   process.on('SIGTERM', () => void leave('SIGTERM', false));
 
   instance = await main(host.ctx);

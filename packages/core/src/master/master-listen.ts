@@ -29,6 +29,12 @@ export interface Endpoint {
   readonly label: string;
   /** The listening sockets master hands to service processes (none for fifo and pass). */
   readonly sockets: readonly SharedSocket[];
+  /**
+   * Only local clients can reach it: a unix socket or fifo, or an inet service
+   * on loopback addresses alone (Postfix's MASTER_FLAG_LOCAL_ONLY). Such a
+   * service never enters stress mode.
+   */
+  readonly localOnly?: boolean;
   close(): Promise<void>;
 }
 
@@ -97,6 +103,12 @@ export interface EndpointEvents {
   connection(socket: Socket): void;
   /** Bytes written to a fifo service. */
   trigger(data: Buffer): void;
+}
+
+/** 127.0.0.0/8, ::1 and localhost (sock_addr_in_loopback). */
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\./.test(h) || /^::ffff:127\./.test(h);
 }
 
 /** The addresses an inet service without a host part listens on (inet_interfaces, inet_protocols). */
@@ -215,7 +227,7 @@ export async function openEndpoint(
         throw err;
       }
       const label = hosts.map((h) => (h.includes(':') ? `[${h}]:${svc.port}` : `${h}:${svc.port}`)).join(',');
-      return { label, ...shared(servers, true) };
+      return { label, localOnly: hosts.every(isLoopback), ...shared(servers, true) };
     }
     case 'unix':
     case 'unix-dgram': {
@@ -227,7 +239,7 @@ export async function openEndpoint(
       // public sockets are for local users (sendmail, postqueue); private ones for the mail system
       chmodSync(path, entry.private ? 0o600 : 0o666);
       if (owner) chownSync(path, owner.uid, owner.gid);
-      return { label: `${cls}/${entry.name}`, ...shared([s], false, () => rmSync(path, { force: true })) };
+      return { label: `${cls}/${entry.name}`, localOnly: true, ...shared([s], false, () => rmSync(path, { force: true })) };
     }
     case 'fifo': {
       const cls = entry.private ? MAIL_CLASS.PRIVATE : MAIL_CLASS.PUBLIC;
@@ -244,6 +256,7 @@ export async function openEndpoint(
       return {
         label: `${cls}/${entry.name}`,
         sockets: [],
+        localOnly: true,
         close: async () => {
           reader.destroy();
           rmSync(path, { force: true });

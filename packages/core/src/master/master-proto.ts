@@ -35,10 +35,14 @@ export type ToChild =
   | { readonly t: 'trigger'; readonly data: string }
   /** A message (and maybe a socket) another service process relayed through master. */
   | { readonly t: 'relay'; readonly from: number; readonly data: unknown }
-  | { readonly t: 'stop'; readonly graceful: boolean };
+  | { readonly t: 'stop'; readonly graceful: boolean }
+  /** A spare process (master-spare.ts): be this service. */
+  | { readonly t: 'become'; readonly spec: ChildSpec };
 
 export type ToMaster =
   | { readonly t: 'ready' }
+  /** A spare process has loaded the plugins and waits for a service. */
+  | { readonly t: 'warm' }
   /** A descriptor of listening socket `index`, for master to hold (with the handle). */
   | { readonly t: 'lent'; readonly index: number }
   /** Load report: connections held and event-loop utilisation over the last interval (0..1). */

@@ -28,6 +28,7 @@ import type { Logger } from '../contracts/logger.js';
 import type { MasterEntry } from '../contracts/service.js';
 import type { Endpoint, SocketHandle } from './master-listen.js';
 import { CHILD_ENV, type ChildSpec, type ToChild, type ToMaster } from './master-proto.js';
+import type { SparePool } from './master-spare.js';
 
 /** A process counts as saturated above this event-loop utilisation. */
 export const SATURATED_ELU = 0.8;
@@ -37,6 +38,11 @@ export const STOP_DEADLINE = 10_000;
 const EXTERNAL_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGKILL', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT']);
 /** A process that stays up this long resets the crash back-off (ms). */
 const STABLE_AFTER = 10_000;
+/**
+ * Stress mode lasts this long after the service last ran out of room, and
+ * the "process limit" warning is logged at most this often (master_avail.c: 1000 s).
+ */
+const STRESS_TIME = 1_000_000;
 
 interface Proc {
   readonly child: ChildProcess;
@@ -78,6 +84,8 @@ export interface SpawnOptions {
   readonly log: Logger;
   /** The service's own log name (syslog_name/command), for lines master logs on a process's behalf. */
   readonly program?: string;
+  /** Processes started ahead that can be any service (master-spare.ts). */
+  readonly spares?: SparePool;
   /** A process asked to hand a connection to a pass service. */
   readonly onPass?: (service: string, socket: Socket) => void;
   /** A process relays a message (and maybe a socket) to the process `to`. */
@@ -107,7 +115,7 @@ const idleCores = (() => {
   };
 })();
 
-const CHILD_MAIN = fileURLToPath(new URL('./master-child.js', import.meta.url));
+export const CHILD_MAIN = fileURLToPath(new URL('./master-child.js', import.meta.url));
 
 export class MasterService {
   private readonly procs = new Set<Proc>();
@@ -120,6 +128,9 @@ export class MasterService {
   private used = false;
   private stopped = false;
   private spawning = 0;
+  /** New processes start with stress=yes until then (ms). */
+  private stressUntil = 0;
+  private busyWarned = 0;
 
   constructor(private opts: SpawnOptions) {
     idleCores(); // start measuring
@@ -161,7 +172,37 @@ export class MasterService {
     this.used = true;
     socket.on('error', () => undefined);
     this.pending.push(socket);
+    this.checkStress();
     this.dispatch();
+  }
+
+  /**
+   * STRESS_README, master_avail.c: a public service (not local-only, maxproc
+   * above 1) whose clients fill its process limit (Postfix: one client per
+   * process) logs Postfix's three warnings (at most every 1000 s), asks its
+   * processes to finish and leave, and starts new ones with "-o stress=yes",
+   * until it has stayed below the limit for 1000 s.
+   */
+  private checkStress(): void {
+    const { maxproc, endpoint, entry, log } = this.opts;
+    if (endpoint.localOnly !== false || maxproc <= 1) return;
+    const clients = this.live().reduce((n, p) => n + p.clients, 0) + this.pending.filter((s) => !s.destroyed).length;
+    if (clients < maxproc) return;
+    const now = Date.now();
+    if (now - this.busyWarned > STRESS_TIME) {
+      this.busyWarned = now;
+      log.warn(`service "${entry.name}" (${endpoint.label}) has reached its process limit "${maxproc}": new clients may experience noticeable delays`);
+      log.warn('to avoid this condition, increase the process count in master.cf or reduce the service time per client');
+      log.warn('see http://www.postfix.org/STRESS_README.html for examples of stress-adapting configuration settings');
+    }
+    const entering = this.stressUntil < now;
+    this.stressUntil = now + STRESS_TIME;
+    if (entering) this.retire();
+  }
+
+  /** Whether new processes run in stress mode. */
+  get stressed(): boolean {
+    return this.stressUntil > Date.now();
   }
 
   /** A fifo write or a wakeup: to one process, starting one if needed. */
@@ -239,8 +280,11 @@ export class MasterService {
     this.spawning++;
     let child: ChildProcess;
     try {
-      child = fork(CHILD_MAIN, [this.opts.entry.command], {
-        env: { ...process.env, [CHILD_ENV]: JSON.stringify(spec) },
+      const stressed = this.stressed ? { ...spec, entry: { ...spec.entry, overrides: { ...spec.entry.overrides, stress: 'yes' } } } : spec;
+      child =
+        this.opts.spares?.take(stressed) ??
+        fork(CHILD_MAIN, [this.opts.entry.command], {
+        env: { ...process.env, [CHILD_ENV]: JSON.stringify(stressed) },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'json',
         // an unprivileged service starts as root and drops to mail_owner itself (spec.dropTo)
@@ -279,6 +323,7 @@ export class MasterService {
         if (msg.clients > 0) p.served = true;
         p.elu = msg.elu;
         if (Date.now() - p.started > STABLE_AFTER) this.failures = 0;
+        this.checkStress();
         this.considerMore();
         return;
       case 'bye':

@@ -21,7 +21,8 @@ import { discoverPlugins, resolveServices, CORE_VERSION, type InstalledPlugin, t
 import { backendRegistry, openConfiguredQueueStore } from '../plugin/backends.js';
 import { openEndpoint, type Endpoint } from './master-listen.js';
 import { effectiveProcessLimit } from '../config/index.js';
-import { MasterService, daemonPath, type ServiceStatus, type SpawnOptions } from './master-spawn.js';
+import { CHILD_MAIN, MasterService, daemonPath, type ServiceStatus, type SpawnOptions } from './master-spawn.js';
+import { SparePool } from './master-spare.js';
 import { loadConfiguration, pluginDirsFromMainCf, type Configuration } from './master-config.js';
 import { processLogger } from './runtime.js';
 import { serviceAccount, setPermissions, type Account } from './master-perms.js';
@@ -70,6 +71,7 @@ export class Master {
   private chrootWarned = false;
   private account: Account | undefined;
   private inUseWait = 0;
+  private spares: SparePool | undefined;
 
   private constructor(private readonly options: MasterOptions) {}
 
@@ -101,6 +103,7 @@ export class Master {
     if (unreachable.length > 0) throw unreachable[0];
     if (this.account) await setPermissions(config, this.account, this.options.logFile, () => openConfiguredQueueStore(backendRegistry(this.plugins.plugins), config, this.log));
 
+    this.spares = new SparePool(CHILD_MAIN, spareCount(config), this.plugins.searchDirs, this.log);
     let opened = 0;
     for (const entry of this.configuration.entries) {
       try {
@@ -153,6 +156,7 @@ export class Master {
       daemonPath: daemonPath(provider.dir, entry.command),
       log: this.log,
       program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
+      spares: this.spares,
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
     };
@@ -214,6 +218,7 @@ export class Master {
     const old = this.configuration;
     this.configuration = next;
     this.plugins = plugins;
+    this.spares?.update(spareCount(next.view()), plugins.searchDirs);
     const keep = new Set<string>();
     for (const entry of next.entries) {
       const key = entryKey(entry);
@@ -249,9 +254,11 @@ export class Master {
   async stop(graceful = true): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const spares = this.spares?.stop();
     for (const s of this.services.values()) s.halt();
     await Promise.all([...this.services.values()].map((s) => s.endpoint.close()));
     await Promise.all([...this.services.values()].map((s) => s.stop(graceful)));
+    await spares;
     this.services.clear();
     if (this.configuration) rmSync(masterPidFile(this.configuration.view()), { force: true });
     await flushLogs();
@@ -264,6 +271,10 @@ export class Master {
   get config(): ConfigView {
     return this.configuration.view();
   }
+}
+
+function spareCount(config: ConfigView): number {
+  return Math.max(0, Number.parseInt(config.get('master_spare_processes'), 10) || 0);
 }
 
 function sameInterfaces(a: ConfigView, b: ConfigView): boolean {

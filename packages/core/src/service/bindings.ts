@@ -17,7 +17,7 @@ import { VERIFY, verifyClient } from '../contracts/verify.js';
 import { DNSBLOG, dnsblogClient } from '../contracts/dnsblog.js';
 import { QMGR_TRIGGER } from '../contracts/trigger.js';
 import { SERVICE } from '../protocol/services.js';
-import { bounceClient, cleanupClient, rewriteClient, SERVICE_CLIENTS, ServiceClients } from './clients.js';
+import { bounceClient, cleanupClient, rewriteClient, SERVICE_CLIENTS, type ServiceClients } from './clients.js';
 
 export interface ContractBinding<T = unknown> {
   readonly token: Token<T>;

@@ -113,13 +113,13 @@ export class RemoteRewrite implements RewriteService {
   }
 
   rewrite(context: RewriteContext, address: string): Promise<string> {
-    return this.cached(`${context}\0${address}`, () => this.client.call<string>(METHOD.REWRITE, { context, address }), () => true);
+    return this.cached(`${context}\0${address}`, () => this.client.call<string>(METHOD.REWRITE, { context, address }, { idempotent: true }), () => true);
   }
 
   resolve(address: string, sender?: string): Promise<ResolveResult> {
     return this.cached(
       `resolve\0${address}\0${sender ?? ''}`,
-      () => this.client.call<ResolveResult>(METHOD.RESOLVE, { address, sender }),
+      () => this.client.call<ResolveResult>(METHOD.RESOLVE, { address, sender }, { idempotent: true }),
       (r) => !r.flags.includes('fail'),
     );
   }
