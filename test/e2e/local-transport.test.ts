@@ -83,7 +83,8 @@ describe('local(8) mailbox_transport = lmtp:inet:127.0.0.1:PORT', () => {
     sys = await startSystem({
       aliases: 'postmaster: root\nalice: root\n',
       extraMaster: LMTP_MASTER,
-      main: { mailbox_transport: `lmtp:inet:127.0.0.1:${lmtp.port}`, local_recipient_maps: '' },
+      // mailbox_transport takes precedence over mailbox_command and home_mailbox
+      main: { mailbox_transport: `lmtp:inet:127.0.0.1:${lmtp.port}`, mailbox_command: '/bin/sh -c "exit 75"', home_mailbox: 'Mailbox', local_recipient_maps: '' },
     });
   });
   after(async () => {
