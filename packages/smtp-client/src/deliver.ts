@@ -275,7 +275,16 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
         }
       }
 
-      const body = await loadContent();
+      let body: Buffer;
+      try {
+        body = await loadContent();
+      } catch (err) {
+        if (!checks) throw err;
+        // smtp_header_checks/smtp_body_checks lookup error (logged by hbc.ts): Postfix's SMTP_ERR_DATA
+        last = { status: 'deferred', dsn: '4.3.0', reason: `local data error while talking to ${session.peer}`, relay: session.relay };
+        session.close();
+        break outer;
+      }
       const size = body.length;
       // SIZE.
       if (session.extensions.includes('SIZE') && session.sizeLimit > 0 && size > session.sizeLimit) {

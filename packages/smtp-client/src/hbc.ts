@@ -10,6 +10,7 @@
  *
  *   ID: warning: header X-Spam: yes: text
  *
+ * A table lookup error defers the delivery ("local data error", 4.3.0).
  * The table lookup and the header table are shared with cleanup(8)
  * (mapsFind, headerName, headerInfo, contentType from @postern/address).
  */
@@ -110,7 +111,14 @@ export async function applyHeaderBodyChecks(checks: HeaderBodyChecks, content: B
   /** The line as it goes out: unchanged (true), replaced (a string) or dropped (null). */
   const check = async (c: Checks, where: Where, line: string): Promise<string | null | true> => {
     if (!c.tables.length) return true;
-    const hit = await mapsFind(c.tables, line);
+    let hit;
+    try {
+      hit = await mapsFind(c.tables, line);
+    } catch (err) {
+      // Postfix: the warning, then the delivery fails as a local data error
+      log.warn(`${queueId}: ${c.name.split('_')[0]} ${where} checks lookup error: ${(err as Error).message}`);
+      throw err;
+    }
     if (!hit) return true;
     const r = hbcAction(log, queueId, c.name, where, line, hit.value.trim());
     if (r.prepend !== undefined) put(r.prepend);
