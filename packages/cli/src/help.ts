@@ -27,6 +27,19 @@ export const COMMAND_HELP: Readonly<Record<string, CommandHelp>> = {
   check: { ...LIFE('check'), postfix: 'postfix check: check the configuration, the installed packages and the restrictions' },
   'set-permissions': { ...LIFE('set-permissions'), postfix: 'postfix set-permissions: owners and modes of the queue and the maildrop directory (1733)' },
   'upgrade-configuration': { ...LIFE('upgrade-configuration'), postfix: 'postfix upgrade-configuration: add the master.cf entries post-install adds when missing' },
+  tls: {
+    postfix: 'postfix tls: TLS keys, certificates and settings of the SMTP server and client (postfix-tls(1))',
+    synopsis: '[-c config_dir] enable-client|enable-server|new-server-key|new-server-cert|deploy-server-cert|output-server-csr|output-server-tlsa|all-default-client|all-default-server [options]',
+    flags: [
+      C,
+      ['-a rsa', 'the private key algorithm (Postern has one smtpd key and certificate pair: rsa)'],
+      ['-b bits', 'the RSA key size (default 2048)'],
+      ['-r source', 'tls_random_source to set'],
+      ['-k keyfile', 'output-server-csr: the key of the request'],
+      ['-h hostname', 'output-server-tlsa: the name of the TLSA records (default $myhostname)'],
+    ],
+    verbose: false,
+  },
   flush: { ...LIFE('flush'), postfix: 'postfix flush: attempt to deliver every queued message (postqueue -f)' },
   conf: {
     postfix: 'postconf(1): show or edit main.cf and master.cf',

@@ -11,15 +11,19 @@
  *      new message through cleanup (deliver_indirect), carrying the
  *      Delivered-To: that breaks forwarding loops;
  *   5. the user's .forward (forward_path);
- *   6. the user's mailbox (mailbox_command_maps, mailbox_command,
+ *   6. mailbox_transport_maps, mailbox_transport: every recipient (in
+ *      passwd or not) is handed to that delivery agent (deliver_pass);
+ *   7. the user's mailbox (mailbox_command_maps, mailbox_command,
  *      home_mailbox, mail_spool_directory);
- *   7. unknown user: luser_relay, else bounce 5.1.1 unknown user: "NAME".
+ *   8. unknown user: fallback_transport_maps, fallback_transport,
+ *      luser_relay, else bounce 5.1.1 unknown user: "NAME".
  */
 import { splitAddress, splitLocalPart } from '@postern/address';
 import { deliverAlias } from './local-alias.js';
 import { localExpand } from './local-expand.js';
 import { deliverDotForward } from './local-forward.js';
 import { deliverMailboxFor } from './local-mailbox.js';
+import { deliverPass, transportFor } from './local-pass.js';
 import { getpwnam } from './local-passwd.js';
 import type { DeliverAttr, LeafResult, LocalRequest } from './local-state.js';
 import { deliverAddress, deliverIndirect } from './local-token.js';
@@ -72,13 +76,33 @@ export async function deliverRecipient(req: LocalRequest, attr: DeliverAttr, ind
   if (pw) {
     const forwarded = await deliverDotForward(req, here, parts, pw, index);
     if (forwarded) return forwarded;
-    return [await deliverMailboxFor(req, here, parts, pw)];
   }
+  // mailbox_transport(_maps): every local recipient, in passwd or not (deliver_mailbox())
+  const s = req.settings;
+  const passed = await passTo(req, here, parts, index, 'mailbox', s.mailboxTransportMaps, s.mailboxTransport);
+  if (passed) return passed;
+  if (pw) return [await deliverMailboxFor(req, here, parts, pw)];
   return deliverUnknown(req, here, parts, index);
 }
 
-/** deliver_unknown(): luser_relay, or the 5.1.1 bounce. */
+/** Hands the recipient to the transport that `maps` or `value` name, if any (undefined: none configured). */
+async function passTo(req: LocalRequest, attr: DeliverAttr, parts: RecipientParts, index: number, what: string, maps: string, value: string): Promise<LeafResult[] | undefined> {
+  let transport: string | undefined;
+  try {
+    transport = await transportFor(req, maps, value, parts.user);
+  } catch (err) {
+    req.log.warn(`${what}_transport_maps: ${(err as Error).message}`);
+    return [{ status: 'deferred', dsn: '4.3.0', reason: 'table lookup failure', address: attr.recipient }];
+  }
+  if (transport === undefined) return undefined;
+  if (req.dup.check(`${what} ${parts.local.toLowerCase()}`)) return [];
+  return [await deliverPass(req, attr, parts, transport, index)];
+}
+
+/** deliver_unknown(): fallback_transport(_maps), luser_relay, or the 5.1.1 bounce. */
 async function deliverUnknown(req: LocalRequest, attr: DeliverAttr, parts: RecipientParts, index: number): Promise<LeafResult[]> {
+  const fallback = await passTo(req, attr, parts, index, 'fallback', req.settings.fallbackTransportMaps, req.settings.fallbackTransport);
+  if (fallback) return fallback;
   if (req.settings.luserRelay.trim() !== '') {
     const { text } = localExpand(
       req.settings.luserRelay,

@@ -4,7 +4,7 @@
  * attributes of one node of the expansion tree.
  */
 import { splitOutsideBraces } from '@postern/tables';
-import type { ConfigView, DeliveryRequest, Logger, LookupTable, TableRegistry } from '@postern/core';
+import type { ConfigView, DeliveryRequest, DeliveryService, Logger, LookupTable, RecipientResult, TableRegistry } from '@postern/core';
 import type { LockMethod } from '@postern/mailbox';
 
 export type ExpansionType = 'alias' | 'forward' | 'include';
@@ -19,6 +19,10 @@ export interface LocalSettings {
   readonly allowMailToCommands: readonly ExpansionType[];
   readonly allowMailToFiles: readonly ExpansionType[];
   readonly luserRelay: string;
+  readonly mailboxTransport: string;
+  readonly mailboxTransportMaps: string;
+  readonly fallbackTransport: string;
+  readonly fallbackTransportMaps: string;
   readonly recipientDelimiter: string;
   readonly defaultPrivs: string;
   readonly commandTimeLimit: number;
@@ -108,6 +112,8 @@ export interface LocalRequest {
   /** been_here(): keys of destinations already handled in this request. */
   readonly dup: DupFilter;
   readonly forwards: ForwardQueue;
+  /** Clients of other master.cf delivery agents (mailbox_transport, fallback_transport). */
+  readonly delivery?: (transport: string) => DeliveryService;
 }
 
 /** Postfix's been_here(3) with duplicate_filter_limit. */
@@ -148,6 +154,8 @@ export interface LeafResult {
   readonly address?: string;
   /** A forwarded leaf: its final status comes from the cleanup submission. */
   readonly forward?: ForwardEntry;
+  /** A leaf passed to another delivery agent: its answer, which that agent already logged and recorded. */
+  readonly passed?: RecipientResult;
 }
 
 export function readSettings(config: ConfigView, lockMethods: (v: string) => LockMethod[]): LocalSettings {
@@ -163,6 +171,10 @@ export function readSettings(config: ConfigView, lockMethods: (v: string) => Loc
     allowMailToCommands: types('allow_mail_to_commands'),
     allowMailToFiles: types('allow_mail_to_files'),
     luserRelay: config.raw('luser_relay') ?? '',
+    mailboxTransport: config.get('mailbox_transport'),
+    mailboxTransportMaps: config.get('mailbox_transport_maps'),
+    fallbackTransport: config.get('fallback_transport'),
+    fallbackTransportMaps: config.get('fallback_transport_maps'),
     recipientDelimiter: config.get('recipient_delimiter'),
     defaultPrivs: config.get('default_privs'),
     commandTimeLimit: config.time('command_time_limit'),

@@ -14,9 +14,15 @@
  *                 envelope sender of list mail), key folded to lowercase,
  *                 with and without the recipient_delimiter extension;
  *     .forward    the files of forward_path, read with the user's rights;
+ *     transport   mailbox_transport_maps, mailbox_transport: any recipient,
+ *                 in passwd or not, is handed to that master.cf delivery
+ *                 agent (transport[:nexthop]) as qmgr would; that agent
+ *                 logs and records the status, local(8) passes it on; an
+ *                 unreachable agent defers 4.3.0 "mail transport unavailable";
  *     mailbox     mailbox_command_maps, mailbox_command, home_mailbox or
  *                 mail_spool_directory/USER; a trailing "/" means Maildir;
- *     unknown     luser_relay, else bounce 5.1.1 unknown user: "NAME".
+ *     unknown     fallback_transport_maps, fallback_transport (as above),
+ *                 luser_relay, else bounce 5.1.1 unknown user: "NAME".
  *   Local addresses in an expansion are delivered by recursion; other
  *   addresses are re-injected as one new message through cleanup(8)
  *   (origin "local", with a Delivered-To: header). Duplicate destinations in
@@ -47,8 +53,9 @@
  *   luser_relay (empty), recipient_delimiter (empty), export_environment
  *   prepend_delivered_header (command, file, forward), strict_mailbox_ownership (yes)
  *   local_destination_concurrency_limit (2), local_destination_recipient_limit (1) (qmgr)
- *   Not implemented: mailbox_transport(_maps), fallback_transport(_maps),
- *   biff, require_home_directory, local_delivery_status_filter.
+ *   mailbox_transport (empty), mailbox_transport_maps (empty),
+ *   fallback_transport (empty), fallback_transport_maps (empty)
+ *   Not implemented: biff, require_home_directory, local_delivery_status_filter.
  *
  * SECURITY
  *   A recipient's local part never becomes part of a path or a command
@@ -61,7 +68,7 @@
  *   as the current user. Unwritable mailboxes defer (4.2.0), full disks
  *   defer (4.3.0).
  */
-import { CLEANUP, deliveryAgent, TABLES, use, type AgentContext, type CleanupService, type ConfigView, type DeliverFunction, type DeliveryAgentOptions, type LookupTable, type Logger, type MessageSource, type DeliveryRequest, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
+import { CLEANUP, deliveryAgent, deliveryClient, serviceClients, TABLES, type DeliveryService, use, type AgentContext, type CleanupService, type ConfigView, type DeliverFunction, type DeliveryAgentOptions, type LookupTable, type Logger, type MessageSource, type DeliveryRequest, type RecipientResult, type ServiceMain, type TableRegistry } from '@postern/core';
 import { deliveredToHeaders, parseLockMethods } from '@postern/mailbox';
 import { deliverRecipient, recipientParts } from './local-recipient.js';
 import { forwardFinish } from './local-resubmit.js';
@@ -73,6 +80,8 @@ export interface LocalAgentDeps {
   readonly log: Logger;
   /** The cleanup service forwarded mail goes to (CLEANUP of the service's container). */
   readonly cleanup: () => CleanupService;
+  /** Clients of other delivery agents (mailbox_transport, fallback_transport); absent: none reachable. */
+  readonly delivery?: (transport: string) => DeliveryService;
 }
 
 /** Serialises work per key (one delivery per user at a time in this process). */
@@ -112,7 +121,14 @@ function openAliasTables(tables: TableRegistry, value: string, log: Logger): Loo
 }
 
 /** Folds the leaves of one queue recipient into its result. */
-export function aggregate(index: number, leaves: readonly LeafResult[]): RecipientResult {
+export function aggregate(index: number, all: readonly LeafResult[]): RecipientResult {
+  const worst = all.find((l) => l.status === 'deferred') ?? all.find((l) => l.status === 'bounced');
+  // the other agent (mailbox_transport, fallback_transport) already logged and recorded its leaves
+  if (worst?.passed || (all.length > 0 && all.every((l) => l.passed))) {
+    const r = (worst ?? all[0]!).passed!;
+    return { ...r, index, reported: true };
+  }
+  const leaves = all.some((l) => !l.passed) ? all.filter((l) => !l.passed) : all;
   if (leaves.length === 0) return { index, status: 'sent', dsn: '2.0.0', reason: 'delivered to mailbox (duplicate suppressed)', relay: 'local' };
   const pick = leaves.find((l) => l.status === 'deferred') ?? leaves.find((l) => l.status === 'bounced');
   if (pick) return { index, status: pick.status, dsn: pick.dsn, reason: pick.reason, relay: 'local' };
@@ -149,6 +165,7 @@ export function createLocalDeliver(deps: LocalAgentDeps): DeliverFunction {
       signal: agent.signal,
       dup: new DupFilter(settings.duplicateFilterLimit),
       forwards: new ForwardQueue(),
+      ...(deps.delivery && { delivery: deps.delivery }),
     };
     const leavesByIndex = new Map<number, LeafResult[]>();
     for (const rcpt of request.recipients) {
@@ -175,5 +192,11 @@ export function createLocalDeliver(deps: LocalAgentDeps): DeliverFunction {
 export const main: ServiceMain = async (ctx) => {
   const options: DeliveryAgentOptions = { relay: 'local' };
   const cleanup = () => use(ctx.container, CLEANUP);
-  return deliveryAgent(ctx, createLocalDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), log: ctx.log, cleanup }), options);
+  const agents = new Map<string, DeliveryService>();
+  const delivery = (transport: string): DeliveryService => {
+    let c = agents.get(transport);
+    if (!c) agents.set(transport, (c = deliveryClient(serviceClients(ctx.container), transport)));
+    return c;
+  };
+  return deliveryAgent(ctx, createLocalDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), log: ctx.log, cleanup, delivery }), options);
 };

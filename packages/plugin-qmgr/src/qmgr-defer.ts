@@ -12,6 +12,7 @@
 import {
   DELIVERY_LOG,
   reportStatus,
+  type BounceService,
   type DeliveryLogRecord,
   type DeliveryRecipient,
   type QueuedMessage,
@@ -34,12 +35,24 @@ export function isExpired(params: QmgrParams, msg: QueuedMessage, now: number): 
 }
 
 export class QmgrDefer {
-  constructor(private readonly env: QmgrEnv) {}
+  /**
+   * qmgr's own deferrals write the defer log to the queue store it holds, as
+   * bounce(8)'s append would (a dead destination defers its whole backlog:
+   * no round trip to bounce per recipient); notices still go to bounce.
+   */
+  private readonly logs: BounceService;
+
+  constructor(private readonly env: QmgrEnv) {
+    this.logs = {
+      append: (log, queueId, record) => env.store.appendLog(log, queueId, record),
+      notify: (kind, queueId) => env.bounce.notify(kind, queueId),
+    };
+  }
 
   /** Defers `recipients` of `am` with `why`: logs and records each, returns their outcomes. */
   defer(am: ActiveMessage, recipients: readonly DeliveryRecipient[], why: Suspension): Promise<RecipientResult[]> {
     const now = Date.now();
-    const reporter = { log: this.env.log, bounce: this.env.bounce, resolution: this.env.resolution };
+    const reporter = { log: this.env.log, bounce: this.logs, resolution: this.env.resolution };
     return Promise.all(
       recipients.map((recipient) =>
         reportStatus(reporter, {

@@ -4,23 +4,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServiceHost, DELIVERY_LOG, provide, QUEUE, QUEUE_STORE, showqClient, startServiceInProcess, type ConfigView, type InProcessService, type Logger, type MasterEntry, type QueueName, type ShowqRow, ServiceClients, serviceClients } from '@postern/core';
-import { openQueueStore, type LmdbQueueStore } from '@postern/queue-lmdb';
-import { testConfig } from '@postern/testkit';
+import { DELIVERY_LOG, QUEUE, showqClient, type ConfigView, type InProcessService, type Logger, type MasterEntry, type QueueName, type ShowqRow } from '@postern/core';
+import type { LmdbQueueStore } from '@postern/queue-lmdb';
+import { startTestService, tempDir, tempQueue, testConfig, TestClients } from '@postern/testkit';
 import { main } from '../src/showq.js';
 import { PARAMETERS } from '../src/showq-params.js';
 
-/** The service connections this test opens (each closed by closeClients()). */
-const openClients: ServiceClients[] = [];
-const clientsOf = (config: ConfigView): ServiceClients => {
-  const c = new ServiceClients(config);
-  openClients.push(c);
-  return c;
-};
-const closeClients = (): void => openClients.splice(0).forEach((c) => c.close());
+const clients = new TestClients();
 
 const quiet: Logger = {
   verbose: false,
@@ -39,7 +30,7 @@ const entry: MasterEntry = {
 };
 
 describe('showq service', () => {
-  let dir: string;
+  let dir: ReturnType<typeof tempDir>;
   let config: ConfigView;
   let store: LmdbQueueStore;
   let svc: InProcessService;
@@ -51,22 +42,18 @@ describe('showq service', () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'postern-showq-'));
-    const queueDir = join(dir, 'spool');
-    mkdirSync(join(queueDir, 'public'), { recursive: true });
-    config = testConfig({ configDirectory: dir, parameters: { '@postern/plugin-showq': PARAMETERS }, mainCf: { queue_directory: queueDir, empty_address_recipient: '<>' } });
-    store = openQueueStore({ queueDirectory: queueDir });
-    const parent = createServiceHost({ entry, config, log: quiet }).ctx.container;
-    openClients.push(serviceClients(parent));
-    provide(parent, QUEUE_STORE, store);
-    svc = await startServiceInProcess(main, { entry, config, log: quiet, container: parent, listen: { path: join(queueDir, 'public', 'showq') } });
+    dir = tempDir('showq');
+    const queueDir = join(dir.path, 'spool');
+    config = testConfig({ configDirectory: dir.path, parameters: { '@postern/plugin-showq': PARAMETERS }, mainCf: { queue_directory: queueDir, empty_address_recipient: '<>' } });
+    store = tempQueue(queueDir);
+    svc = await startTestService(main, { entry, config, log: quiet, store, listen: { path: join(queueDir, 'public', 'showq') } });
   });
 
   after(async () => {
-    closeClients();
+    clients.close();
     await svc.stop();
     await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    dir.remove();
   });
 
   test('rows in queue order, done recipients left out, reasons from the defer log, null sender', async () => {
@@ -75,7 +62,7 @@ describe('showq service', () => {
     const def = await put(QUEUE.DEFERRED, 'd@example.com', [{ address: 'z@example.net' }]);
     await store.appendLog(DELIVERY_LOG.DEFER, def, { recipient: 'z@example.net', status: '4.4.1', action: 'delayed', reason: 'lost connection', time: 1 });
     const rows: ShowqRow[] = [];
-    const summary = await showqClient(clientsOf(config)).list((row) => void rows.push(row));
+    const summary = await showqClient(clients.of(config)).list((row) => void rows.push(row));
     assert.deepEqual(rows.map((r) => r.queue_id), [inc, def, hold]);
     assert.deepEqual(summary, { messages: 3, bytes: 3 * 17 });
     assert.deepEqual(rows[0], {
@@ -94,7 +81,7 @@ describe('showq service', () => {
       batch.forEach((id) => ids.add(id));
     }
     const seen = new Set<string>();
-    const summary = await showqClient(clientsOf(config)).list((row) => {
+    const summary = await showqClient(clients.of(config)).list((row) => {
       assert.ok(!seen.has(row.queue_id));
       seen.add(row.queue_id);
     });

@@ -1,20 +1,3 @@
-import { clientParameters } from '@postern/smtp-client';
-import { definePlugin, SERVICE } from '@postern/core';
-
-export const plugin = definePlugin({
-  name: '@postern/plugin-smtp',
-  version: '0.1.0',
-  core: '^0.1.0',
-  commands: {
-    smtp: {
-      description: 'smtp(8): deliver to remote SMTP servers (master.cf services smtp and relay)',
-      load: () => import('./smtp.js'),
-    },
-  },
-  parameters: clientParameters('smtp'),
-  provides: [SERVICE.SMTP],
-  uses: [SERVICE.BOUNCE],
-  mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],
-});
-
+/** @postern/plugin-smtp: the plugin manifest (./plugin.js) and the package's library API. */
+export * from './plugin.js';
 export { main, smtpAgent } from './smtp.js';

@@ -15,8 +15,8 @@
  * the queue and the shared caches, and from a redis_table(5)-style file for
  * `redis:` lookup tables.
  */
-import { Cluster, Redis } from 'ioredis';
-import type { ClusterNode, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterNode, Redis, RedisOptions } from 'ioredis';
+import { ioredis } from './ioredis.js';
 import type { ConfigView } from '@postern/core';
 
 /** Where Redis is and how to talk to it. */
@@ -80,7 +80,7 @@ export function openRedis(o: RedisServerOptions): RedisClient {
   if (o.cluster && o.sentinelMaster) throw new Error('a Redis Cluster has no Sentinels: set either the cluster or the Sentinel master name, not both');
   const base = baseOptions(o);
   if (o.cluster) {
-    return new Cluster(
+    return new (ioredis().Cluster)(
       o.hosts.map((h) => parseHost(h) as ClusterNode),
       {
         redisOptions: base,
@@ -95,7 +95,7 @@ export function openRedis(o: RedisServerOptions): RedisClient {
     );
   }
   if (o.sentinelMaster) {
-    return new Redis({
+    return new (ioredis().Redis)({
       ...base,
       sentinels: o.hosts.map((h) => parseHost(h) as { host: string; port: number }),
       name: o.sentinelMaster,
@@ -108,7 +108,7 @@ export function openRedis(o: RedisServerOptions): RedisClient {
     });
   }
   const node = parseHost(o.hosts[0]!);
-  return new Redis({ ...base, ...node, db: o.database ?? 0 });
+  return new (ioredis().Redis)({ ...base, ...node, db: o.database ?? 0 });
 }
 
 /** Closes a client: QUIT when connected, else disconnect at once. */
@@ -152,7 +152,7 @@ export function redisErrorText(err: unknown): string {
 export async function waitReplicas(client: RedisClient, key: string, replicas: number, timeoutMs: number): Promise<void> {
   if (replicas <= 0) return;
   let conn: Redis;
-  if (client instanceof Cluster) {
+  if (client instanceof ioredis().Cluster) {
     const { default: calculateSlot } = await import('cluster-key-slot');
     const slot = calculateSlot(key);
     const nodeKey = (client as unknown as { slots: string[][] }).slots[slot]?.[0];

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { ioredis } from './ioredis.js';
 
 export interface RedisServerProcess {
   readonly port: number;
@@ -48,7 +48,7 @@ export async function freePort(): Promise<number> {
 async function waitReady(port: number, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
-    const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const r = new (ioredis().Redis)({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     r.on('error', () => undefined);
     try {
       await r.connect();
@@ -172,7 +172,7 @@ export interface RedisSentinelProcess {
 }
 
 async function redisCommand(port: number, ...args: string[]): Promise<unknown> {
-  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const r = new (ioredis().Redis)({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   r.on('error', () => undefined);
   try {
     await r.connect();

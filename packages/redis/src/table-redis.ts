@@ -37,7 +37,7 @@
  *                           DICT_ERR_RETRY), never "not found".
  */
 import { readFileSync } from 'node:fs';
-import { Cluster } from 'ioredis';
+import { ioredis } from './ioredis.js';
 import { posternError, type LookupTable } from '@postern/core';
 import { closeRedis, openRedis, redisErrorText, type RedisClient } from './redis-connection.js';
 
@@ -221,7 +221,7 @@ export class RedisTable implements LookupTable {
         return;
       }
       const c = this.client;
-      const nodes = c instanceof Cluster ? c.nodes('master') : [c];
+      const nodes = c instanceof ioredis().Cluster ? c.nodes('master') : [c];
       for (const n of nodes) {
         let cursor = '0';
         do {

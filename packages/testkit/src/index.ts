@@ -3,6 +3,7 @@
  * another plugin. A devDependency only; never a runtime dependency.
  *
  * - testConfig: a ConfigView from core's parameters, schemas and main.cf lines
+ * - tempDir, tempQueue, TestClients, startTestService: services in the test's own process
  * - startStarttlsServer: an ESMTP server with STARTTLS that shares its ticket key through tlsmgr
  * - the loopback SMTP/LMTP server rig (smtp-server instances on 127.0.0.1 as remote
  *   hosts, a resolver mapping test names to them, a client built from parameters)
@@ -10,3 +11,4 @@
 export * from './config.js';
 export * from './smtp-rig.js';
 export * from './starttls-server.js';
+export * from './services.js';

@@ -23,6 +23,7 @@ import { lockCommand } from './lock.js';
 import { qshapeCommand } from './qshape.js';
 import { upgradeCommand } from './upgrade.js';
 import { multiCommand } from './multi.js';
+import { tlsCommand } from './tls.js';
 
 /**
  * The config directory of a command line (getopt with the command's own
@@ -117,4 +118,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, Command>> = {
   qshape: qshapeCommand,
   'upgrade-configuration': upgradeCommand,
   multi: multiCommand,
+  tls: tlsCommand,
 };

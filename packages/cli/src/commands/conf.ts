@@ -217,7 +217,8 @@ async function readText(file: string, purpose: string): Promise<string> {
   }
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
+/** Replaces `file` with `text` through a temporary file, keeping its mode. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const mode = (await stat(file)).mode & 0o7777;

@@ -69,6 +69,13 @@ export interface RecipientResult {
    * recipient as orig_to=, as Postfix's local(8) logs.
    */
   readonly address?: string;
+  /**
+   * The outcome was already logged and recorded (bounce/defer/trace logs) by
+   * another delivery agent this one handed the recipient to (Postfix's
+   * deliver_pass(): local(8) with mailbox_transport): the skeleton passes it
+   * on to qmgr without reporting it again.
+   */
+  readonly reported?: boolean;
 }
 
 /** A delivery agent's whole answer, as it goes back to qmgr. */

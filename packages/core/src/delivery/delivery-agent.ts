@@ -9,7 +9,8 @@
  *   - enforces the time limit (<transport>_time_limit, else
  *     command_time_limit, default 1000s) through an AbortSignal;
  *   - logs each recipient's delivery line and appends it to the message's
- *     bounce, defer or trace log through the bounce service;
+ *     bounce, defer or trace log through the bounce service (not for a
+ *     result marked `reported`: another agent it was passed to did that);
  *   - defers, with "4.3.0 ... internal error", every recipient the function
  *     did not answer, and all of them when it throws;
  *   - answers qmgr with the per-recipient results and destinationDown.
@@ -204,16 +205,19 @@ class DeliveryAgent {
     const times = { arrival: request.arrivalTime, active: request.activeTime ?? started, agent: started, connected };
     const reporter = this.reporter();
     const results = await Promise.all(
-      request.recipients.map((rcpt) =>
-        reportStatus(reporter, {
+      request.recipients.map((rcpt) => {
+        const answer = byIndex.get(rcpt.index);
+        // another agent (deliver_pass) already logged and recorded it
+        if (answer?.reported) return Promise.resolve(answer);
+        return reportStatus(reporter, {
           queueId: request.queueId,
           recipient: rcpt,
           result: byIndex.get(rcpt.index) ?? unanswered(rcpt, failure),
           times: { ...times, done: Date.now() },
           ...(this.options.relay !== undefined && { relay: this.options.relay }),
           ...(request.traceFlags !== undefined && { traceFlags: request.traceFlags }),
-        }),
-      ),
+        });
+      }),
     );
     return destinationDown ? { results, destinationDown } : { results };
   }

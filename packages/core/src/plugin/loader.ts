@@ -81,7 +81,7 @@ function isPluginName(name: string): boolean {
 function declaresPlugin(dir: string): boolean {
   try {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { postern?: { plugin?: unknown } };
-    return pkg.postern?.plugin === true;
+    return pkg.postern?.plugin === true || typeof pkg.postern?.plugin === 'string';
   } catch {
     return false;
   }
@@ -127,13 +127,16 @@ function packageEntry(dir: string, pkg: { main?: string; exports?: unknown }): s
 /** Imports one plugin package and checks it. */
 export async function loadPlugin(dir: string): Promise<InstalledPlugin> {
   const pkgPath = join(dir, 'package.json');
-  let pkg: { name: string; version: string; main?: string; exports?: unknown };
+  let pkg: { name: string; version: string; main?: string; exports?: unknown; postern?: { plugin?: unknown } };
   try {
     pkg = JSON.parse(readFileSync(pkgPath, 'utf8'));
   } catch (err) {
     throw posternError('POSTERN_ERR_PLUGIN_INVALID', dir, `cannot read package.json: ${(err as Error).message}`);
   }
-  const entry = packageEntry(dir, pkg);
+  // package.json "postern": { "plugin": "./dist/src/plugin.js" } names a module with the
+  // manifest only, so that finding the plugins does not load every package's implementation
+  const manifest = pkg.postern?.plugin;
+  const entry = typeof manifest === 'string' ? join(dir, manifest) : packageEntry(dir, pkg);
   let mod: { plugin?: PluginDefinition };
   try {
     mod = (await import(pathToFileURL(entry).href)) as { plugin?: PluginDefinition };
