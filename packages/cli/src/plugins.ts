@@ -16,5 +16,5 @@ export async function importProvider<T>(configDir: string, command: string, stat
     const pkg = COMMAND_PACKAGES[command] ?? `a package providing "${command}"`;
     throw new CommandFatal(`no installed package provides the ${command} service: install ${pkg}`, status);
   }
-  return (await import(pathToFileURL(provider.entry).href)) as T;
+  return (await import(pathToFileURL(provider.main).href)) as T;
 }

@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './protocol/services.js';
 export * from './protocol/queues.js';
 export * from './protocol/queue-id.js';
+export * from './protocol/smtp-footer.js';
 export * from './queue/maildrop.js';
 export * from './queue/maildrop-dir.js';
 export * from './contracts/index.js';

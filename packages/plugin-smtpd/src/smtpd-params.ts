@@ -125,4 +125,8 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'recipient_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for recipients; an address listed there is a valid recipient.' },
   { name: 'sender_canonical_maps', default: '', type: 'table', description: 'canonical(5) tables for senders; an address listed there is a valid sender.' },
   ...DNS_PARAMETERS,
+  { name: 'smtpd_reject_footer', default: '', type: 'string', description: 'Text appended to every 4xx/5xx reply: \\n starts a new line with the same code and enhanced status, \\c at the start continues the last line; $client_address, $client_name, $client_port, $helo_name, $localtime, $server_name, $sender, $recipient... are expanded at reply time.' },
+  { name: 'smtpd_reject_footer_maps', default: '', type: 'string', description: 'Tables from a 4xx/5xx reply text to its footer template (instead of smtpd_reject_footer).' },
+  { name: 'smtpd_expand_filter', default: '1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', type: 'string', description: 'Characters allowed in a reject footer macro value; others become _.' },
+  { name: 'smtpd_command_filter', default: '', type: 'string', description: 'A table (pcre:, regexp:...) applied to each command line, leading blanks removed, before smtpd parses it; a result replaces the line (logged "replacing command").' },
 ];

@@ -21,7 +21,10 @@ import type {
   SaslStep,
   SmtpdHookRegistry,
   TableRegistry,
+  LookupTable,
 } from '@postern/core';
+import { filterCommand, openCommandFilter } from '@postern/core';
+import { SmtpdReplyOut } from './smtpd-footer.js';
 import { anvilLimitReply, etrnReply, isFlushSite, newQueueId, type AnvilService, type FlushService } from '@postern/core';
 import { SmtpdEventLimits } from './smtpd-anvil.js';
 import { SmtpdCheck } from './smtpd-check.js';
@@ -108,6 +111,10 @@ export class SmtpdSession implements CommandSink {
   private readonly lmtp: boolean;
   /** Recipients the next reply is repeated for (the end of DATA in LMTP). */
   private lmtpReplies = 0;
+  /** The reply chokepoint (smtpd_reject_footer). */
+  private readonly out: SmtpdReplyOut;
+  /** smtpd_command_filter's table. */
+  private readonly commandFilter: LookupTable | undefined;
   private inData = false;
   private dataBytes = 0;
 
@@ -139,6 +146,9 @@ export class SmtpdSession implements CommandSink {
       this.log.warn('cannot get RSA private key or certificate (smtpd_tls_cert_file, smtpd_tls_key_file): disabling TLS support');
       this.tlsLevel = 'none';
     }
+    this.out = new SmtpdReplyOut(this.c, this.state, (text) => this.conn.reply(text), shared.tables);
+    const tables = shared.tables;
+    this.commandFilter = tables ? openCommandFilter(this.c, 'smtpd_command_filter', (spec) => tables.open(spec)) : undefined;
     this.lmtp = this.c.get('postern_smtpd_protocol').trim().toLowerCase() === 'lmtp';
     const greetings: Record<string, Handler> = this.lmtp
       ? { lhlo: (a) => this.helo(a, true) }
@@ -159,7 +169,7 @@ export class SmtpdSession implements CommandSink {
       quit: async () => {
         this.reply('221 2.0.0 Bye');
         this.quitting = true;
-        this.conn.close();
+        this.hangup();
         return true;
       },
     };
@@ -216,7 +226,7 @@ export class SmtpdSession implements CommandSink {
       this.log.warn(`smtpd_milters: ${(err as Error).message}`);
       this.reply(`421 4.3.5 ${this.myhostname} Server configuration problem - try again later`);
       this.quitting = true;
-      this.conn.close();
+      this.hangup();
       return;
     }
     const milter = await this.milters?.connect();
@@ -225,7 +235,7 @@ export class SmtpdSession implements CommandSink {
       this.reply(milter.greeting);
       if (milter.close) {
         this.quitting = true;
-        this.conn.close();
+        this.hangup();
       }
       return;
     }
@@ -262,7 +272,7 @@ export class SmtpdSession implements CommandSink {
     this.log.info(`timeout after ${this.whereText()} from ${s.namaddr}`);
     this.reply(`421 4.4.2 ${this.myhostname} Error: timeout exceeded`);
     this.quitting = true;
-    this.conn.close();
+    this.hangup();
   }
 
   /** A TLS ClientHello on a plaintext port: say so instead of waiting for a line that never comes. */
@@ -271,7 +281,7 @@ export class SmtpdSession implements CommandSink {
     this.log.warn(`${s.namaddr}: TLS handshake on a plaintext SMTP port: use STARTTLS${this.shared.tlsReady ? '' : ' (not offered)'} or the smtps port`);
     this.reply(`421 4.7.0 ${this.myhostname} Error: TLS handshake on a plaintext port`);
     this.quitting = true;
-    this.conn.close();
+    this.hangup();
   }
 
   bareNewline(): void {
@@ -281,7 +291,7 @@ export class SmtpdSession implements CommandSink {
     this.reply(reply);
     this.quitting = true;
     this.abortData = true;
-    this.conn.close();
+    this.hangup();
   }
 
   private abortData = false;
@@ -292,7 +302,7 @@ export class SmtpdSession implements CommandSink {
     if (!over) return;
     this.reply(over);
     this.quitting = true;
-    this.conn.close();
+    this.hangup();
   }
 
   /** smtpd_client_connection_count_limit and _rate_limit, counted by anvil(8) as Postfix's smtpd does. */
@@ -313,7 +323,7 @@ export class SmtpdSession implements CommandSink {
     this.log.warn(over.warning);
     this.reply(over.reply);
     this.quitting = true;
-    this.conn.close();
+    this.hangup();
     return true;
   }
 
@@ -328,7 +338,7 @@ export class SmtpdSession implements CommandSink {
     await this.error(v.reply);
     if (v.close) {
       this.quitting = true;
-      this.conn.close();
+      this.hangup();
     }
     return false;
   }
@@ -355,7 +365,12 @@ export class SmtpdSession implements CommandSink {
   private reply(line: string): void {
     const n = this.lmtpReplies;
     this.lmtpReplies = 0;
-    this.conn.reply(n > 1 ? Array<string>(n).fill(line).join('\r\n') : line);
+    this.out.reply(n > 1 ? Array<string>(n).fill(line).join('\r\n') : line);
+  }
+
+  /** Closes the connection once the queued replies are out. */
+  private hangup(): void {
+    this.out.after(() => this.conn.close());
   }
 
   /** An error reply: counted, and slowed down past smtpd_soft_error_limit (smtpd_chat_reply). */
@@ -369,11 +384,28 @@ export class SmtpdSession implements CommandSink {
 
   // ---- command dispatch ------------------------------------------------------------------------
 
+  /** smtpd_command_filter; undefined after a lookup error (the client is dropped, as smtpd does). */
+  private async filtered(line: string): Promise<string | undefined> {
+    try {
+      const r = await filterCommand(this.commandFilter, line, this.state.namaddr);
+      if (r.logged) this.log.info(r.logged);
+      return r.line;
+    } catch (err) {
+      const t = this.commandFilter as LookupTable;
+      this.log.warn(`${t.spec} lookup error for "${line.slice(0, 100)}": ${(err as Error).message}`);
+      this.quitting = true;
+      this.conn.close();
+      return undefined;
+    }
+  }
+
   async command(raw: Buffer, pending: boolean): Promise<void> {
     const s = this.state;
     if (this.tlsGate) await this.tlsGate;
     if (this.quitting) return;
-    const line = raw.toString('utf8');
+    this.out.recipient = undefined;
+    const line = await this.filtered(raw.toString('utf8'));
+    if (line === undefined) return;
     const m = /^\s*(\S+)\s*(.*?)\s*$/s.exec(line);
     const verb = (m?.[1] ?? '').toLowerCase();
     const args = m?.[2] ?? '';
@@ -391,6 +423,7 @@ export class SmtpdSession implements CommandSink {
     } else {
       ok = await handler(args, line);
     }
+    await this.out.flushed();
     if (ok === 'pending') return;
     if (JUNK.has(name) && ++s.junkCommands > this.c.int('smtpd_junk_command_limit')) s.errorCount++;
     this.finishCommand(name, ok);
@@ -405,7 +438,7 @@ export class SmtpdSession implements CommandSink {
       this.log.info(`too many errors after ${s.where} from ${s.namaddr}`);
       this.reply(`421 4.7.0 ${this.myhostname} Error: too many errors`);
       this.quitting = true;
-      this.conn.close();
+      this.hangup();
     }
   }
 
@@ -716,6 +749,7 @@ export class SmtpdSession implements CommandSink {
       }
     }
     s.rcptAttempts++;
+    this.out.recipient = p.address;
     const err = await this.check.rcpt(p.address);
     if (err) return this.error(err);
     if (this.milters && (await this.milterRefusal(await this.milters.rcpt(p.address, p.params))) === false) return false;
@@ -794,7 +828,7 @@ export class SmtpdSession implements CommandSink {
       (e: Error) => {
         this.inData = false;
         this.log.error(`DATA: ${e.message}`);
-        this.conn.close();
+        this.hangup();
       },
     );
     return 'pending';
@@ -940,7 +974,7 @@ export class SmtpdSession implements CommandSink {
       if (!cmd) this.log.warn(`${s.queueId ?? 'NOQUEUE'}: malformed BDAT command syntax from ${s.namaddr}: BDAT ${args.slice(0, 100)}`);
       this.reply(discard.has('chunking') ? REPLY_BDAT_DISABLED : REPLY_BDAT_SYNTAX);
       this.quitting = true;
-      this.conn.close();
+      this.hangup();
       return false;
     }
     const { size, last } = cmd;
@@ -960,7 +994,7 @@ export class SmtpdSession implements CommandSink {
         await this.skipChunk(parser, size, last, mv.reply);
         if (mv.close) {
           this.quitting = true;
-          this.conn.close();
+          this.hangup();
         }
         return false;
       }

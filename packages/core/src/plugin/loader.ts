@@ -25,8 +25,10 @@ export interface InstalledPlugin {
   readonly version: string;
   /** The package directory. */
   readonly dir: string;
-  /** Absolute path of the module that exports `plugin`. */
+  /** Absolute path of the module that exports `plugin` (package.json postern.plugin, else the main module). */
   readonly entry: string;
+  /** Absolute path of the package's main module (its library exports). */
+  readonly main: string;
   readonly definition: PluginDefinition;
 }
 
@@ -136,7 +138,8 @@ export async function loadPlugin(dir: string): Promise<InstalledPlugin> {
   // package.json "postern": { "plugin": "./dist/src/plugin.js" } names a module with the
   // manifest only, so that finding the plugins does not load every package's implementation
   const manifest = pkg.postern?.plugin;
-  const entry = typeof manifest === 'string' ? join(dir, manifest) : packageEntry(dir, pkg);
+  const main = packageEntry(dir, pkg);
+  const entry = typeof manifest === 'string' ? join(dir, manifest) : main;
   let mod: { plugin?: PluginDefinition };
   try {
     mod = (await import(pathToFileURL(entry).href)) as { plugin?: PluginDefinition };
@@ -153,7 +156,7 @@ export async function loadPlugin(dir: string): Promise<InstalledPlugin> {
     const err = posternError('POSTERN_ERR_PLUGIN_CORE_VERSION', definition.name, definition.version, definition.core, CORE_VERSION, definition.name);
     throw Object.assign(err, { commands: Object.keys(definition.commands) });
   }
-  return { name: pkg.name, version: pkg.version, dir, entry, definition };
+  return { name: pkg.name, version: pkg.version, dir, entry, main, definition };
 }
 
 /**
