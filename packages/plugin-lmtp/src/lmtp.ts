@@ -32,7 +32,9 @@
  *   lmtp_sasl_auth_enable (no), lmtp_sasl_password_maps,
  *   lmtp_sasl_security_options (noplaintext, noanonymous),
  *   lmtp_connection_cache_on_demand (yes), lmtp_connection_cache_time_limit
- *   (2s); see README.md for the full table.
+ *   (2s), lmtp_header_checks, lmtp_mime_header_checks,
+ *   lmtp_nested_header_checks, lmtp_body_checks (restricted header_checks(5)
+ *   as the content is sent); see README.md for the full table.
  *
  * SECURITY
  *   The client runs unprivileged. Replies are cut at line_length_limit, every

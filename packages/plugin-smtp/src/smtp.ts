@@ -42,6 +42,9 @@
  *   smtp_bind_address, smtp_fallback_relay ($fallback_relay),
  *   smtp_mx_address_limit (5), smtp_mx_session_limit (2),
  *   smtp_dns_support_level, smtp_host_lookup (dns), smtp_generic_maps,
+ *   smtp_header_checks, smtp_mime_header_checks, smtp_nested_header_checks,
+ *   smtp_body_checks (restricted header_checks(5): applied as the content is
+ *   sent; DUNNO, IGNORE, STRIP, INFO, WARN, REPLACE, PREPEND),
  *   smtp_tls_security_level, smtp_tls_policy_maps, smtp_tls_CAfile,
  *   smtp_tls_CApath, smtp_tls_cert_file, smtp_tls_key_file,
  *   smtp_tls_verify_cert_match (hostname), smtp_tls_secure_cert_match

@@ -27,6 +27,7 @@ import { InProcessSessionCache, type SessionCache } from './cache.js';
 import { lookupServers, staticResolver, systemResolver, type ServerAddress } from './dns.js';
 import { genericMapper, type GenericMapper } from './generic.js';
 import { downgrade8bit, has8bit } from './mime8bit.js';
+import { applyHeaderBodyChecks, openHeaderBodyChecks } from './hbc.js';
 import { parseDestination, servicePort, splitDestinations, type Destination } from './nexthop.js';
 import { clientSettings, type ClientProtocol, type ClientSettings } from './params.js';
 import { saidText, softDsn, type SmtpReply } from './reply.js';
@@ -146,7 +147,13 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
       })
     : undefined;
   let content: Buffer | undefined;
-  const loadContent = async () => (content ??= mapper ? await mapper.content(await message.buffer()) : await message.buffer());
+  const checks = openHeaderBodyChecks(s, (v) => env.tables.openList(v), env.protocol);
+  const loadContent = async () => {
+    if (content) return content;
+    const queued = await message.buffer();
+    const mapped = mapper ? await mapper.content(queued) : queued;
+    return (content = checks ? await applyHeaderBodyChecks(checks, mapped, log, request.queueId) : mapped);
+  };
   const sender = mapper ? await mapper.address(request.sender) : request.sender;
   const rcptAddress = new Map<number, string>();
   for (const r of request.recipients) rcptAddress.set(r.index, mapper ? await mapper.address(r.address) : r.address);
@@ -268,7 +275,16 @@ async function runDelivery(env: Env, request: DeliveryRequest, message: MessageS
         }
       }
 
-      const body = await loadContent();
+      let body: Buffer;
+      try {
+        body = await loadContent();
+      } catch (err) {
+        if (!checks) throw err;
+        // smtp_header_checks/smtp_body_checks lookup error (logged by hbc.ts): Postfix's SMTP_ERR_DATA
+        last = { status: 'deferred', dsn: '4.3.0', reason: `local data error while talking to ${session.peer}`, relay: session.relay };
+        session.close();
+        break outer;
+      }
       const size = body.length;
       // SIZE.
       if (session.extensions.includes('SIZE') && session.sizeLimit > 0 && size > session.sizeLimit) {

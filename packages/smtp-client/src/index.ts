@@ -7,6 +7,7 @@ export * from './cache.js';
 export * from './scache.js';
 export * from './tls-cache.js';
 export * from './generic.js';
+export * from './hbc.js';
 export * from './mime8bit.js';
 export * from './params.js';
 export * from './session.js';
