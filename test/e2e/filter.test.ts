@@ -139,3 +139,51 @@ scan      unix  -       -       n       -       10      smtp
     assert.equal(filtered.length, 1, 'content_filter was not used for this message');
   });
 });
+
+describe('content_filter with XFORWARD (FILTER_README advanced): the re-injection logs the original client', () => {
+  let sys: MailSystem;
+  before(async () => {
+    const reinjectPort = await freePort();
+    sys = await startSystem({
+      aliases: 'postmaster: root\nalice: root\n',
+      main: { mynetworks: '127.0.0.0/8', content_filter: `smtp:[127.0.0.1]:${reinjectPort}`, smtp_send_xforward_command: 'yes' },
+      extraMaster: `127.0.0.1:${reinjectPort} inet n  -       n       -       10      smtpd
+    -o content_filter=
+    -o smtpd_authorized_xforward_hosts=127.0.0.0/8
+    -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks
+    -o smtpd_recipient_restrictions=permit_mynetworks,reject
+`,
+    });
+  });
+  after(async () => {
+    await sys?.inst.dispose();
+  });
+
+  test('smtp sends XFORWARD; the second smtpd logs orig_client 127.0.0.5 and orig_queue_id; delivered once, no loop', async () => {
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: sys.smtpPort, secure: false, ignoreTLS: true, localAddress: '127.0.0.5', name: 'client.example.org' });
+    const info = await transport.sendMail({
+      envelope: { from: 'sender@example.org', to: ['alice@localhost'] },
+      raw: 'From: sender@example.org\r\nTo: alice@localhost\r\nSubject: xforward\r\n\r\nbody\r\n',
+    });
+    const firstId = info.response.split(' ').pop()!;
+    await sys.inst.waitForLog(new RegExp(`${firstId}: to=<alice@localhost>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:\\d+, .*status=sent`));
+    const local = await sys.inst.waitForLog(/(\w+): to=<root@mail\.example\.test>, orig_to=<alice@localhost>, relay=local, .*status=sent/);
+    const secondId = local[1]!;
+    assert.notEqual(secondId, firstId);
+    // the second queue file names the original client and queue ID (XFORWARD ADDR, IDENT), as Postfix's smtpd logs it
+    const clients = sys.inst.log.split('\n').filter((l) => / (\w+): client=/.test(l));
+    assert.equal(clients.length, 2, sys.inst.log);
+    assert.ok(clients.some((l) => l.endsWith(`${firstId}: client=unknown[127.0.0.5]`)), clients.join('\n'));
+    assert.ok(clients.some((l) => l.endsWith(`${secondId}: client=unknown[127.0.0.1], orig_queue_id=${firstId}, orig_client=unknown[127.0.0.5]`)), clients.join('\n'));
+    const msgs = parseMbox(sys.mbox('root'));
+    assert.equal(msgs.length, 1);
+    const received = msgs[0]!.headers.get('received') ?? [];
+    assert.equal(received.length, 2, received.join('\n'));
+    // XFORWARD overrides logging attributes only (XFORWARD_README; smtpd.c stamps the connection's own
+    // name and address): the original client is in the first smtpd's Received:, below the re-injection's
+    assert.match(received[1]!, /^from client\.example\.org \(unknown \[127\.0\.0\.5\]\)/);
+    assert.match(received[0]!, /^from \S+ \(\S+ \[127\.0\.0\.1\]\)/);
+    const relayed = sys.inst.log.split('\n').filter((l) => /relay=127\.0\.0\.1\[127\.0\.0\.1\]/.test(l));
+    assert.equal(relayed.length, 1, 'no loop: the re-injected copy goes to local, not back to the content filter');
+  });
+});

@@ -1,9 +1,10 @@
 /**
  * XFORWARD (Postfix's XFORWARD_README, smtpd_xforward.c): a client in
  * smtpd_authorized_xforward_hosts (a content filter giving mail back) may
- * name the original client before MAIL; the values (xtext) replace the
- * connection's in the Received: header, the "client=" log line and the
- * queue file's client attributes, until the end of the mail transaction.
+ * name the original client before MAIL; the values (xtext) are logging
+ * attributes: the "orig_client=" log line and the queue file's client
+ * attributes, until the end of the mail transaction. The Received: header
+ * keeps the connection's own name and address, as smtpd.c does.
  * "[UNAVAILABLE]" (and "[TEMPUNAVAIL]") clear an attribute.
  */
 import { isIP } from 'node:net';
