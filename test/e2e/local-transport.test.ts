@@ -25,7 +25,7 @@ interface Recorder {
   close(): Promise<void>;
 }
 
-/** An LMTP server on 127.0.0.1 that keeps what it receives. */
+/** An LMTP server on 127.0.0.1 that keeps what it receives; RCPT TO `later@...` gets 452. */
 async function lmtpRecorder(): Promise<Recorder> {
   const got: Got[] = [];
   const server = new SMTPServer({
@@ -34,6 +34,10 @@ async function lmtpRecorder(): Promise<Recorder> {
     disableReverseLookup: true,
     authOptional: true,
     hideSTARTTLS: true,
+    onRcptTo(address, _session, cb) {
+      if (!address.address.startsWith('later@')) return cb();
+      cb(Object.assign(new Error('4.2.2 mailbox full, try later'), { responseCode: 452 }));
+    },
     onData(stream, session, cb) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -59,6 +63,16 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitForAsync<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -110,6 +124,20 @@ describe('local(8) mailbox_transport = lmtp:inet:127.0.0.1:PORT', () => {
     assert.match(alice ?? '', new RegExp(`to=<root@[^>]+>, orig_to=<alice@localhost>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:${lmtp.port}, .*status=sent \\(250 `));
     assert.ok(lines.some((l) => /to=<nosuchuser@localhost>, relay=127\.0\.0\.1\[.*status=sent/.test(l)), lines.join('\n'));
     assert.ok(!lines.some((l) => l.includes('relay=local')), 'local(8) logs no status line of its own');
+  });
+
+  test('a deferral by the LMTP server: one status=deferred line (lmtp), the defer log has its reason', async () => {
+    const id = await send(sys, ['later@localhost'], 'deferred by lmtp');
+    await sys.inst.waitForLog(new RegExp(`${id}: to=<later@localhost>, relay=127\\.0\\.0\\.1\\[.*status=deferred \\(.*452`));
+    const row = await waitForAsync('the message in the deferred queue', async () => {
+      const j = await sys.inst.postern(['queue', '-j']);
+      const rows = j.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { queue_name: string; queue_id: string; recipients: { address: string; delay_reason?: string }[] });
+      return rows.find((r) => r.queue_id === id && r.queue_name === 'deferred');
+    });
+    assert.match(row.recipients[0]?.delay_reason ?? '', /452 .*mailbox full/);
+    const lines = statusLines(sys, id);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.ok(!lines[0]!.includes('relay=local'));
   });
 });
 
