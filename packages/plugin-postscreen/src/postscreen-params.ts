@@ -42,7 +42,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   p('postscreen_enforce_tls', 'no', 'bool', 'Obsolete form of postscreen_tls_security_level = encrypt.'),
   p('postscreen_use_tls', 'no', 'bool', 'Obsolete form of postscreen_tls_security_level = may.'),
   p('postscreen_discard_ehlo_keywords', '$smtpd_discard_ehlo_keywords', 'list', 'EHLO keywords (pipelining, starttls, ...) the dummy engine does not announce.'),
-  p('postscreen_post_queue_limit', '$default_process_limit', 'int', 'Connections postscreen may have handed to smtpd that smtpd has not taken yet (Postern: unused).'),
+  p('postscreen_post_queue_limit', '$default_process_limit', 'int', 'Connections handed to smtpd and still open; when reached, new clients get 421 4.3.2 All server ports are busy (Postern counts served connections: its hand-off to smtpd never waits).'),
   p('postscreen_pre_queue_limit', '$default_process_limit', 'int', 'Connections postscreen may be screening at once.'),
   p('smtpd_service_name', 'smtpd', 'string', 'The master.cf name of the pass service that receives the connections postscreen accepts.'),
   p('dnsblog_service_name', SERVICE.DNSBLOG, 'string', 'The master.cf name of the dnsblog(8) service.'),

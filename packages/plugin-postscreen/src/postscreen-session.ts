@@ -56,6 +56,7 @@ export interface PostscreenSettings {
   readonly minTtl: number;
   readonly connectionLimit: number;
   readonly preQueueLimit: number;
+  readonly postQueueLimit: number;
   readonly commandCountLimit: number;
   readonly commandTimeMs: number;
   readonly lineLimit: number;
@@ -84,6 +85,8 @@ export interface PostscreenShared {
   readonly tls?: PostscreenTls;
   /** Sessions being screened (for postscreen_pre_queue_limit). */
   screening: number;
+  /** Connections handed to smtpd and still open (for postscreen_post_queue_limit). */
+  served: number;
   /** Hands an accepted connection to smtpd; false when it cannot. */
   handoff(socket: Socket): boolean;
   readonly now: () => number;
@@ -229,6 +232,11 @@ export class PostscreenSession {
     if (st.connectionLimit > 0 && info.concurrency > st.connectionLimit) {
       this.log.info(`NOQUEUE: reject: CONNECT from ${this.addrPort}: too many connections`);
       return this.drop('421 4.7.0 Error: too many connections');
+    }
+
+    if (st.postQueueLimit > 0 && sh.served >= st.postQueueLimit) {
+      this.log.info(`NOQUEUE: reject: CONNECT from ${this.addrPort}: all server ports busy`);
+      return this.drop('421 4.3.2 All server ports are busy');
     }
 
     const acl = sh.access ? await sh.access.evaluate(this.address) : 'dunno';
@@ -459,11 +467,17 @@ export class PostscreenSession {
     if (!this.noForward && !this.ended) {
       this.socket.removeAllListeners('data');
       this.socket.pause();
-      if (this.shared.handoff(this.socket)) {
+      const sh = this.shared;
+      const done = (): void => void sh.served--;
+      sh.served++;
+      this.socket.once('close', done);
+      if (sh.handoff(this.socket)) {
         this.ended = true;
         this.release();
         return;
       }
+      sh.served--;
+      this.socket.off('close', done);
       this.log.warn(`cannot pass connection from ${this.addrPort} to the smtpd service`);
       this.finalReply = '421 4.3.2 All server ports are busy';
     }

@@ -105,6 +105,7 @@ export function readSettings(config: ConfigView): PostscreenSettings {
     minTtl: Math.min(t('postscreen_greet_ttl'), t('postscreen_dnsbl_min_ttl'), ttls.pipel, ttls.nsmtp, ttls.barlf),
     connectionLimit: config.int('postscreen_client_connection_count_limit'),
     preQueueLimit: config.int('postscreen_pre_queue_limit'),
+    postQueueLimit: config.int('postscreen_post_queue_limit'),
     commandCountLimit: config.int('postscreen_command_count_limit'),
     commandTimeMs: t('postscreen_command_time_limit') * 1000,
     lineLimit: config.int('line_length_limit') || 2048,
@@ -161,6 +162,7 @@ export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMa
       clients: new Map(),
       tls: options.tls ?? (settings.tlsLevel !== 'none' ? tlsproxyEngine(config, log) : undefined),
       screening: 0,
+      served: 0,
       handoff: options.handoff ?? ((socket) => passConnection(smtpdService, socket)),
       now: options.now ?? Date.now,
     };

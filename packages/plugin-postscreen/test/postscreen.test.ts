@@ -90,7 +90,10 @@ interface Rig {
   clock: { offset: number };
 }
 
-async function startPostscreen(dir: string, main: Record<string, string>): Promise<Rig> {
+/** The default hand-off: greets as smtpd would and closes. */
+const greetAndClose = (socket: Socket): void => void socket.end(`${HANDED}\r\n`);
+
+async function startPostscreen(dir: string, main: Record<string, string>, serve = greetAndClose): Promise<Rig> {
   const registry = ParameterRegistry.withCore();
   registry.declare('@postern/plugin-postscreen', PARAMETERS);
   const queueDir = join(dir, 'spool');
@@ -118,7 +121,7 @@ async function startPostscreen(dir: string, main: Record<string, string>): Promi
     createPostscreenMain({
       handoff: (socket) => {
         handed.push(`[${socket.remoteAddress}]`);
-        socket.end(`${HANDED}\r\n`);
+        serve(socket);
         return true;
       },
       now: () => Date.now() + clock.offset,
@@ -361,5 +364,43 @@ describe('postscreen DNSBL scores with a real DNS server', { skip: DNSMASQ ? fal
     assert.equal(await c.next(), HANDED);
     assert.match(await waitLog(rig.log, /^PASS NEW \[127\.0\.3\.4\]/), /^PASS NEW \[127\.0\.3\.4\]:\d+$/);
     assert.ok(!rig.log.lines.some((l) => l.startsWith('DNSBL rank') && l.includes('127.0.3.4')));
+  });
+});
+
+describe('postscreen_post_queue_limit: smtpd busy with handed connections', () => {
+  let dir: string;
+  let rig: Rig;
+  const serverClosed: Promise<void>[] = [];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'postern-postscreen-'));
+    // the hand-off keeps the connection (an smtpd serving it) until the client quits
+    const serve = (socket: Socket): void => {
+      serverClosed.push(new Promise((r) => socket.once('close', () => r())));
+      socket.write(`${HANDED}\r\n`);
+      socket.on('end', () => socket.end());
+    };
+    rig = await startPostscreen(dir, { mynetworks: '127.0.0.0/8', postscreen_access_list: 'permit_mynetworks', postscreen_post_queue_limit: '1' }, serve);
+  });
+  after(async () => {
+    await rig?.svc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a second client while one is served gets 421 4.3.2 All server ports are busy; once it leaves, the next is handed over', async () => {
+    const a = await Client.open(rig.port, '127.0.0.7');
+    assert.equal(await a.next(), HANDED);
+    const b = await Client.open(rig.port, '127.0.0.8');
+    const bPort = b.socket.localPort;
+    assert.equal(await b.next(), '421 4.3.2 All server ports are busy');
+    await b.closed;
+    assert.ok(rig.log.lines.includes(`NOQUEUE: reject: CONNECT from [127.0.0.8]:${bPort}: all server ports busy`), rig.log.lines.join('\n'));
+    a.socket.end();
+    await a.closed;
+    await serverClosed[0];
+    const c = await Client.open(rig.port, '127.0.0.8');
+    assert.equal(await c.next(), HANDED);
+    c.socket.end();
+    await c.closed;
+    assert.deepEqual(rig.handed, ['[127.0.0.7]', '[127.0.0.8]']);
   });
 });
