@@ -44,7 +44,7 @@ test('smtp_body_checks and smtp_mime_header_checks: body lines dropped, replaced
     'smtp_body_checks = regexp:$DIR/body\nsmtp_mime_header_checks = regexp:$DIR/mime\nsmtp_nested_header_checks = regexp:$DIR/nested',
     testResolver({}, { 'dest.test': local(srv.port) }),
   );
-  writeFile(c.dir, 'body', '/^secret/ STRIP\n/^last line$/ REPLACE final line\n/^Body line/ PREPEND before the body\n');
+  writeFile(c.dir, 'body', '/^secret/ STRIP\n/^last line$/ REPLACE final line\n/^Body line/ PREPEND before the body\n/^$/ INFO empty line\n');
   writeFile(c.dir, 'mime', '/^Content-Disposition: attachment/ REPLACE Content-Disposition: inline\n');
   writeFile(c.dir, 'nested', '/^Subject: inner/ REPLACE Subject: inner (checked)\n');
   const mime =
@@ -56,6 +56,8 @@ test('smtp_body_checks and smtp_mime_header_checks: body lines dropped, replaced
     assert.match(text, /\r\n\r\nbefore the body\r\nBody line one\.\r\nfinal line\r\n/);
     assert.doesNotMatch(text, /secret body line/);
     assert.ok(c.log.lines.includes('4ABCDEF012: strip: body secret body line'), c.log.lines.join('\n'));
+    // the blank line that ends the headers is a body line to Postfix's mime_state
+    assert.ok(c.log.lines.includes('4ABCDEF012: info: body : empty line'), c.log.lines.join('\n'));
     await c.deliver({}, mime);
     const m = srv.received[1]!.data.toString();
     assert.doesNotMatch(m, /secret in a part/);

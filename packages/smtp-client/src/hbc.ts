@@ -135,11 +135,16 @@ export async function applyHeaderBodyChecks(checks: HeaderBodyChecks, content: B
     if (result === true) out.push(...bufs);
     else if (result !== null) put(result);
   };
+  const body = async (buf: Buffer, line: string) => {
+    const result = await check(checks.body, 'body', line);
+    if (result === true) out.push(buf);
+    else if (result !== null) put(result);
+  };
   const endOfHeaders = () => {
     if (partType.type.startsWith('multipart/') && partType.boundary) {
       boundaries.push(partType.boundary);
       mode = 'body';
-    } else mode = partType.type === 'message/rfc822' && mode !== 'nested' ? 'nested' : 'body';
+    } else mode = partType.type === 'message/rfc822' ? 'nested' : 'body';
     partType = contentType('');
   };
 
@@ -160,23 +165,21 @@ export async function applyHeaderBodyChecks(checks: HeaderBodyChecks, content: B
         pending = { text: line, bufs: [buf] };
         continue;
       }
+      // Postfix's mime_state: the blank line that ends the headers is a body line (body checks see it);
+      // primary headers that end without one get one.
+      const primary = mode === 'primary';
       endOfHeaders();
-      if (line === '') {
-        out.push(buf);
-        continue;
-      }
+      if (primary && line !== '') await body(Buffer.from('\n'), '');
     }
+    // "--boundary" and "--boundary--", trailing cruft ignored (as mime_state does)
     for (let k = boundaries.length - 1; k >= 0; k--) {
-      const b = `--${boundaries[k]}`;
-      const rest = line.startsWith(b) ? line.slice(b.length).trimEnd() : undefined;
-      if (rest !== '' && rest !== '--') continue;
-      boundaries.length = rest === '--' ? k : k + 1;
-      if (rest === '') mode = 'multipart';
+      if (!line.startsWith(`--${boundaries[k]}`)) continue;
+      const close = line.startsWith('--', boundaries[k]!.length + 2);
+      boundaries.length = close ? k : k + 1;
+      if (!close) mode = 'multipart';
       break;
     }
-    const result = await check(checks.body, 'body', line);
-    if (result === true) out.push(buf);
-    else if (result !== null) put(result);
+    await body(buf, line);
   }
   await flushHeader();
   return Buffer.concat(out);
