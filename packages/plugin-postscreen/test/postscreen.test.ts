@@ -404,3 +404,30 @@ describe('postscreen_post_queue_limit: smtpd busy with handed connections', () =
     assert.deepEqual(rig.handed, ['[127.0.0.7]', '[127.0.0.8]']);
   });
 });
+
+describe('postscreen_pre_queue_limit: too many clients being screened', () => {
+  let dir: string;
+  let rig: Rig;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'postern-postscreen-'));
+    rig = await startPostscreen(dir, { postscreen_access_list: '', postscreen_pre_queue_limit: '1', postscreen_greet_wait: '1s', postscreen_greet_action: 'enforce' });
+  });
+  after(async () => {
+    await rig?.svc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a second client while one is in the greet wait gets 421 4.3.2 All screening ports are busy', async () => {
+    const a = await Client.open(rig.port, '127.0.0.9');
+    assert.equal(await a.next(), '220-mail.example.test ESMTP Postern');
+    const b = await Client.open(rig.port, '127.0.0.10');
+    const bPort = b.socket.localPort;
+    assert.equal(await b.next(), '421 4.3.2 All screening ports are busy');
+    await b.closed;
+    assert.ok(rig.log.lines.includes(`reject: connect from [127.0.0.10]:${bPort}: all screening ports busy`), rig.log.lines.join('\n'));
+    // the first is screened to the end and handed over
+    assert.equal(await a.next(), HANDED);
+    await a.closed;
+    assert.deepEqual(rig.handed, ['[127.0.0.9]']);
+  });
+});
