@@ -74,3 +74,14 @@ export function contentType(value: string): { type: string; boundary?: string } 
   const b = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(value);
   return { type, boundary: b ? (b[1] ?? b[2]) : undefined };
 }
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A header or body line as text: UTF-8 when valid, else one character per byte (as cleanup(8) decodes). */
+export function decodeLine(buf: Buffer): string {
+  try {
+    return utf8.decode(buf);
+  } catch {
+    return buf.toString('latin1');
+  }
+}

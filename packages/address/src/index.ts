@@ -8,4 +8,4 @@ export * from './address.js';
 export { tok822Scan, tok822Externalize, tok822Internalize, tok822SplitList } from './tok822.js';
 export type { Tok822, Tok822Type } from './tok822.js';
 export { mailDate } from './date.js';
-export { contentType, headerInfo, headerName, type HeaderInfo } from './header.js';
+export { contentType, decodeLine, headerInfo, headerName, type HeaderInfo } from './header.js';

@@ -19,7 +19,7 @@
  * is passed through in chunks, so memory stays bounded either way.
  */
 import type { Logger, LookupTable, RewriteContext } from '@postern/core';
-import { mapsFind, quoteLocalPart, unquoteLocalPart } from '@postern/address';
+import { decodeLine as decode, mapsFind, quoteLocalPart, unquoteLocalPart } from '@postern/address';
 import { cleanupAct, type ActContext, type ActState } from './cleanup-act.js';
 import type { AddressMapper } from './cleanup-addr.js';
 import { contentType, findAddresses, headerInfo, headerName, headerValue, rewriteAddresses } from './cleanup-header.js';
@@ -71,15 +71,6 @@ interface Line {
 
 type HeaderClass = 'primary' | 'multipart' | 'nested';
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
-function decode(buf: Buffer): string {
-  try {
-    return decoder.decode(buf);
-  } catch {
-    return buf.toString('latin1');
-  }
-}
 
 /** Logical header being assembled. */
 interface PendingHeader {

@@ -15,7 +15,7 @@
  * (mapsFind, headerName, headerInfo, contentType from @postern/address).
  */
 import type { Logger, LookupTable } from '@postern/core';
-import { contentType, headerInfo, headerName, mapsFind } from '@postern/address';
+import { contentType, decodeLine as decode, headerInfo, headerName, mapsFind } from '@postern/address';
 import type { ClientSettings } from './params.js';
 
 interface Checks {
@@ -185,13 +185,3 @@ export async function applyHeaderBodyChecks(checks: HeaderBodyChecks, content: B
   return Buffer.concat(out);
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
-/** UTF-8 when valid, else one character per byte (as cleanup(8) decodes). */
-function decode(buf: Buffer): string {
-  try {
-    return decoder.decode(buf);
-  } catch {
-    return buf.toString('latin1');
-  }
-}
