@@ -13,16 +13,7 @@ import { freePort } from '../lib/instance.js';
 import { parseMboxSettled } from '../lib/mbox.js';
 import { POSTFIX_MISSING, PostfixInstance } from '../lib/postfix.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from '../lib/wait.js';
 
 describe('smtpd as an LMTP server, fed by Postfix lmtp(8)', { skip: POSTFIX_MISSING }, () => {
   let sys: MailSystem;

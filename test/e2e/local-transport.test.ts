@@ -12,6 +12,7 @@ import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { freePort } from '../lib/instance.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
+import { waitFor } from '../lib/wait.js';
 
 interface Got {
   readonly from: string;
@@ -54,16 +55,6 @@ async function lmtpRecorder(): Promise<Recorder> {
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return { port, got, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function waitForAsync<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {

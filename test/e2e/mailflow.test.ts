@@ -10,16 +10,7 @@ import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { parseMbox, parseMboxSettled } from '../lib/mbox.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from '../lib/wait.js';
 
 describe('mail flow: SMTP in, local mbox out', () => {
   let sys: MailSystem;

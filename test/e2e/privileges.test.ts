@@ -19,19 +19,10 @@ import { SMTPServer } from 'smtp-server';
 import { freePort, Instance, POSTERN_BIN } from '../lib/instance.js';
 import { parseMboxSettled } from '../lib/mbox.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
+import { waitFor } from '../lib/wait.js';
 
 const pf = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === 'postfix');
 const skip = process.getuid?.() !== 0 ? 'needs root (master starts services as root, they drop to mail_owner)' : !pf ? 'no postfix account (Debian package postfix) to be mail_owner' : false;
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The real, effective, saved and filesystem uids, gids and groups of a process (/proc/PID/status). */
 function credentials(pid: number): { uid: number[]; gid: number[]; groups: number[] } {

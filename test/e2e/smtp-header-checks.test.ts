@@ -12,16 +12,7 @@ import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { freePort } from '../lib/instance.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { waitFor } from '../lib/wait.js';
 
 describe('smtp_header_checks: the content changes on the wire, not in the queue', () => {
   let sys: MailSystem;
@@ -65,7 +56,7 @@ describe('smtp_header_checks: the content changes on the wire, not in the queue'
       raw: 'From: sender@example.test\r\nTo: someone@remote.test\r\nX-Secret: internal only\r\nSubject: quarterly figures\r\nX-Spam: yes\r\n\r\nthe body\r\n',
     });
     transport.close();
-    const wire = await waitFor('the message at the relayhost', () => received[0]);
+    const wire = await waitFor('the message at the relayhost', () => received[0], 30_000);
     assert.doesNotMatch(wire, /X-Secret/);
     assert.match(wire, /\r\nSubject: \[ext\] quarterly figures\r\n/);
     const deferred = await sys.inst.waitForLog(/\/smtp\[\d+\]: (\w+): to=<someone@remote\.test>, relay=.* status=deferred/);
