@@ -11,9 +11,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { freePort, Instance, POSTERN_BIN } from '../lib/instance.js';
@@ -67,16 +69,31 @@ function holderOf(local: number, remote: number, master: number): number | undef
 describe('privileges: services open tables and queue as root, then run as mail_owner', { skip, timeout: 120_000 }, () => {
   let sys: MailSystem;
   let relay: SMTPServer;
-  const relayed: { user: string | undefined; from: string; to: string[]; body: string }[] = [];
+  const relayed: { user: string | undefined; from: string; to: string[]; body: string; clientCert: string | undefined }[] = [];
+  /** The CN of the certificate smtp presented at each STARTTLS to the relayhost. */
+  const clientCerts = new Map<string, string | undefined>();
   const uid = Number(pf?.[2]);
   const gid = Number(pf?.[3]);
 
   before(async () => {
     const relayPort = await freePort();
+    const relayTls = mkdtempSync(join(tmpdir(), 'postern-relay-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(relayTls, 'key.pem'), '-out', join(relayTls, 'cert.pem'), '-days', '2', '-subj', '/CN=relay.example.test'], { stdio: 'ignore' });
+    const [relayKey, relayCert] = ['key.pem', 'cert.pem'].map((f) => readFileSync(join(relayTls, f)));
+    rmSync(relayTls, { recursive: true, force: true });
     relay = new SMTPServer({
       authMethods: ['PLAIN', 'LOGIN'],
       allowInsecureAuth: true,
-      disabledCommands: ['STARTTLS'],
+      key: relayKey,
+      cert: relayCert,
+      // ask for the client's certificate (smtp_tls_cert_file), never require it
+      requestCert: true,
+      rejectUnauthorized: false,
+      onSecure(socket, session, callback) {
+        const cn = (socket as TLSSocket).getPeerCertificate().subject?.CN;
+        clientCerts.set(session.id, typeof cn === 'string' ? cn : undefined);
+        callback();
+      },
       logger: false,
       onAuth(auth, _session, callback) {
         if (auth.username === 'relayuser' && auth.password === 's3cret pass') callback(null, { user: auth.username });
@@ -91,6 +108,7 @@ describe('privileges: services open tables and queue as root, then run as mail_o
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
             body: Buffer.concat(chunks).toString('utf8'),
+            clientCert: clientCerts.get(session.id),
           });
           callback();
         });
@@ -113,6 +131,11 @@ describe('privileges: services open tables and queue as root, then run as mail_o
         const cert = join(inst.configDir, 'cert.pem');
         execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=mail.example.test'], { stdio: 'ignore' });
         chmodSync(key, 0o600);
+        // smtp's client certificate and key, root's alone as well (Postfix's smtp reads them in pre_init)
+        const clientKey = join(inst.configDir, 'client-key.pem');
+        const clientCert = join(inst.configDir, 'client-cert.pem');
+        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', clientKey, '-out', clientCert, '-days', '2', '-subj', '/CN=client.example.test'], { stdio: 'ignore' });
+        for (const f of [clientKey, clientCert]) chmodSync(f, 0o600);
         // a configuration directory nobody but root may enter
         chmodSync(inst.configDir, 0o700);
         return {
@@ -120,6 +143,9 @@ describe('privileges: services open tables and queue as root, then run as mail_o
           smtpd_tls_key_file: key,
           smtpd_tls_security_level: 'may',
           relayhost: `[127.0.0.1]:${relayPort}`,
+          smtp_tls_security_level: 'encrypt',
+          smtp_tls_cert_file: clientCert,
+          smtp_tls_key_file: clientKey,
           smtp_sasl_auth_enable: 'yes',
           smtp_sasl_password_maps: `hash:${file}`,
           smtp_sasl_security_options: 'noanonymous',
@@ -133,7 +159,7 @@ describe('privileges: services open tables and queue as root, then run as mail_o
     await new Promise<void>((resolve) => (relay ? relay.close(() => resolve()) : resolve()));
   });
 
-  test('a root:root 0600 sasl_passwd (hash:) in a 0700 directory: mail is relayed with AUTH', async () => {
+  test('a root:root 0600 sasl_passwd (hash:) and smtp client key in a 0700 directory: mail is relayed over TLS with the certificate and AUTH', async () => {
     const st = statSync(join(sys.inst.configDir, 'sasl_passwd.lmdb'));
     assert.equal(st.uid, 0);
     assert.equal(st.mode & 0o777, 0o600);
@@ -145,6 +171,7 @@ describe('privileges: services open tables and queue as root, then run as mail_o
     transport.close();
     const msg = await waitFor('the message at the relayhost', () => relayed.find((m) => m.to.includes('someone@remote.test')));
     assert.equal(msg.user, 'relayuser');
+    assert.equal(msg.clientCert, 'client.example.test', 'smtp presented smtp_tls_cert_file, read before the privilege drop');
     assert.equal(msg.from, 'sender@example.test');
     assert.match(msg.body, /Subject: relayed with auth/);
     const sent = await sys.inst.waitForLog(/\w+\/smtp\[(\d+)\]: \w+: to=<someone@remote\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+,.* status=sent/);

@@ -41,8 +41,8 @@
  *   command has a time limit, and with the default SASL options no password
  *   is sent over an unencrypted TCP session.
  */
-import { clientAgent, type ClientAgentInstance } from '@postern/smtp-client';
-import { type ServiceContext, type ServiceMain } from '@postern/core';
+import { clientAgent, clientPreInit, type ClientAgentInstance } from '@postern/smtp-client';
+import { type ServiceContext, type ServiceMain, type ServicePreInit } from '@postern/core';
 
 export type LmtpAgentInstance = ClientAgentInstance;
 
@@ -52,3 +52,6 @@ export function lmtpAgent(ctx: ServiceContext): LmtpAgentInstance {
 }
 
 export const main: ServiceMain = async (ctx) => lmtpAgent(ctx);
+
+/** Reads the client's TLS files while the process is privileged. */
+export const preInit: ServicePreInit = clientPreInit('lmtp');

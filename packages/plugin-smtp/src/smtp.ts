@@ -65,8 +65,8 @@
  *   secure levels the certificate chain and name are checked during the
  *   handshake, before anything is sent.
  */
-import { clientAgent, type ClientAgentInstance } from '@postern/smtp-client';
-import { type ServiceContext, type ServiceMain } from '@postern/core';
+import { clientAgent, clientPreInit, type ClientAgentInstance } from '@postern/smtp-client';
+import { type ServiceContext, type ServiceMain, type ServicePreInit } from '@postern/core';
 
 export type SmtpAgentInstance = ClientAgentInstance;
 
@@ -76,3 +76,6 @@ export function smtpAgent(ctx: ServiceContext): SmtpAgentInstance {
 }
 
 export const main: ServiceMain = async (ctx) => smtpAgent(ctx);
+
+/** Reads the client's TLS files while the process is privileged. */
+export const preInit: ServicePreInit = clientPreInit('smtp');

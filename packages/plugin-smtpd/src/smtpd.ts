@@ -71,7 +71,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, provide, serviceClients, token, type ServicePreInit, use, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, type NameResolver, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
+import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, provide, serviceClients, token, tryUse, type ServicePreInit, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
 import { shareTicketKeys, tlsSessionCache } from '@postern/smtp-client';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
@@ -102,11 +102,6 @@ export interface Smtpd {
   /** Sessions in progress. */
   readonly sessions: number;
   stop(graceful: boolean): Promise<void>;
-}
-
-function fromContainer<T>(container: DependencyContainer | undefined, tok: symbol): T | undefined {
-  if (!container || !container.isRegistered(tok, true)) return undefined;
-  return use(container, tok as never) as T;
 }
 
 /** The contracts smtpd takes from its container (in-process objects or their clients). */
@@ -171,14 +166,14 @@ export async function createSmtpd(
   container: DependencyContainer,
   options: SmtpdOptions = {},
 ): Promise<Smtpd> {
-  const tables = options.tables ?? fromContainer<TableRegistry>(container, TABLES);
+  const tables = options.tables ?? tryUse(container, TABLES);
   const { cleanup, rewrite, anvil, verify, flush } = container.resolve(SmtpdServices);
-  let sasl = options.sasl ?? fromContainer<SaslServer>(container, SASL_SERVER);
+  let sasl = options.sasl ?? tryUse(container, SASL_SERVER);
   if (!sasl && config.bool('smtpd_sasl_auth_enable')) sasl = createSaslServer(config, tables, log);
-  const hooks = options.hooks ?? fromContainer<SmtpdHookRegistry>(container, SMTPD_HOOKS) ?? createHookRegistry();
+  const hooks = options.hooks ?? tryUse(container, SMTPD_HOOKS) ?? createHookRegistry();
   await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer, config);
 
-  const files = fromContainer<TlsFiles>(container, SMTPD_TLS_FILES) ?? readTlsFiles(config);
+  const files = tryUse(container, SMTPD_TLS_FILES) ?? readTlsFiles(config);
   let tlsOptions: { key?: Buffer; cert?: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } = {};
   if (files?.error) log.warn(`cannot load TLS certificate or key (${files.certFile}, ${files.keyFile}): ${files.error}`);
   else if (files) tlsOptions = { cert: files.cert, key: files.key };
@@ -192,7 +187,7 @@ export async function createSmtpd(
   const wrapper = config.bool('smtpd_tls_wrappermode');
   if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');
 
-  const resolver = fromContainer<NameResolver>(container, NAME_RESOLVER) ?? configuredResolver(config);
+  const resolver = tryUse(container, NAME_RESOLVER) ?? configuredResolver(config);
   const shared: SmtpdShared = {
     config,
     log,

@@ -33,7 +33,7 @@ import { clientSettings, type ClientProtocol, type ClientSettings } from './para
 import { saidText, softDsn, type SmtpReply } from './reply.js';
 import { chooseMechanism, saslCredentials } from './sasl.js';
 import { ClientSession, SessionError, type SessionHandover, type SessionOptions } from './session.js';
-import { tlsConnectOptions, tlsPolicy, tlsSummary, tlsTrust, type TlsPolicy, type TlsSettings } from './tls.js';
+import { tlsConnectOptions, tlsPolicy, tlsSummary, tlsTrust, type TlsPolicy, type TlsSettings, type TlsFileContents } from './tls.js';
 import { saveTlsSession, tlsClientSessionId, type TlsSessionCache } from './tls-cache.js';
 
 /** A recipient result with conn_use (logged by the skeleton when it supports it). */
@@ -59,6 +59,8 @@ export interface SmtpClientOptions {
   readonly cache?: SessionCache<ClientSession>;
   /** TLS session resumption: tlsSessionCache(clients, protocol) in a service process. */
   readonly tlsCache: TlsSessionCache;
+  /** The TLS files read before the privilege drop (clientPreInit); others are read at the handshake. */
+  readonly tlsFiles?: TlsFileContents;
 }
 
 export interface SmtpClient {
@@ -81,7 +83,7 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
   const { protocol, config, log, tables } = options;
   const cache = options.cache ?? new InProcessSessionCache<ClientSession>();
   const stats = { connections: 0, transactions: 0, reused: 0 };
-  const { tlsCache } = options;
+  const { tlsCache, tlsFiles } = options;
   let resolver = options.resolver;
 
   const deliver: DeliverFunction = async (request, message, agent) => {
@@ -90,7 +92,7 @@ export function createSmtpClient(options: SmtpClientOptions): SmtpClient {
       const maps = s.get('static_resolver_maps');
       resolver = maps ? staticResolver(tables.openList(maps), systemResolver()) : systemResolver();
     }
-    return runDelivery({ s, config, log, tables, resolver, cache, tlsCache, stats, protocol }, request, message, agent);
+    return runDelivery({ s, config, log, tables, resolver, cache, tlsCache, tlsFiles, stats, protocol }, request, message, agent);
   };
   return {
     deliver,
@@ -107,6 +109,7 @@ interface Env {
   readonly resolver: NameResolver;
   readonly cache: SessionCache<ClientSession>;
   readonly tlsCache: TlsSessionCache;
+  readonly tlsFiles: TlsFileContents | undefined;
   readonly stats: { connections: number; transactions: number; reused: number };
   readonly protocol: ClientProtocol;
 }
@@ -125,6 +128,7 @@ function tlsSettings(env: Env): TlsSettings {
     certFile: s.get('tls_cert_file'),
     keyFile: s.get('tls_key_file'),
     policyTables: policy ? tables.openList(policy) : [],
+    ...(env.tlsFiles && { files: env.tlsFiles }),
   };
 }
 

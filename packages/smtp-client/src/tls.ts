@@ -45,6 +45,38 @@ export interface TlsSettings {
   readonly certFile: string;
   readonly keyFile: string;
   readonly policyTables: readonly LookupTable[];
+  /** The files as readTlsFiles read them before the privilege drop (path -> content). */
+  readonly files?: TlsFileContents;
+}
+
+/** TLS files read while the process was privileged: a path (a CApath directory: its certificates) and its content. */
+export type TlsFileContents = ReadonlyMap<string, Buffer>;
+
+/**
+ * Reads the CA file, the CA directory's certificates, the certificate and the
+ * key (Postfix's smtp and lmtp read them in pre_init, as root: a client key is
+ * often readable by root alone). A file that cannot be read is left out; the
+ * handshake that needs it meets the same error.
+ */
+export function readTlsFiles(settings: Pick<TlsSettings, 'caFile' | 'caPath' | 'certFile' | 'keyFile'>): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const keyFile = settings.keyFile || settings.certFile;
+  for (const path of [settings.caFile, settings.certFile, keyFile]) {
+    if (!path || out.has(path)) continue;
+    try {
+      out.set(path, readFileSync(path));
+    } catch {
+      /* met again at the handshake */
+    }
+  }
+  if (settings.caPath) {
+    try {
+      out.set(settings.caPath, Buffer.concat(readCaPath(settings.caPath).flatMap((b) => [b, Buffer.from('\n')])));
+    } catch {
+      /* met again at the handshake */
+    }
+  }
+  return out;
 }
 
 /** Parses a level name; "" is none. */
@@ -202,13 +234,17 @@ export interface TlsOptionsInput {
 export function tlsConnectOptions(input: TlsOptionsInput): ConnectionOptions {
   const { policy, settings, hostname, nexthop } = input;
   const opts: ConnectionOptions = { ...protocolRange(policy.protocols) };
+  const read = (path: string): Buffer => settings.files?.get(path) ?? readFileSync(path);
   const ca: Buffer[] = [];
-  if (settings.caFile) ca.push(readFileSync(settings.caFile));
-  if (settings.caPath) ca.push(...readCaPath(settings.caPath));
+  if (settings.caFile) ca.push(read(settings.caFile));
+  if (settings.caPath) {
+    const pre = settings.files?.get(settings.caPath);
+    ca.push(...(pre ? [pre] : readCaPath(settings.caPath)));
+  }
   if (ca.length) opts.ca = ca;
   if (settings.certFile) {
-    opts.cert = readFileSync(settings.certFile);
-    opts.key = readFileSync(settings.keyFile || settings.certFile);
+    opts.cert = read(settings.certFile);
+    opts.key = read(settings.keyFile || settings.certFile);
   }
   if (!/^[\d.:]+$/.test(hostname)) opts.servername = hostname;
   if (input.session) opts.session = input.session;

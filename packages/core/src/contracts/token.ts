@@ -16,6 +16,11 @@ export function use<T>(container: DependencyContainer, tok: Token<T>): T {
   return container.resolve<T>(tok);
 }
 
+/** Resolves `tok` when `container` (or a parent of it) has it, else undefined. */
+export function tryUse<T>(container: DependencyContainer, tok: Token<T>): T | undefined {
+  return container.isRegistered(tok, true) ? container.resolve<T>(tok) : undefined;
+}
+
 /** Registers `value` for `tok` in `container` (a child container, never the global one). */
 export function provide<T>(container: DependencyContainer, tok: Token<T>, value: T): void {
   container.registerInstance<T>(tok, value);
