@@ -178,6 +178,7 @@ export async function shareTicketKeys(
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let lastName = '';
+  let settling = 3;
   const refresh = async () => {
     if (stopped) return;
     const key = await cache.ticketKey();
@@ -193,6 +194,13 @@ export async function shareTicketKeys(
         }
       }
       wait = Math.max(1000, key.expires - Date.now() + 50);
+      // two nodes that start at once may each store a new shared key (the
+      // last write wins): ask again soon, a few times, so every node ends up
+      // with the key that stayed stored
+      if (settling > 0) {
+        settling--;
+        wait = Math.min(wait, 2000);
+      }
     }
     timer = setTimeout(() => void refresh(), Math.min(wait, 0x7fffffff));
     timer.unref();
