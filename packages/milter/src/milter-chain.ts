@@ -5,7 +5,8 @@
  * milter in turn sees the message as the milters before it left it and its
  * edits are applied (headers, body, sender, recipients, quarantine).
  */
-import { Milter, type MacroLists, type MacroSource, type MilterDefaultAction, type MilterEdit, type MilterSpec } from './milter-conn.js';
+import { Milter, type MacroLists, type MacroSource, type MilterDefaultAction, type MilterSpec } from './milter-conn.js';
+import type { MilterHeaderChecks } from './milter-hbc.js';
 import { applyContentEdits, formatMessage, parseMessage } from './milter-message.js';
 import { SMFIM } from './milter-protocol.js';
 
@@ -33,6 +34,7 @@ export const MILTER_PARAMETERS = [
   { name: 'milter_end_of_data_macros', default: 'i', type: 'list', description: 'Macros sent with the end of the message.' },
   { name: 'milter_macro_daemon_name', default: '$myhostname', type: 'string', description: 'The {daemon_name} macro.' },
   { name: 'milter_macro_v', default: '$mail_name $mail_version', type: 'string', description: 'The v macro.' },
+  { name: 'milter_header_checks', default: '', type: 'table', description: 'header_checks(5) tables for the headers milters add, insert or change (not the message\'s own): every header_checks action except PREPEND (Postfix 2.7).' },
   { name: 'milter_macro_defaults', default: '', type: 'string', description: 'name=value or {name=value} pairs: macro values sent when the session has none (Postfix 3.1).' },
 ] as const;
 
@@ -194,8 +196,14 @@ export class MilterChain {
     return this.each((m) => m.dataEvent());
   }
 
-  /** The message through every milter in turn, each one's edits applied before the next sees it. */
-  async message(content: Buffer): Promise<MilterMessageResult> {
+  /**
+   * The message through every milter in turn, each one's edits applied
+   * before the next sees it. With `checks` (milter_header_checks) each new
+   * header value is checked first; once they refuse or discard the message,
+   * the further edits are skipped and the later milters do not see it (the
+   * caller reads the outcome from `checks`).
+   */
+  async message(content: Buffer, checks?: MilterHeaderChecks): Promise<MilterMessageResult> {
     const msg = parseMessage(content);
     let sender: string | undefined;
     const add: string[] = [];
@@ -205,15 +213,20 @@ export class MilterChain {
     for (const m of this.milters) {
       const { reply, edits } = await m.messageEvent(msg.headers, msg.body);
       if (reply !== undefined && reply !== 'D' && !reply.startsWith('H')) return { reply, content, addRecipients: [], deleteRecipients: [] };
-      if (reply === 'D') discard = true;
-      if (reply?.startsWith('H')) hold ??= reply.slice(1) || 'milter triggers HOLD action';
-      applyContentEdits(msg, edits);
-      for (const e of edits as MilterEdit[]) {
+      for (const edit of edits) {
+        const e = checks ? await checks.edit(edit) : edit;
+        if (checks?.stopped) break;
+        if (e === undefined) continue;
+        applyContentEdits(msg, [e]);
         if (e.op === 'changeFrom') sender = e.address;
         else if (e.op === 'addRcpt') add.push(e.address);
         else if (e.op === 'delRcpt') del.push(e.address);
         else if (e.op === 'quarantine') hold ??= e.reason || 'milter triggers HOLD action';
       }
+      // the checks' refusal or discard stands for this milter's reply too
+      if (checks?.stopped) break;
+      if (reply === 'D') discard = true;
+      if (reply?.startsWith('H')) hold ??= reply.slice(1) || 'milter triggers HOLD action';
       if (discard) break;
     }
     return { discard, hold, content: formatMessage(msg), sender, addRecipients: add, deleteRecipients: del };

@@ -36,7 +36,8 @@ export interface MilterSpec {
 export type MilterEdit =
   | { readonly op: 'addHeader'; readonly name: string; readonly value: string }
   | { readonly op: 'insertHeader'; readonly index: number; readonly name: string; readonly value: string }
-  | { readonly op: 'changeHeader'; readonly index: number; readonly name: string; readonly value: string }
+  /** `rename`: the header's new name (a milter_header_checks REPLACE); absent, the name stays. */
+  | { readonly op: 'changeHeader'; readonly index: number; readonly name: string; readonly value: string; readonly rename?: string }
   | { readonly op: 'replaceBody'; readonly body: Buffer }
   | { readonly op: 'addRcpt'; readonly address: string; readonly args?: string }
   | { readonly op: 'delRcpt'; readonly address: string }

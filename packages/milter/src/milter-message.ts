@@ -43,6 +43,12 @@ export function parseMessage(content: Buffer): MilterMessage {
   return { headers, body: Buffer.from(content.subarray(Math.min(off, content.length))) };
 }
 
+/** "Name: value" as a header (is_header): its name and what follows the colon; undefined when it is none. */
+export function splitHeader(text: string): MilterHeader | undefined {
+  const m = NAME.exec(text);
+  return m ? { name: m[1]!, value: text.slice(m[0].length) } : undefined;
+}
+
 export function formatMessage(msg: MilterMessage): Buffer {
   const head = msg.headers.map((h) => `${h.name}:${h.value}\n`).join('');
   return Buffer.concat([Buffer.from(`${head}\n`, 'utf8'), msg.body]);
@@ -63,9 +69,9 @@ export function applyContentEdits(msg: MilterMessage, edits: readonly MilterEdit
         let seen = 0;
         const at = msg.headers.findIndex((h) => h.name.toLowerCase() === e.name.toLowerCase() && ++seen === Math.max(1, e.index));
         if (at < 0) {
-          if (e.value !== '') msg.headers.push({ name: e.name, value: e.value });
+          if (e.value !== '') msg.headers.push({ name: e.rename ?? e.name, value: e.value });
         } else if (e.value === '') msg.headers.splice(at, 1);
-        else msg.headers[at] = { name: msg.headers[at]!.name, value: e.value };
+        else msg.headers[at] = { name: e.rename ?? msg.headers[at]!.name, value: e.value };
         break;
       }
       case 'replaceBody':

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
-import { applyContentEdits, formatMessage, MilterChain, milterSpecs, parseMessage, type MilterConfig, type MilterEdit } from '../src/index.js';
+import { applyContentEdits, formatMessage, MilterChain, MilterHeaderChecks, milterSpecs, parseMessage, type MilterConfig, type MilterEdit } from '../src/index.js';
 
 type Send = (cmd: string, data?: Buffer) => void;
 
@@ -192,4 +192,146 @@ test('milter_content_timeout: a milter that stops answering during the message g
   assert.match(warnings[0]!, /timeout while sending L$/);
   chain.quit();
   m.server.close();
+});
+
+/**
+ * milter_header_checks: two milters, the first adds, inserts or changes
+ * headers at the end of the message (SMFIR_ADDHEADER 'h', INSHEADER 'i',
+ * CHGHEADER 'm'), the second adds one of its own and counts the messages it
+ * saw; the tables (a pattern table stand-in) see only the milters' headers.
+ */
+test('milter_header_checks: the actions on the headers milters add, insert or change, with their log lines', async () => {
+  let editsA: [string, Buffer][] = [];
+  const first = await scripted((cmd, _d, send) => {
+    if (cmd === 'E') for (const [c, d] of editsA) send(c, d);
+    send('c');
+  });
+  let seenB = 0;
+  const second = await scripted((cmd, _d, send) => {
+    if (cmd === 'E') {
+      seenB++;
+      send('h', Buffer.concat([str('X-Second'), str('yes')]));
+    }
+    send('c');
+  });
+  const add = (name: string, value: string): [string, Buffer] => ['h', Buffer.concat([str(name), str(value)])];
+  const indexed = (cmd: string, index: number, name: string, value: string): [string, Buffer] => {
+    const i = Buffer.alloc(4);
+    i.writeUInt32BE(index, 0);
+    return [cmd, Buffer.concat([i, str(name), str(value)])];
+  };
+  const ctx = { queueId: '4Q1', client: 'host.example[192.0.2.1]', sender: 'a@example', recipient: 'b@example', protocol: 'ESMTP', helo: 'client.example' };
+  const tail = 'from host.example[192.0.2.1]; from=<a@example> to=<b@example> proto=ESMTP helo=<client.example>';
+  const original = 'X-Spam: yes\nSubject: hello\n\nbody\n';
+  const run = async (edits: [string, Buffer][], rules: [RegExp, string][], opts: { hold?: boolean; failing?: boolean } = {}) => {
+    editsA = edits;
+    const info: string[] = [];
+    const warn: string[] = [];
+    const table = {
+      lookup: async (key: string) => {
+        if (opts.failing) throw new Error('table is gone');
+        return rules.find(([re]) => re.test(key))?.[1];
+      },
+    };
+    const checks = new MilterHeaderChecks([table], { info: (t) => info.push(t), warn: (t) => warn.push(t) }, { ...ctx, hold: opts.hold });
+    const c = config(`inet:127.0.0.1:${first.port}, inet:127.0.0.1:${second.port}`);
+    const chain = await MilterChain.open(milterSpecs(c, 'smtpd_milters'), c, macros, () => undefined);
+    await chain.connect('host.example', '192.0.2.1', 25, 'inet');
+    await chain.mail('a@example');
+    const before = seenB;
+    const r = await chain.message(Buffer.from(original), checks);
+    chain.quit();
+    return { r, checks, info, warn, content: r.content.toString(), secondSaw: seenB > before };
+  };
+  try {
+    const spam: [RegExp, string][] = [[/^X-Spam: yes/i, 'HOLD spam found']];
+
+    // the message's own X-Spam: header does not trigger it; the milter's does
+    let t = await run([], spam);
+    assert.deepEqual([t.checks.held, t.info], [false, []]);
+    t = await run([add('X-Spam', 'yes')], spam);
+    assert.equal(t.checks.held, true);
+    assert.deepEqual(t.info, [`4Q1: milter-header-hold: header X-Spam: yes ${tail}: spam found`]);
+    assert.equal(t.content, 'X-Spam: yes\nSubject: hello\nX-Spam: yes\nX-Second: yes\n\nbody\n', 'HOLD keeps the header; the next milter runs');
+    t = await run([add('X-Spam', 'yes')], spam, { hold: true });
+    assert.deepEqual([t.checks.held, t.info], [false, []], 'a message on hold already: HOLD is not logged again');
+
+    // REJECT: the triggering header and the later edits are not applied, the next milter is skipped
+    t = await run([add('X-Virus', 'found'), add('X-After', 'x')], [[/^X-Virus:/, 'REJECT']]);
+    assert.equal(t.checks.reply, '550 5.7.1 message content rejected');
+    assert.deepEqual(t.info, [`4Q1: milter-header-reject: header X-Virus: found ${tail}: 5.7.1 message content rejected`]);
+    assert.equal(t.content, original);
+    assert.equal(t.secondSaw, false);
+    t = await run([add('X-Virus', 'found')], [[/^X-Virus:/, 'REJECT 4.7.1 try later']]);
+    assert.equal(t.checks.reply, '451 4.7.1 try later');
+    t = await run([add('X-Virus', 'found')], [[/^X-Virus:/, 'REJECT 2.0.0 fine']]);
+    assert.equal(t.checks.reply, '451 4.0.0 fine');
+    assert.deepEqual(t.warn, ['bad DSN action in 2.0.0 fine -- need 4.x.x or 5.x.x']);
+
+    // DISCARD, without text: the log line ends in ": " as Postfix's does
+    t = await run([add('X-Virus', 'found')], [[/^X-Virus:/, 'DISCARD']]);
+    assert.deepEqual([t.checks.discard, t.r.discard, t.secondSaw], [true, false, false]);
+    assert.deepEqual(t.info, [`4Q1: milter-header-discard: header X-Virus: found ${tail}: `]);
+
+    // REPLACE on a changed header, IGNORE on an inserted one, STRIP on an added one
+    t = await run(
+      [indexed('m', 1, 'Subject', 'buy now'), indexed('i', 0, 'X-Internal', 'secret'), add('X-Trace', 'abc')],
+      [
+        [/^Subject: buy now/, 'REPLACE X-Old-Subject: buy now'],
+        [/^X-Internal:/, 'IGNORE'],
+        [/^X-Trace:/, 'STRIP trace removed'],
+      ],
+    );
+    assert.equal(t.content, 'X-Spam: yes\nX-Old-Subject: buy now\nX-Second: yes\n\nbody\n');
+    assert.deepEqual(t.info, [`4Q1: milter-header-replace: header Subject: buy now ${tail}: X-Old-Subject: buy now`, `4Q1: milter-header-strip: header X-Trace: abc ${tail}: trace removed`]);
+
+    // FILTER, BCC, WARN, INFO; REDIRECT then ends the actions: the HOLD after it does nothing
+    t = await run(
+      [add('X-F', '1'), add('X-B', '1'), add('X-W', '1'), add('X-I', '1'), add('X-R', '1'), add('X-Spam', 'yes')],
+      [
+        [/^X-F:/, 'FILTER scan:[127.0.0.1]:10025'],
+        [/^X-B:/, 'BCC archive@example'],
+        [/^X-W:/, 'WARN look'],
+        [/^X-I:/, 'INFO note'],
+        [/^X-R:/, 'REDIRECT trap@example'],
+        ...spam,
+      ],
+    );
+    assert.deepEqual([t.checks.filter, t.checks.bcc, t.checks.redirect, t.checks.held], ['scan:[127.0.0.1]:10025', ['archive@example'], 'trap@example', false]);
+    assert.deepEqual(t.info, [
+      `4Q1: milter-header-filter: header X-F: 1 ${tail}: scan:[127.0.0.1]:10025`,
+      `4Q1: milter-header-bcc: header X-B: 1 ${tail}: archive@example`,
+      `4Q1: milter-header-warning: header X-W: 1 ${tail}: look`,
+      `4Q1: milter-header-info: header X-I: 1 ${tail}: note`,
+      `4Q1: milter-header-redirect: header X-R: 1 ${tail}: trap@example`,
+    ]);
+    assert.equal(t.secondSaw, true, 'REDIRECT does not stop the milters');
+
+    // PREPEND is logged and not implemented; bad arguments and unknown commands are warnings
+    t = await run(
+      [add('X-P', '1'), add('X-Q', '1'), add('X-Z', '1'), add('X-Y', '1')],
+      [
+        [/^X-P:/, 'PREPEND X-Tag: tagged'],
+        [/^X-Q:/, 'REDIRECT nobody'],
+        [/^X-Z:/, 'FROB it'],
+        [/^X-Y:/, 'REPLACE not a header'],
+      ],
+    );
+    assert.deepEqual(t.info, [`4Q1: milter-header-prepend: header X-P: 1 ${tail}: X-Tag: tagged`]);
+    assert.deepEqual(t.warn, [
+      'the milter_header/body_checks prepend action is not implemented',
+      'bad REDIRECT target "nobody" in milter_header_checks map -- need user@domain',
+      'unsupported command in milter_header_checks map: FROB it',
+      'bad REPLACE header text "not a header" in milter_header_checks map -- need "headername: headervalue"',
+    ]);
+    assert.equal(t.content, 'X-Spam: yes\nSubject: hello\nX-P: 1\nX-Q: 1\nX-Z: 1\nX-Y: 1\nX-Second: yes\n\nbody\n');
+
+    // a table that fails: the message is not accepted
+    t = await run([add('X-A', '1')], [], { failing: true });
+    assert.equal(t.checks.reply, '451 4.3.0 Error: queue file write error');
+    assert.deepEqual(t.warn, ['4Q1: milter_header_checks map lookup problem -- message not accepted, try again later']);
+  } finally {
+    first.server.close();
+    second.server.close();
+  }
 });

@@ -3,12 +3,13 @@
  * come from smtpd (sendmail through pickup, qmqpd, postsuper -r) goes through
  * these milters before cleanup processes it. cleanup pretends, as Postfix
  * does, that the mail arrived over ESMTP from "localhost" [127.0.0.1] with
- * HELO localhost; the milters' replies and edits apply as for smtpd_milters.
+ * HELO localhost; the milters' replies and edits apply as for smtpd_milters,
+ * the headers they add or change meeting milter_header_checks first.
  * Mail that Postern makes itself (bounces, local(8) forwarding, verify
  * probes) is not sent to milters.
  */
-import { MilterChain, milterSpecs } from '@postern/milter';
-import type { CleanupRequest, CleanupResult, ConfigView, Logger } from '@postern/core';
+import { MilterChain, MilterHeaderChecks, milterSpecs } from '@postern/milter';
+import type { CleanupRequest, CleanupResult, ConfigView, Logger, LookupTable } from '@postern/core';
 
 /** The origins of mail that non_smtpd_milters inspect. */
 const NON_SMTPD = new Set(['pickup', 'qmqpd', 'postsuper', 'sendmail']);
@@ -22,6 +23,7 @@ export async function nonSmtpdMilters(
   log: Logger,
   request: CleanupRequest,
   content: AsyncIterable<Buffer>,
+  headerChecks: readonly LookupTable[] = [],
 ): Promise<{ refused?: Omit<CleanupResult, 'queueId'>; request: CleanupRequest; content: AsyncIterable<Buffer> }> {
   const chunks: Buffer[] = [];
   for await (const c of content) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
@@ -65,14 +67,35 @@ export async function nonSmtpdMilters(
     if (recipients.length === 0) return { refused: refuse('550 5.7.1 Command rejected'), request, content: once(Buffer.concat(chunks)) };
     r = await chain.data();
     if (r !== undefined && r !== 'D' && !r.startsWith('H')) return { refused: refuse(r), request, content: once(Buffer.concat(chunks)) };
-    const m = await chain.message(Buffer.concat(chunks));
+    const checks = headerChecks.length
+      ? new MilterHeaderChecks(headerChecks, log, {
+          queueId: request.queueId ?? 'NOQUEUE',
+          client: 'localhost[127.0.0.1]',
+          sender: request.sender,
+          recipient: recipients.at(-1)?.address,
+          protocol: request.client?.protocol,
+          helo: request.client?.helo,
+          hold: !!request.flags?.hold,
+        })
+      : undefined;
+    const m = await chain.message(Buffer.concat(chunks), checks);
+    // milter_header_checks logged their own REJECT and DISCARD
+    if (checks?.reply) return { refused: refusalOf(checks.reply), request, content: once(m.content) };
     if (m.reply !== undefined) return { refused: refuse(m.reply), request, content: once(m.content) };
-    if (m.discard) return { refused: { status: 'discarded', code: 250, dsn: '2.0.0', text: 'Ok' }, request, content: once(m.content) };
+    if (m.discard || checks?.discard) return { refused: { status: 'discarded', code: 250, dsn: '2.0.0', text: 'Ok' }, request, content: once(m.content) };
     recipients = recipients.filter((x) => !m.deleteRecipients.some((d) => d.toLowerCase() === x.address.toLowerCase()));
-    recipients.push(...m.addRecipients.map((address) => ({ address })));
-    if (m.hold) log.info(`${request.queueId ?? 'NOQUEUE'}: milter-hold: END-OF-MESSAGE from localhost[127.0.0.1]: ${m.hold}; from=<${request.sender}>`);
+    recipients.push(...m.addRecipients.map((address) => ({ address })), ...(checks?.bcc ?? []).map((address) => ({ address })));
+    const hold = !!request.flags?.hold || !!checks?.held || !!m.hold;
+    if (m.hold && !request.flags?.hold && !checks?.held) log.info(`${request.queueId ?? 'NOQUEUE'}: milter-hold: END-OF-MESSAGE from localhost[127.0.0.1]: ${m.hold}; from=<${request.sender}>`);
     return {
-      request: { ...request, sender: m.sender ?? request.sender, recipients, ...(m.hold && { flags: { ...request.flags, hold: true } }) },
+      request: {
+        ...request,
+        sender: m.sender ?? request.sender,
+        recipients,
+        ...(hold && { flags: { ...request.flags, hold: true } }),
+        ...(checks?.filter !== undefined && { filter: checks.filter }),
+        ...(checks?.redirect !== undefined && { redirect: checks.redirect }),
+      },
       content: once(m.content),
     };
   } finally {
@@ -83,6 +106,11 @@ export async function nonSmtpdMilters(
 function refusal(reply: string, log: Logger, request: CleanupRequest): Omit<CleanupResult, 'queueId'> {
   const text = reply === 'S' ? '421 4.7.0 Server closing connection' : reply;
   log.info(`${request.queueId ?? 'NOQUEUE'}: milter-reject: END-OF-MESSAGE from localhost[127.0.0.1]: ${text}; from=<${request.sender}>`);
+  return refusalOf(text);
+}
+
+/** A reply ("550 5.7.1 text") as cleanup's result. */
+function refusalOf(text: string): Omit<CleanupResult, 'queueId'> {
   const m = /^(\d{3})(?: ([245]\.\d{1,3}\.\d{1,3}))?\s*(.*)$/.exec(text);
   const code = Number(m?.[1] ?? 451);
   return { status: code >= 500 ? 'rejected' : 'tempfail', code, dsn: m?.[2] ?? (code >= 500 ? '5.7.1' : '4.7.1'), text: m?.[3] ?? text };

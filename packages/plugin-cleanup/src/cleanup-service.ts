@@ -67,6 +67,8 @@ interface PendingRecipient {
 export class Cleanup implements CleanupService {
   readonly mapper: AddressMapper;
   private readonly checks: MessageChecks;
+  /** milter_header_checks, for the headers non_smtpd_milters add or change. */
+  private readonly milterChecks: LookupTable[];
   private readonly own: Set<string>;
   private readonly mynetworks: BlockList;
   private readonly rewriteClientTables: LookupTable[];
@@ -83,6 +85,7 @@ export class Cleanup implements CleanupService {
       nested: tables.openList(config.get('nested_header_checks')),
       body: tables.openList(config.get('body_checks')),
     };
+    this.milterChecks = tables.openList(config.get('milter_header_checks'));
     this.own = ownAddresses(config);
     this.mynetworks = networks(config.list('mynetworks'));
     this.rewriteClients = config.list('local_header_rewrite_clients').map((i) => i.toLowerCase());
@@ -110,7 +113,7 @@ export class Cleanup implements CleanupService {
     if (id !== request.queueId) onQueueId?.(id);
     if (nonSmtpdMiltersApply(config, request)) {
       // the client sends the content once it knows the queue ID
-      const staged = await nonSmtpdMilters(config, log, { ...request, queueId: id }, content).catch((err: unknown) => {
+      const staged = await nonSmtpdMilters(config, log, { ...request, queueId: id }, content, this.milterChecks).catch((err: unknown) => {
         writer.abort();
         throw err;
       });

@@ -5,10 +5,12 @@
  * smtpd's reply (check_milter_reply: "milter-reject", "milter-hold",
  * "milter-discard" log lines). At the end of DATA the whole message goes
  * through the milters before cleanup gets it, with their header and body
- * edits, sender and recipient changes, and quarantine (HOLD) applied.
+ * edits, sender and recipient changes, and quarantine (HOLD) applied; the
+ * headers they add or change meet milter_header_checks first (Postfix does
+ * this in cleanup, which runs smtpd's milters; here smtpd runs them).
  */
-import { MilterChain, milterSpecs } from '@postern/milter';
-import type { CleanupRequest, ConfigView, Logger, TableRegistry } from '@postern/core';
+import { MilterChain, MilterHeaderChecks, milterSpecs } from '@postern/milter';
+import type { CleanupRequest, ConfigView, Logger, LookupTable, TableRegistry } from '@postern/core';
 import type { SmtpdState } from './smtpd-state.js';
 
 export type MilterLog = (action: string, text: string, recipient?: string) => void;
@@ -25,11 +27,14 @@ export class SmtpdMilters {
   private chain!: MilterChain;
   /** The recipient of the RCPT command being checked ({rcpt_addr}). */
   private rcptAddr?: string;
+  /** milter_header_checks. */
+  private headerChecks: readonly LookupTable[] = [];
 
   private constructor(
     private readonly config: ConfigView,
     private readonly state: SmtpdState,
     private readonly log: MilterLog,
+    private readonly logger: Logger,
   ) {}
 
   /**
@@ -54,7 +59,8 @@ export class SmtpdMilters {
     }
     if (value.trim() === '') return undefined;
     const specs = milterSpecs(config, param, value);
-    const milters = new SmtpdMilters(config, state, log);
+    const milters = new SmtpdMilters(config, state, log, logger);
+    if (tables) milters.headerChecks = tables.openList(config.get('milter_header_checks'));
     milters.chain = await MilterChain.open(specs, config, (name) => milters.macro(name), (w) => logger.warn(w));
     return milters;
   }
@@ -130,17 +136,33 @@ export class SmtpdMilters {
     const chunks: Buffer[] = [];
     for await (const c of content) chunks.push(c);
     this.state.where = 'END-OF-MESSAGE';
-    const r = await this.chain.message(Buffer.concat(chunks));
+    const s = this.state;
+    const client = request.client;
+    const checks = this.headerChecks.length
+      ? new MilterHeaderChecks(this.headerChecks, this.logger, {
+          queueId: request.queueId ?? s.queueId ?? 'NOQUEUE',
+          client: client?.log ?? `${client?.name ?? s.name}[${client?.address ?? s.address}]`,
+          sender: request.sender,
+          recipient: request.recipients.at(-1)?.address,
+          protocol: client?.protocol,
+          helo: client?.helo,
+          hold: !!s.hold,
+        })
+      : undefined;
+    const r = await this.chain.message(Buffer.concat(chunks), checks);
     this.chain.abort();
+    // milter_header_checks logged their REJECT and DISCARD themselves (cleanup_milter_apply does not repeat them)
+    if (checks?.reply) return { reply: checks.reply, request, content: r.content };
+    if (checks?.discard) s.discard ??= 'milter';
     if (r.reply !== undefined) {
       const v = this.verdict(r.reply);
       return { reply: v.reply, request, content: r.content };
     }
+    if (checks?.held) s.hold ??= 'milter_header_checks';
     if (r.discard) this.verdict('D');
     if (r.hold) this.verdict(`H${r.hold}`);
-    const s = this.state;
     let recipients = request.recipients.filter((x) => !r.deleteRecipients.some((d) => d.toLowerCase() === x.address.toLowerCase()));
-    recipients = [...recipients, ...r.addRecipients.map((address) => ({ address }))];
+    recipients = [...recipients, ...r.addRecipients.map((address) => ({ address })), ...(checks?.bcc ?? []).map((address) => ({ address }))];
     return {
       discard: !!s.discard,
       request: {
@@ -148,6 +170,8 @@ export class SmtpdMilters {
         sender: r.sender ?? request.sender,
         recipients,
         ...(s.hold && { flags: { ...request.flags, hold: true } }),
+        ...(checks?.filter !== undefined && { filter: checks.filter }),
+        ...(checks?.redirect !== undefined && { redirect: checks.redirect }),
       },
       content: r.content,
     };
