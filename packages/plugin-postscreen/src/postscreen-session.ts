@@ -7,10 +7,11 @@
  * the cache, then hand the connection to smtpd, or reply and disconnect.
  */
 import type { Socket } from 'node:net';
-import type { Logger } from '@postern/core';
+import type { Logger, LookupTable } from '@postern/core';
 import type { AccessList, AddressList } from './postscreen-access.js';
 import type { PostscreenCache } from './postscreen-cache.js';
 import type { DnsblScore, DnsblScorer } from './postscreen-dnsbl.js';
+import { ReplyOut, type PostscreenFooter } from './postscreen-send.js';
 import { DummySmtpd } from './postscreen-smtpd.js';
 import {
   allTodoPassed,
@@ -66,6 +67,8 @@ export interface PostscreenSettings {
   readonly forbiddenCommands: readonly string[];
   readonly discardEhlo: readonly string[];
   readonly tlsLevel: 'none' | 'may' | 'encrypt';
+  /** smtputf8_enable: a command line that is not UTF-8 skips postscreen_command_filter. */
+  readonly smtputf8: boolean;
 }
 
 /** A TLS engine for the dummy engine's STARTTLS (tlsproxy(8)). */
@@ -83,6 +86,10 @@ export interface PostscreenShared {
   readonly scorer: DnsblScorer;
   readonly clients: Map<string, ClientInfo>;
   readonly tls?: PostscreenTls;
+  /** postscreen_reject_footer(_maps); undefined: none configured. */
+  readonly footer?: PostscreenFooter;
+  /** postscreen_command_filter; undefined: none. */
+  readonly commandFilter?: LookupTable;
   /** Sessions being screened (for postscreen_pre_queue_limit). */
   screening: number;
   /** Connections handed to smtpd and still open (for postscreen_post_queue_limit). */
@@ -138,6 +145,8 @@ export class PostscreenSession {
   private onInput: (() => void) | undefined;
   private onEnd: (() => void) | undefined;
   private ended = false;
+  /** Every reply goes out here (the reject footer, in order behind a footer table lookup). */
+  readonly out: ReplyOut;
 
   constructor(
     readonly shared: PostscreenShared,
@@ -147,6 +156,9 @@ export class PostscreenSession {
     this.port = String(socket.remotePort ?? 0);
     this.tests = todoTests(newExpireTimes(), shared.settings.enabled, 1).tests;
     this.startedAt = shared.now();
+    this.out = new ReplyOut(shared.footer, this, (text) => {
+      if (!this.socket.destroyed && this.socket.writable) this.socket.write(`${text}\r\n`);
+    });
     this.attach(socket);
   }
 
@@ -197,6 +209,10 @@ export class PostscreenSession {
   get closed(): boolean {
     return this.ended;
   }
+  /** psc_conclude has run: the verdict is in, nothing more is read. */
+  get isConcluded(): boolean {
+    return this.concluded;
+  }
   /** The current phase's input and end-of-input handlers. */
   listen(onInput: (() => void) | undefined, onEnd: (() => void) | undefined): void {
     this.onInput = onInput;
@@ -211,7 +227,7 @@ export class PostscreenSession {
 
   send(line: string): boolean {
     if (this.ended || this.socket.destroyed) return false;
-    this.socket.write(`${line}\r\n`);
+    this.out.reply(line);
     return true;
   }
 
@@ -467,23 +483,38 @@ export class PostscreenSession {
     if (!this.noForward && !this.ended) {
       this.socket.removeAllListeners('data');
       this.socket.pause();
-      const sh = this.shared;
-      const done = (): void => void sh.served--;
-      sh.served++;
-      this.socket.once('close', done);
-      if (sh.handoff(this.socket)) {
-        this.ended = true;
-        this.release();
-        return;
-      }
-      sh.served--;
-      this.socket.off('close', done);
-      this.log.warn(`cannot pass connection from ${this.addrPort} to the smtpd service`);
-      this.finalReply = '421 4.3.2 All server ports are busy';
+      // the hand-off follows the replies still waiting for a footer lookup
+      return this.out.after(() => this.handoff());
     }
+    this.disconnect();
+  }
+
+  /** Hands the connection to smtpd (psc_send_socket), or replies 421 when that fails. */
+  private handoff(): void {
+    const sh = this.shared;
+    if (this.ended) return this.disconnect();
+    const done = (): void => void sh.served--;
+    sh.served++;
+    this.socket.once('close', done);
+    if (sh.handoff(this.socket)) {
+      this.ended = true;
+      this.release();
+      return;
+    }
+    sh.served--;
+    this.socket.off('close', done);
+    this.log.warn(`cannot pass connection from ${this.addrPort} to the smtpd service`);
+    this.finalReply = '421 4.3.2 All server ports are busy';
+    this.disconnect();
+  }
+
+  /** The final reply (unless the client hung up), then the end of the connection once the replies are out. */
+  private disconnect(): void {
     if (!this.hangup) this.send(this.finalReply);
     this.log.info(`DISCONNECT ${this.addrPort}`);
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.out.after(() => {
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    });
   }
 }

@@ -4,8 +4,11 @@
  * pipelining, non-SMTP commands, bare newlines), rejects every recipient
  * with 450 4.3.2 (or the reply of a failed test's enforce action) and, at
  * the end, lets the session conclude: a client that passed must come back,
- * and its next connection is handed to smtpd (PASS OLD).
+ * and its next connection is handed to smtpd (PASS OLD). Each command line
+ * may first be replaced by postscreen_command_filter.
  */
+import { isUtf8 } from 'node:buffer';
+import { filterCommand, type LookupTable } from '@postern/core';
 import { DEEP, type TestName } from './postscreen-tests.js';
 import type { Action, PostscreenSession } from './postscreen-session.js';
 import { escapeText } from './postscreen-session.js';
@@ -105,9 +108,14 @@ export class DummySmtpd {
   }
 
   private read(): void {
-    const s = this.s;
     if (this.busy) return;
     this.busy = true;
+    void this.drain();
+  }
+
+  /** Reads and runs the complete command lines in the input; awaits only a postscreen_command_filter lookup. */
+  private async drain(): Promise<void> {
+    const s = this.s;
     try {
       for (;;) {
         const nl = s.input.indexOf(0x0a);
@@ -130,11 +138,43 @@ export class DummySmtpd {
           s.log.info(`BARE NEWLINE from ${s.addrPort} after ${escapeText(raw)}`);
           if (this.deepFail('barlf', 'bare newline test', '521 5.5.1 Protocol error')) return;
         }
-        if (this.command(raw.toString('latin1')) === 'destroyed') return;
+        let line = raw.toString('latin1');
+        if (s.shared.commandFilter && (isUtf8(raw) || !this.st.smtputf8)) {
+          const filtered = await this.filter(raw);
+          // the client left, or the time limit struck, during the lookup
+          if (filtered === undefined || s.isConcluded) return;
+          line = filtered;
+        }
+        if (this.command(line) === 'destroyed') return;
         this.arm();
       }
     } finally {
       this.busy = false;
+    }
+  }
+
+  /**
+   * postscreen_command_filter: the line, leading blanks removed, looked up;
+   * a result replaces it (logged "replacing command"). A table that cannot
+   * answer ends the session without a reply (Postfix: a fatal error).
+   */
+  private async filter(raw: Buffer): Promise<string | undefined> {
+    const s = this.s;
+    const table = s.shared.commandFilter as LookupTable;
+    const text = isUtf8(raw) ? raw.toString('utf8') : raw.toString('latin1');
+    try {
+      const r = await filterCommand(table, text, s.addrPort);
+      if (!r.logged) return raw.toString('latin1');
+      s.log.info(r.logged);
+      // the engine reads bytes as latin1, as it reads the client's own lines
+      return Buffer.from(r.line, 'utf8').toString('latin1');
+    } catch (err) {
+      s.log.warn(`${table.spec} lookup error for "${text.slice(0, 100)}": ${(err as Error).message}`);
+      if (!s.isConcluded) {
+        s.hangup = true;
+        this.finish('');
+      }
+      return undefined;
     }
   }
 
@@ -279,26 +319,30 @@ export class DummySmtpd {
     plain.removeAllListeners('data');
     s.listen(undefined, () => s.hangupEvent());
     clearTimeout(this.timer);
-    engine.start(plain, { address: s.address, port: Number(s.port) }).then(
-      (secure) => {
-        this.tls = true;
-        this.helo = undefined;
-        this.sender = undefined;
-        s.attach(secure);
-        this.arm();
-        s.listen(
-          () => this.read(),
-          () => {
-            clearTimeout(this.timer);
-            s.hangupEvent();
-          },
-        );
-      },
-      (err: Error) => {
-        s.log.warn(`cannot start TLS for ${s.addrPort}: ${err.message}`);
-        s.hangupEvent();
-      },
-    );
+    // after the replies still waiting for a footer lookup
+    s.out.after(() => {
+      if (s.isConcluded) return;
+      void engine.start(plain, { address: s.address, port: Number(s.port) }).then(
+        (secure) => {
+          this.tls = true;
+          this.helo = undefined;
+          this.sender = undefined;
+          s.attach(secure);
+          this.arm();
+          s.listen(
+            () => this.read(),
+            () => {
+              clearTimeout(this.timer);
+              s.hangupEvent();
+            },
+          );
+        },
+        (err: Error) => {
+          s.log.warn(`cannot start TLS for ${s.addrPort}: ${err.message}`);
+          s.hangupEvent();
+        },
+      );
+    });
     return 'sent';
   }
 }

@@ -31,6 +31,9 @@
  *     (smtpd_service_name): master gives the connection to an smtpd
  *     process, which sends its own "220 " greeting.
  *   - STARTTLS in the dummy engine goes through tlsproxy(8).
+ *   - postscreen_command_filter may replace a command line before the dummy
+ *     engine parses it; every 4xx/5xx reply gets postscreen_reject_footer
+ *     (or the postscreen_reject_footer_maps result), postscreen-send.ts.
  *
  *   Actions: ignore (note the failure, go on), enforce (go on in the dummy
  *   engine, reject every RCPT with 550 5.5.1 or 550 5.7.1), drop (521 and
@@ -45,7 +48,7 @@
  *   COMMAND PIPELINING from ...; NON-SMTP COMMAND from ...; BARE NEWLINE
  *   from ...; HANGUP after t from [addr]:port in tests ...; NOQUEUE: reject:
  *   RCPT from [addr]:port: 450 4.3.2 ...; ALLOWLISTED/DENYLISTED [addr]:port;
- *   DISCONNECT [addr]:port.
+ *   DISCONNECT [addr]:port; [addr]:port: replacing command "..." with "...".
  *
  * SECURITY
  *   Run one postscreen process (maxproc 1): the client table and the
@@ -53,11 +56,12 @@
  *   names and never reads a message.
  */
 import type { Socket } from 'node:net';
-import { DNSBLOG, inject, injectable, passConnection, TABLES, use, type ConfigView, type DnsblogService, type ServiceMain, type TableRegistry } from '@postern/core';
+import { DNSBLOG, inject, injectable, openCommandFilter, passConnection, TABLES, use, type ConfigView, type DnsblogService, type ServiceMain, type TableRegistry } from '@postern/core';
 import { AccessList, AddressList } from './postscreen-access.js';
 import { MemoryCache, TableCache, type PostscreenCache } from './postscreen-cache.js';
 import { DnsblScorer } from './postscreen-dnsbl.js';
 import { PostscreenSession, type Action, type PostscreenSettings, type PostscreenShared, type PostscreenTls } from './postscreen-session.js';
+import { readFooter } from './postscreen-send.js';
 import { tlsproxyEngine } from './postscreen-tls.js';
 
 function action(config: ConfigView, name: string): Action {
@@ -115,6 +119,7 @@ export function readSettings(config: ConfigView): PostscreenSettings {
     forbiddenCommands: config.list('postscreen_forbidden_commands'),
     discardEhlo: config.list('postscreen_discard_ehlo_keywords'),
     tlsLevel: tlsLevel(config),
+    smtputf8: config.bool('smtputf8_enable'),
   };
 }
 
@@ -123,6 +128,8 @@ export interface PostscreenOptions {
   readonly handoff?: (socket: Socket) => boolean;
   readonly tls?: PostscreenTls;
   readonly now?: () => number;
+  /** The tables of postscreen_reject_footer_maps, postscreen_command_filter... (default: the container's TABLES). */
+  readonly tables?: TableRegistry;
 }
 
 /** What postscreen takes from its container: dnsblog (its manifest uses it). */
@@ -134,7 +141,7 @@ export class PostscreenServices {
 export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMain {
   return async (ctx) => {
     const { config, log } = ctx;
-    const tables = ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined;
+    const tables = options.tables ?? (ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined);
     const settings = readSettings(config);
     const mapSpec = config.get('postscreen_cache_map').trim();
     const cache: PostscreenCache = mapSpec && tables ? new TableCache(tables.open(mapSpec), log) : new MemoryCache();
@@ -147,7 +154,7 @@ export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMa
         minTtl: config.time('postscreen_dnsbl_min_ttl'),
         maxTtl: config.time('postscreen_dnsbl_max_ttl'),
         timeoutMs: config.time('postscreen_dnsbl_timeout') * 1000,
-        replyMap: replyMap && tables ? (tables as TableRegistry).open(replyMap) : undefined,
+        replyMap: replyMap && tables ? tables.open(replyMap) : undefined,
       },
       log,
     );
@@ -161,6 +168,8 @@ export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMa
       scorer,
       clients: new Map(),
       tls: options.tls ?? (settings.tlsLevel !== 'none' ? tlsproxyEngine(config, log) : undefined),
+      footer: readFooter(config, tables),
+      commandFilter: tables ? openCommandFilter(config, 'postscreen_command_filter', (spec) => tables.open(spec)) : undefined,
       screening: 0,
       served: 0,
       handoff: options.handoff ?? ((socket) => passConnection(smtpdService, socket)),
