@@ -233,6 +233,9 @@ export async function createSmtpd(
       lineLimit: config.int('line_length_limit') || 2048,
       // a command line must arrive within smtpd_timeout (smtpd_per_record_deadline for commands)
       commandDeadline: Math.max(1, config.time('smtpd_timeout')) * 1000,
+      // smtpd_per_request_deadline: DATA and BDAT content within smtpd_timeout, plus smtpd_min_data_rate credit
+      contentDeadline: config.bool('smtpd_per_request_deadline') ? Math.max(1, config.time('smtpd_timeout')) * 1000 : 0,
+      minDataRate: Math.max(0, config.int('smtpd_min_data_rate')),
     },
     (conn) => new SmtpdSession(shared, conn),
   );
