@@ -37,6 +37,7 @@
  * CONFIGURATION PARAMETERS
  *   See smtpd-params.ts and the README for the full table. The main ones:
  *   smtpd_banner ($myhostname ESMTP $mail_name), smtpd_timeout (300s),
+ *   smtpd_per_request_deadline (normal: no, overload: yes), smtpd_min_data_rate (500),
  *   smtpd_recipient_limit (1000), smtpd_soft_error_limit (10),
  *   smtpd_hard_error_limit (20), smtpd_error_sleep_time (1s),
  *   message_size_limit (10240000), line_length_limit (2048),
