@@ -10,7 +10,10 @@ import { MILTER_PARAMETERS } from '@postern/milter';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_banner', default: '$myhostname ESMTP $mail_name', type: 'string', description: 'The text after 220 in the greeting.' },
-  { name: 'smtpd_timeout', default: '${stress?{10}:{300}}s', type: 'time', description: 'Time limit for reading a client command or data line, and for sending a reply; a command line must also be complete within this time of its first byte (Postern applies smtpd_per_record_deadline to command lines always).' },
+  { name: 'smtpd_timeout', default: '${stress?{10}:{300}}s', type: 'time', description: 'Time limit for reading a client command or data line, and for sending a reply; a command line must also be complete within this time of its first byte (Postern applies that per-record deadline to command lines always).' },
+  { name: 'smtpd_per_record_deadline', default: '${stress?{yes}:{no}}', type: 'bool', description: 'The Postfix 2.9-3.6 name of smtpd_per_request_deadline: as in Postfix 3.7, it only gives smtpd_per_request_deadline its default.' },
+  { name: 'smtpd_per_request_deadline', default: '${smtpd_per_record_deadline?{$smtpd_per_record_deadline}:{${stress?{yes}:{no}}}}', type: 'bool', description: 'DATA and BDAT content must arrive within smtpd_timeout in all (time waiting for the client only), extended by smtpd_min_data_rate; else 421 4.4.2 ... Error: timeout exceeded. Without it, smtpd_timeout limits each read.' },
+  { name: 'smtpd_min_data_rate', default: '500', type: 'int', description: 'With smtpd_per_request_deadline: each read of N message bytes adds N/smtpd_min_data_rate seconds to the DATA or BDAT deadline, never beyond smtpd_timeout.' },
   { name: 'queue_minfree', default: '0', type: 'size', description: 'Free bytes the queue file system must keep; below this, or below 1.5 x message_size_limit, MAIL FROM gets 452 4.3.1 Insufficient system storage.' },
   { name: 'smtpd_sasl_response_limit', default: '12288', type: 'int', description: 'The longest AUTH response line; a longer one gets 500 5.5.6 SASL response limit exceeded.' },
   { name: 'smtpd_recipient_limit', default: '1000', type: 'int', description: 'Recipients accepted per message; more get 452 4.5.3 Error: too many recipients.' },

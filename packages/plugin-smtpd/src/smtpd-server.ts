@@ -13,6 +13,7 @@ import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { ContentDeadline } from './smtpd-deadline.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -52,6 +53,8 @@ export class PosternStream extends SMTPStream {
   /** ms a command line may take to arrive once it has begun (0: no limit). */
   commandDeadline = 0;
   onDeadline: () => void = () => undefined;
+  /** smtpd_per_request_deadline for DATA and BDAT content (undefined: per-read timeout only). */
+  content: ContentDeadline | undefined;
   /** The client's first bytes are a TLS handshake. */
   onTlsHello: () => void = () => undefined;
   /** Reject lines that end in a bare <LF>. */
@@ -83,6 +86,7 @@ export class PosternStream extends SMTPStream {
   readChunk(size: number, out?: Writable): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.chunk = { left: size, out, resolve, reject };
+      this.content?.start();
       const next = this.held;
       this.held = undefined;
       if (next) this.drain(next);
@@ -93,6 +97,7 @@ export class PosternStream extends SMTPStream {
   abortChunk(): void {
     const c = this.chunk;
     this.chunk = undefined;
+    this.content?.stop();
     c?.reject(new Error('client connection lost during BDAT'));
   }
 
@@ -120,12 +125,17 @@ export class PosternStream extends SMTPStream {
       return false;
     }
     this.chunk = undefined;
+    this.content?.stop();
     this.held = next;
     c.resolve();
     return false;
   }
 
-  override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', next: (err?: Error | null) => void): void {
+  override _write(chunk: Buffer, encoding: BufferEncoding | 'buffer', done: (err?: Error | null) => void): void {
+    const content = this.content;
+    content?.read(chunk.length);
+    // once this input is used up the server waits for the client again
+    const next = content ? (err?: Error | null) => (content.wait(), done(err)) : done;
     if (this.isClosed) return next();
     if (this._dataMode) {
       if (this.rejectBareNewline && this.hasBareLf(chunk)) return this.bare(next);
@@ -192,6 +202,16 @@ export class PosternStream extends SMTPStream {
     };
     dataStream.once('drain', resume);
     dataStream.once('close', resume);
+  }
+
+  override startDataMode(maxBytes?: number | string | null): ReturnType<SMTPStream['startDataMode']> {
+    this.content?.start();
+    return super.startDataMode(maxBytes);
+  }
+
+  override _endDataMode(chunk: Buffer | false, remainder: Buffer, callback: (err?: Error | null) => void): void {
+    this.content?.stop();
+    super._endDataMode(chunk, remainder, callback);
   }
 
   private readChunkNow(): void {
@@ -339,6 +359,7 @@ export class PosternConnection extends SMTPConnection {
     parser.lineLimit = cfg.lineLimit;
     parser.commandDeadline = cfg.commandDeadline;
     parser.onDeadline = () => this.sink.timeout();
+    if (cfg.contentDeadline > 0) parser.content = new ContentDeadline(cfg.contentDeadline, cfg.minDataRate, () => this.sink.timeout());
     parser.onTlsHello = () => this.sink.tlsHello();
     parser.rejectBareNewline = this.rejectBareNewline === true;
     parser.onBareNewline = () => this.sink.bareNewline();
@@ -404,6 +425,7 @@ export class PosternConnection extends SMTPConnection {
   override _onClose(): void {
     const first = !this._closed;
     this.stream?.stopDeadline();
+    this.stream?.content?.stop();
     super._onClose();
     if (first) this.sink.closed();
   }
@@ -418,6 +440,10 @@ export interface StreamConfig {
   readonly lineLimit: number;
   /** ms a command line may take to arrive (smtpd_timeout); 0: no limit. */
   readonly commandDeadline: number;
+  /** ms a DATA or BDAT request's content may take (smtpd_per_request_deadline); 0: per-read timeout only. */
+  readonly contentDeadline: number;
+  /** smtpd_min_data_rate (bytes/second). */
+  readonly minDataRate: number;
 }
 
 let connectionIds = 0;

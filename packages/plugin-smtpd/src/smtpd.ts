@@ -37,6 +37,7 @@
  * CONFIGURATION PARAMETERS
  *   See smtpd-params.ts and the README for the full table. The main ones:
  *   smtpd_banner ($myhostname ESMTP $mail_name), smtpd_timeout (300s),
+ *   smtpd_per_request_deadline (normal: no, overload: yes), smtpd_min_data_rate (500),
  *   smtpd_recipient_limit (1000), smtpd_soft_error_limit (10),
  *   smtpd_hard_error_limit (20), smtpd_error_sleep_time (1s),
  *   message_size_limit (10240000), line_length_limit (2048),
@@ -228,6 +229,9 @@ export async function createSmtpd(
       lineLimit: config.int('line_length_limit') || 2048,
       // a command line must arrive within smtpd_timeout (smtpd_per_record_deadline for commands)
       commandDeadline: Math.max(1, config.time('smtpd_timeout')) * 1000,
+      // smtpd_per_request_deadline: DATA and BDAT content within smtpd_timeout, plus smtpd_min_data_rate credit
+      contentDeadline: config.bool('smtpd_per_request_deadline') ? Math.max(1, config.time('smtpd_timeout')) * 1000 : 0,
+      minDataRate: Math.max(0, config.int('smtpd_min_data_rate')),
     },
     (conn) => new SmtpdSession(shared, conn),
   );

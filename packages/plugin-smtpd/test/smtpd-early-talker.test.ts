@@ -30,7 +30,7 @@ test('the connection is ready at once: no 100 ms early-talker timer (mocked cloc
       secured: () => undefined,
       closed: () => undefined,
     };
-    const server = new PosternSMTPServer({ logger: false, disableReverseLookup: true }, { lineLimit: 2048, commandDeadline: 0 }, () => sink);
+    const server = new PosternSMTPServer({ logger: false, disableReverseLookup: true }, { lineLimit: 2048, commandDeadline: 0, contentDeadline: 0, minDataRate: 0 }, () => sink);
     server.connect(pair[0], {});
     // setTimeout is mocked and never ticked: had init() armed smtp-server's
     // 100 ms timer, the session would not have started.
