@@ -39,7 +39,10 @@ const json = (s: string) => JSON.stringify(s);
 /** -l: "%-15s %-15s %-9s %s", or postmulti -j's JSON object, one instance a line. */
 export function listInstances(table: InstanceTable, selection: Selection, options: IterateOptions, io: CommandIo): number {
   const order = options.reverse ? [...table.instances].reverse() : table.instances;
-  for (const ip of order.filter((i) => matches(i, selection))) {
+  const chosen = order.filter((i) => matches(i, selection));
+  // postmulti lists nothing here; Postern says why.
+  if (selection.type === 'name' && chosen.length === 0) throw new MultiFatal(`No instance named ${selection.name}`);
+  for (const ip of chosen) {
     const [name, group, enabled] = [ip.name ?? '-', ip.group ?? '-', ip.enabled ? 'y' : 'n'];
     io.stdout.write(
       options.json

@@ -49,7 +49,9 @@
  *   (Postern has no master_service_disable); destroy also refuses an
  *   instance whose queue holds messages; command_directory,
  *   daemon_directory, meta_directory and shlib_directory are not checked.
- *   -v is accepted and does nothing.
+ *   -v is accepted and does nothing. -e init sets multi_instance_wrapper,
+ *   but `postern start` does not hand off to it as postfix(1) does: run
+ *   `postern multi -p start`. -l -i with no match is "No instance named".
  *
  * CONFIGURATION PARAMETERS
  *   multi_instance_directories (empty), multi_instance_name (empty),
