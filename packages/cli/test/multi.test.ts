@@ -12,9 +12,11 @@ const root = mkdtempSync(join(tmpdir(), 'postern-multi-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 const [main, out1, out2] = ['main', 'out1', 'out2'].map((d) => join(root, d)) as [string, string, string];
 for (const d of [main, out1, out2]) mkdirSync(d);
-writeFileSync(join(main, 'main.cf'), `multi_instance_directories = ${out1}, ${out2}\nmulti_instance_enable = yes\n`);
-writeFileSync(join(out1, 'main.cf'), 'multi_instance_name = postfix-out1\nmulti_instance_group = mta\nmulti_instance_enable = yes\n');
-writeFileSync(join(out2, 'main.cf'), 'multi_instance_name = postfix-out2\n');
+// Each instance has its own queue and data directory (postmulti refuses shared ones).
+const own = (d: string) => `queue_directory = ${d}/spool\ndata_directory = ${d}/data\n`;
+writeFileSync(join(main, 'main.cf'), `multi_instance_directories = ${out1}, ${out2}\nmulti_instance_enable = yes\n${own(main)}`);
+writeFileSync(join(out1, 'main.cf'), `multi_instance_name = postfix-out1\nmulti_instance_group = mta\nmulti_instance_enable = yes\n${own(out1)}`);
+writeFileSync(join(out2, 'main.cf'), `multi_instance_name = postfix-out2\n${own(out2)}`);
 const multi = (...args: string[]) => spawnSync(process.execPath, [SHIM, 'multi', '-c', main, ...args], { encoding: 'utf8' });
 
 test('-l lists the primary then multi_instance_directories: name, group, enabled, directory', () => {

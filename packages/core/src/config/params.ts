@@ -231,6 +231,11 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('multi_instance_enable', 'no', 'bool', { description: 'Allow this instance to be started by postmulti.' }),
   s('multi_instance_group', '', 'string', { description: 'The optional instance group name of this mail system (postmulti -g).' }),
   s('multi_instance_directories', '', 'list', { description: 'The configuration directories of the secondary instances, in start order (postmulti -l lists them).' }),
+  s('multi_instance_wrapper', '', 'string', { description: 'The command that runs postern start/stop/... on every instance when multi_instance_directories is set (postern multi -e init sets it to postern multi -p --).' }),
+  s('postmulti_start_commands', 'start', 'list', { description: 'The postern commands that postern multi -p runs as "start" commands: a disabled instance gets postern check instead.' }),
+  s('postmulti_stop_commands', 'stop abort drain quick-stop', 'list', { description: 'The postern commands that postern multi -p runs as "stop" commands: in reverse order, disabled instances skipped.' }),
+  s('postmulti_control_commands', 'reload flush', 'list', { description: 'The postern commands that postern multi -p runs only on enabled (running) instances.' }),
+  s('alternate_config_directories', '', 'list', { description: 'Configuration directories besides the default one (postern multi -e deport adds a deported instance here; Postern\'s commands accept any -c directory).' }),
   // Process management.
   s('default_process_limit', '100', 'int', { description: 'The default maximal number of processes per master.cf service.' }),
   s('max_idle', '100s', 'time', { description: 'How long an idle daemon process waits for work before exiting.' }),
