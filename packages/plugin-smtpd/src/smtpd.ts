@@ -70,6 +70,7 @@
  *   lost connection after CMD from ...; timeout after CMD from ...;
  *   disconnect from name[addr] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, provide, serviceClients, token, tryUse, type ServicePreInit, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
@@ -185,6 +186,15 @@ export async function createSmtpd(
     else if (files?.ca) tlsOptions.ca = files.ca;
   }
   const tlsReady = tlsOptions.cert !== undefined;
+  // The session id context goes into every session and ticket, and a session
+  // resumes only where it matches: the same on every smtpd process and node
+  // with the same settings (smtp-server's default hashes the process's argv,
+  // which differs between a pre-forked spare and a fresh process). Postfix
+  // digests its server id and the settings a session depends on the same way.
+  const sessionIdContext = createHash('sha1')
+    .update(['smtpd', String(tlsOptions.requestCert ?? false), tlsOptions.ca ? createHash('sha1').update(tlsOptions.ca).digest('hex') : ''].join('\0'))
+    .digest('hex')
+    .slice(0, 32);
   const wrapper = config.bool('smtpd_tls_wrappermode');
   if (wrapper && !tlsReady) log.warn('smtpd_tls_wrappermode = yes but no usable smtpd_tls_cert_file: connections will be refused');
 
@@ -224,6 +234,7 @@ export async function createSmtpd(
       socketTimeout: Math.max(1, config.time('smtpd_timeout')) * 1000,
       closeTimeout: 1000,
       ...tlsOptions,
+      sessionIdContext,
     },
     {
       lineLimit: config.int('line_length_limit') || 2048,
