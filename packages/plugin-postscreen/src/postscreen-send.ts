@@ -10,29 +10,16 @@
  * table lookup is asynchronous: replies then queue behind it in order, and
  * what must follow them (a hang-up, STARTTLS, the hand-off) waits.
  */
-import { appendReplyFooter, footerTemplate, localtimeMacro, type ConfigView, type LookupTable, type TableRegistry } from '@postern/core';
-
-/** Postfix's smtpd_expansion_filter default (mail_params.h), before unescape(). */
-const SMTPD_EXPANSION_FILTER = '\\t\\40!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~';
+import { appendReplyFooter, expansionFilter, footerTemplate, localtimeMacro, SMTPD_EXPANSION_FILTER_DEFAULT, type ConfigView, type LookupTable, type TableRegistry } from '@postern/core';
 
 /** What the reply footer needs, read once at start-up. */
 export interface PostscreenFooter {
   readonly maps: readonly LookupTable[];
   /** postscreen_reject_footer, unexpanded ("" none). */
   readonly template: string;
-  /** postscreen_expansion_filter, unescaped. */
-  readonly allowed: ReadonlySet<string>;
+  /** postscreen_expansion_filter applied to a macro value. */
+  readonly filter: (value: string) => string;
   readonly serverName: string;
-}
-
-/** Postfix's unescape(3): \a \b \f \n \r \t \v, \ooo (up to three octal digits), \x -> x. */
-export function unescape(text: string): string {
-  const named: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
-  return text.replace(/\\([0-7]{1,3}|[\s\S]?)/g, (_, c: string) => {
-    if (c === '') return '';
-    if (/^[0-7]/.test(c)) return String.fromCharCode(parseInt(c, 8) & 0xff);
-    return named[c] ?? c;
-  });
 }
 
 /**
@@ -54,9 +41,9 @@ export function readFooter(config: ConfigView, tables: TableRegistry | undefined
   const mapSpec = config.get('postscreen_reject_footer_maps').trim();
   const maps = mapSpec && tables ? tables.openList(mapSpec) : [];
   if (template === '' && maps.length === 0) return undefined;
-  // Postern's smtpd does not declare smtpd_expansion_filter: Postfix's default when main.cf does not set it
-  const filter = evalOnce(config, 'postscreen_expansion_filter', (ref) => (ref === 'smtpd_expansion_filter' ? SMTPD_EXPANSION_FILTER : undefined));
-  return { maps, template, allowed: new Set(unescape(filter)), serverName: config.get('myhostname') };
+  // smtpd's parameter, which postscreen's process does not declare: Postfix's default when main.cf does not set it
+  const filter = evalOnce(config, 'postscreen_expansion_filter', (ref) => (ref === 'smtpd_expansion_filter' ? SMTPD_EXPANSION_FILTER_DEFAULT : undefined));
+  return { maps, template, filter: expansionFilter(filter), serverName: config.get('myhostname') };
 }
 
 const isReject = (text: string): boolean => text[0] === '4' || text[0] === '5';
@@ -112,8 +99,7 @@ export class ReplyOut {
 
   private withFooter(text: string, template: string): string {
     if (template === '') return text;
-    const allowed = (this.footer as PostscreenFooter).allowed;
-    const f = (v: string): string => Array.from(v, (ch) => (allowed.has(ch) ? ch : '_')).join('');
+    const f = (this.footer as PostscreenFooter).filter;
     return appendReplyFooter(text, template, {
       server_name: f((this.footer as PostscreenFooter).serverName),
       client_address: f(this.client.address),

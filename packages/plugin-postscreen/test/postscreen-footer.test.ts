@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTableRegistry } from '@postern/tables';
-import { unescape } from '../src/postscreen-send.js';
+import { unescape } from '@postern/core';
 import { Client, greetAndClose, HANDED, startPostscreen, waitLog, type Rig } from './helpers.js';
 
 test('unescape: \\t, \\40 (octal), \\\\ and \\x as Postfix unescape(3) reads postscreen_expansion_filter', () => {

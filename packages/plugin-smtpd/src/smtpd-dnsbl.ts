@@ -14,9 +14,11 @@
  * (maps_rbl_reject_code), $rbl_class, $rbl_what, $rbl_domain and
  * $rbl_reason (the TXT record): "554 5.7.1 Service unavailable; Client host
  * [192.0.2.1] blocked using zen.example; listed". Lookups through core's
- * NameResolver contract, answers cached per process for a minute.
+ * NameResolver contract, answers cached per process for a minute. Every
+ * value expanded passes smtpd_expansion_filter (a TXT record is the
+ * listing's text, not ours: other characters become '_').
  */
-import type { ConfigView, LookupTable, NameResolver, TableRegistry } from '@postern/core';
+import { expansionFilter, type ConfigView, type LookupTable, type NameResolver, type TableRegistry } from '@postern/core';
 import { dnsblLookup, dnsblQueryName, filterReply, parseIpFilter, type DnsblAnswer } from '@postern/dns';
 
 /** What one DNSxL lookup said, for the restriction. */
@@ -39,12 +41,15 @@ const CACHE_MS = 60_000;
 export class SmtpdDnsxl {
   private readonly cache = new Map<string, { until: number; answer: Promise<DnsblAnswer & { txt: string }> }>();
   private replyMaps: LookupTable[] | undefined;
+  private readonly filter: (value: string) => string;
 
   constructor(
     private readonly config: ConfigView,
     private readonly resolver: NameResolver,
     private readonly tables?: TableRegistry,
-  ) {}
+  ) {
+    this.filter = expansionFilter(config.raw('smtpd_expansion_filter') ?? '');
+  }
 
   private lookup(name: string, domain: string): Promise<DnsblAnswer & { txt: string }> {
     const key = `${name}\0${domain}`;
@@ -114,12 +119,12 @@ export class SmtpdDnsxl {
       }
     }
     const values: Record<string, string> = {
-      ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v ?? ''])),
+      ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, this.filter(v ?? '')])),
       rbl_code: String(this.config.int('maps_rbl_reject_code')),
-      rbl_domain: domain,
-      rbl_reason: txt,
-      rbl_txt: txt,
-      rbl_what: what,
+      rbl_domain: this.filter(domain),
+      rbl_reason: this.filter(txt),
+      rbl_txt: this.filter(txt),
+      rbl_what: this.filter(what),
       rbl_class: cls,
     };
     const why = this.config.expand(template ?? this.config.raw('default_rbl_reply') ?? '', values);

@@ -5,7 +5,7 @@
  * with the macros of smtpd_expand.c. A footer table lookup is asynchronous:
  * replies then queue behind it in order, and a hang-up waits for them.
  */
-import { appendReplyFooter, footerTemplate, localtimeMacro, type ConfigView, type LookupTable, type TableRegistry } from '@postern/core';
+import { appendReplyFooter, expansionFilter, footerTemplate, localtimeMacro, type ConfigView, type LookupTable, type TableRegistry } from '@postern/core';
 import type { SmtpdState } from './smtpd-state.js';
 
 /** Address macros: $sender, $sender_name (local part), $sender_domain; the same for recipient. */
@@ -16,20 +16,13 @@ function addressMacros(prefix: string, addr: string | undefined): Record<string,
   return { [prefix]: addr, [`${prefix}_name`]: at < 0 ? addr : addr.slice(0, at), [`${prefix}_domain`]: at < 0 ? '' : addr.slice(at + 1) };
 }
 
-/** The characters smtpd_expand_filter allows in a macro value; others become '_'. */
-function filtered(value: string, allowed: ReadonlySet<string>): string {
-  let out = '';
-  for (const ch of value) out += allowed.has(ch) ? ch : '_';
-  return out;
-}
-
 export class SmtpdReplyOut {
   /** The RCPT address being processed ($recipient), cleared per command. */
   recipient: string | undefined;
   private queue: Promise<void> | undefined;
   private readonly maps: LookupTable[];
   private readonly footer: string;
-  private readonly allowed: ReadonlySet<string>;
+  private readonly filter: (value: string) => string;
 
   constructor(
     private readonly config: ConfigView,
@@ -41,7 +34,7 @@ export class SmtpdReplyOut {
     this.maps = maps && tables ? tables.openList(maps) : [];
     // a raw parameter: its $client_address... are reply-time macros, not main.cf names
     this.footer = config.raw('smtpd_reject_footer') ?? '';
-    this.allowed = new Set(config.get('smtpd_expand_filter'));
+    this.filter = expansionFilter(config.raw('smtpd_expansion_filter') ?? '');
   }
 
   /** Sends a reply, with the footer when it is a 4xx/5xx. */
@@ -85,7 +78,7 @@ export class SmtpdReplyOut {
 
   private macros(): Record<string, string> {
     const s = this.state;
-    const f = (v: string): string => filtered(v, this.allowed);
+    const f = this.filter;
     return {
       server_name: this.config.get('myhostname'),
       client: f(s.namaddr),

@@ -4,7 +4,7 @@
  * names start with postern_. The README's parameter table is generated from
  * this list (scripts/params-table.mjs).
  */
-import { SERVICE, type ParameterSpec } from '@postern/core';
+import { SERVICE, SMTPD_EXPANSION_FILTER_DEFAULT, type ParameterSpec } from '@postern/core';
 import { DNS_PARAMETERS } from '@postern/dns';
 import { MILTER_PARAMETERS } from '@postern/milter';
 
@@ -130,6 +130,6 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   ...DNS_PARAMETERS,
   { name: 'smtpd_reject_footer', default: '', type: 'string', description: 'Text appended to every 4xx/5xx reply: \\n starts a new line with the same code and enhanced status, \\c at the start continues the last line; $client_address, $client_name, $client_port, $helo_name, $localtime, $server_name, $sender, $recipient... are expanded at reply time.' },
   { name: 'smtpd_reject_footer_maps', default: '', type: 'string', description: 'Tables from a 4xx/5xx reply text to its footer template (instead of smtpd_reject_footer).' },
-  { name: 'smtpd_expand_filter', default: '1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', type: 'string', description: 'Characters allowed in a reject footer macro value; others become _.' },
+  { name: 'smtpd_expansion_filter', default: SMTPD_EXPANSION_FILTER_DEFAULT, type: 'string', description: 'The characters allowed in $name expansions of RBL reply templates and smtpd_reject_footer (read unexpanded, then unescaped: \\t, \\40...); others become _.' },
   { name: 'smtpd_command_filter', default: '', type: 'string', description: 'A table (pcre:, regexp:...) applied to each command line, leading blanks removed, before smtpd parses it; a result replaces the line (logged "replacing command").' },
 ];

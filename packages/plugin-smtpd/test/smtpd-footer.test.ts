@@ -1,6 +1,6 @@
 /**
- * smtpd_reject_footer / smtpd_reject_footer_maps (smtp_reply_footer(3)) and
- * smtpd_command_filter: a real smtpd on loopback, a raw SMTP client, real
+ * smtpd_reject_footer / smtpd_reject_footer_maps (smtp_reply_footer(3)),
+ * smtpd_expansion_filter and smtpd_command_filter: a real smtpd on loopback, a raw SMTP client, real
  * regexp:/pcre: tables on disk.
  */
 import { after, before, test } from 'node:test';
@@ -68,6 +68,27 @@ test('smtpd_reject_footer_maps: the table result for the reply text wins over sm
   } finally {
     c?.end();
     await rig.stop();
+  }
+});
+
+test('smtpd_expansion_filter: a macro value keeps only the allowed characters (unescaped), others become _', async () => {
+  for (const [filter, helo] of [
+    ['abcdefghijklmnopqrstuvwxyz.', 'cli_nt.example'],
+    [undefined, 'cli3nt.example'], // Postfix's default: tab and printable ASCII
+  ] as const) {
+    const rig = await startRig({ smtpd_reject_footer: 'helo=$helo_name', ...(filter && { smtpd_expansion_filter: `\\40${filter}` }) });
+    let c: RawClient | undefined;
+    try {
+      c = await RawClient.open(rig.port, '127.0.0.2');
+      await c!.reply();
+      await c!.cmd('HELO cli3nt.example');
+      await c!.cmd('MAIL FROM:<a@client.example>');
+      assert.equal(await c!.cmd('RCPT TO:<x@elsewhere.example>'), `454-4.7.1 <x@elsewhere.example>: Relay access denied\n454 4.7.1 helo=${helo}`);
+      await c!.cmd('QUIT');
+    } finally {
+      c?.end();
+      await rig.stop();
+    }
   }
 });
 

@@ -64,6 +64,33 @@ export async function footerTemplate(reply: string, maps: readonly LookupTable[]
   return footer;
 }
 
+/** Postfix's smtpd_expansion_filter default (mail_params.h): tab and printable ASCII, before unescape(). */
+export const SMTPD_EXPANSION_FILTER_DEFAULT = '\\t\\40!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~';
+
+/** Postfix's unescape(3): \a \b \f \n \r \t \v, \ooo (up to three octal digits), \x -> x. */
+export function unescape(text: string): string {
+  const named: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+  return text.replace(/\\([0-7]{1,3}|[\s\S]?)/g, (_, c: string) => {
+    if (c === '') return '';
+    if (/^[0-7]/.test(c)) return String.fromCharCode(parseInt(c, 8) & 0xff);
+    return named[c] ?? c;
+  });
+}
+
+/**
+ * A macro value filter of smtpd_expand.c (smtpd_expansion_filter,
+ * postscreen_expansion_filter): `filter` is the parameter's value, which is
+ * unescaped; every character of a value outside it becomes '_'.
+ */
+export function expansionFilter(filter: string): (value: string) => string {
+  const allowed = new Set(unescape(filter));
+  return (value) => {
+    let out = '';
+    for (const ch of value) out += allowed.has(ch) ? ch : '_';
+    return out;
+  };
+}
+
 /** The reply-time macros of smtpd_expand.c that depend on the clock: $localtime ("Mmm dd hh:mm:ss"). */
 export function localtimeMacro(now = new Date()): string {
   const mon = now.toLocaleString('en-US', { month: 'short' });
