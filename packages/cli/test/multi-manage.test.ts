@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,36 @@ test('-e enable, then -p start/status/stop: start and stop on the enabled instan
   const ended = (tag: string) => log.search(new RegExp(`${tag}/master\\[\\d+\\]: terminating`));
   assert.ok(ended('postfix-a') >= 0 && ended('postfix-a') < ended('primary'), log);
   assert.equal(multi('-p', 'status').stderr, 'postern/postfix-script: the Postern mail system is not running\n'.repeat(3));
+});
+
+test('postern status/start/stop without -c go through multi_instance_wrapper to every instance; -c or MAIL_CONFIG is one instance; start-fg refuses', () => {
+  // the default instance: $POSTERN_HOME/etc, here the primary
+  const home = join(root, 'home');
+  mkdirSync(home, { recursive: true });
+  symlinkSync(conf, join(home, 'etc'));
+  const env = { ...process.env, POSTERN_HOME: home, MAIL_CONFIG: '' };
+  const postern = (...args: string[]) => spawnSync(process.execPath, [SHIM, ...args], { encoding: 'utf8', env });
+  const notRunning = 'postern/postfix-script: the Postern mail system is not running\n';
+  assert.equal(postern('status').stderr, notRunning.repeat(3));
+  assert.equal(postern('status', '-c', conf).stderr, notRunning);
+  assert.equal(spawnSync(process.execPath, [SHIM, 'status'], { encoding: 'utf8', env: { ...env, MAIL_CONFIG: a } }).stderr, notRunning);
+  const start = postern('start');
+  assert.equal(start.status, 0, start.stderr);
+  assert.equal(start.stderr.match(/starting the Postern mail system/g)?.length, 2, 'the primary and postfix-a; postfix-b is disabled');
+  // through the wrapper to each instance, as postfix start-fg does: each refuses
+  assert.equal(postern('start-fg').stderr, 'postern/postfix-script: fatal: start-fg does not support multi_instance_directories\n'.repeat(3));
+  const stop = postern('stop');
+  assert.equal(stop.status, 0, stop.stderr);
+  assert.equal(stop.stderr.match(/stopping the Postern mail system/g)?.length, 2);
+  const text = mainCf(conf);
+  try {
+    writeFileSync(join(conf, 'main.cf'), text.replace(/^multi_instance_wrapper = .*$/m, 'multi_instance_wrapper ='));
+    const r = postern('status');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, 'postern: fatal: multi-instance support is requested, but multi_instance_wrapper is empty\n');
+  } finally {
+    writeFileSync(join(conf, 'main.cf'), text);
+  }
 });
 
 test('-e destroy refuses an enabled instance and a queue with mail; removes a disabled one; -e assign renames', async () => {

@@ -29,6 +29,7 @@ import {
   type PluginSet,
 } from '@postern/core';
 import { unknownRestrictions } from './check-restrictions.js';
+import { multiInstance, throughWrapper } from './multi-wrapper.js';
 import { getopt, hasOpt, optValue } from '../getopt.js';
 import { configDirectory, initDefaultInstance } from '../instance.js';
 import type { CommandIo } from '../io.js';
@@ -203,13 +204,23 @@ async function flushCommand(io: CommandIo, argv: readonly string[]): Promise<num
 }
 
 export function lifecycleCommand(name: string, argv: readonly string[], io: CommandIo): Promise<number> {
+  const daemon = name === 'start-fg' && argv.includes('--daemon');
+  // bad options are the command's to report, on this instance
+  const explicit = (() => {
+    try {
+      return optValue(getopt(argv, 'c:v'), 'c') ?? '';
+    } catch {
+      return undefined;
+    }
+  })();
+  const wrapped = daemon || explicit === undefined ? undefined : throughWrapper(name, argv, explicit || undefined, io);
+  if (wrapped) return wrapped;
   switch (name) {
     case 'start':
       return startDaemon(io, argv);
-    case 'start-fg': {
-      const daemon = argv.includes('--daemon');
+    case 'start-fg':
+      if (!daemon && multiInstance(io.env)) return Promise.resolve(fatal(io, 'start-fg does not support multi_instance_directories'));
       return startForeground(io, argv.filter((a) => a !== '--daemon'), daemon);
-    }
     case 'stop':
       return signalMaster(io, argv, 'SIGTERM', true);
     case 'abort':

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { CommandIo } from '../io.js';
 import { matches, MultiFatal, PROGRAM, type Instance, type InstanceTable, type Selection } from './multi-instances.js';
 
-const POSTERN_BIN = fileURLToPath(new URL('../bin/postern.js', import.meta.url));
+export const POSTERN_BIN = fileURLToPath(new URL('../bin/postern.js', import.meta.url));
 
 /** The root PATH of sys_defs.h, when PATH is unset. */
 const ROOT_PATH = '/bin:/usr/bin:/sbin:/usr/sbin';
@@ -54,7 +54,7 @@ export function listInstances(table: InstanceTable, selection: Selection, option
 }
 
 /** Runs one command to its end; its output goes to the command's streams. Returns its exit status (1 when it could not run or died of a signal). */
-function runChild(file: string, args: readonly string[], env: NodeJS.ProcessEnv, io: CommandIo): Promise<number> {
+export function runChild(file: string, args: readonly string[], env: NodeJS.ProcessEnv, io: CommandIo, program = PROGRAM): Promise<number> {
   const inherit = io.stdout === process.stdout && io.stderr === process.stderr;
   const stdio: StdioOptions = inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'];
   return new Promise((resolve) => {
@@ -62,7 +62,7 @@ function runChild(file: string, args: readonly string[], env: NodeJS.ProcessEnv,
     child.stdout?.on('data', (b: Buffer) => io.stdout.write(b));
     child.stderr?.on('data', (b: Buffer) => io.stderr.write(b));
     child.once('error', (err: NodeJS.ErrnoException) => {
-      io.stderr.write(`${PROGRAM}: fatal: execvp ${file}: ${err.code === 'ENOENT' ? 'No such file or directory' : err.message}\n`);
+      io.stderr.write(`${program}: fatal: execvp ${file}: ${err.code === 'ENOENT' ? 'No such file or directory' : err.message}\n`);
       resolve(1);
     });
     // With pipes, wait for the output too; with inherited streams, only for the process.

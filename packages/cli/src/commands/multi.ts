@@ -49,9 +49,9 @@
  *   (Postern has no master_service_disable); destroy also refuses an
  *   instance whose queue holds messages; command_directory,
  *   daemon_directory, meta_directory and shlib_directory are not checked.
- *   -v is accepted and does nothing. -e init sets multi_instance_wrapper,
- *   but `postern start` does not hand off to it as postfix(1) does: run
- *   `postern multi -p start`. -l -i with no match is "No instance named".
+ *   -v is accepted and does nothing. -l -i with no match is "No
+ *   instance named". (`postern start` and the other postfix(1) commands
+ *   hand off to multi_instance_wrapper as postfix(1) does: multi-wrapper.ts.)
  *
  * CONFIGURATION PARAMETERS
  *   multi_instance_directories (empty), multi_instance_name (empty),
