@@ -34,7 +34,8 @@
  *   lmtp_connection_cache_on_demand (yes), lmtp_connection_cache_time_limit
  *   (2s), lmtp_header_checks, lmtp_mime_header_checks,
  *   lmtp_nested_header_checks, lmtp_body_checks (restricted header_checks(5)
- *   as the content is sent); see README.md for the full table.
+ *   as the content is sent), lmtp_delivery_status_filter
+ *   ($default_delivery_status_filter); see README.md for the full table.
  *
  * SECURITY
  *   The client runs unprivileged. Replies are cut at line_length_limit, every

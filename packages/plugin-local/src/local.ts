@@ -55,7 +55,8 @@
  *   local_destination_concurrency_limit (2), local_destination_recipient_limit (1) (qmgr)
  *   mailbox_transport (empty), mailbox_transport_maps (empty),
  *   fallback_transport (empty), fallback_transport_maps (empty)
- *   Not implemented: biff, require_home_directory, local_delivery_status_filter.
+ *   local_delivery_status_filter ($default_delivery_status_filter)
+ *   Not implemented: biff, require_home_directory.
  *
  * SECURITY
  *   A recipient's local part never becomes part of a path or a command
@@ -190,7 +191,7 @@ export function createLocalDeliver(deps: LocalAgentDeps): DeliverFunction {
 }
 
 export const main: ServiceMain = async (ctx) => {
-  const options: DeliveryAgentOptions = { relay: 'local' };
+  const options: DeliveryAgentOptions = { relay: 'local', statusFilter: 'local_delivery_status_filter' };
   const cleanup = () => use(ctx.container, CLEANUP);
   const agents = new Map<string, DeliveryService>();
   const delivery = (transport: string): DeliveryService => {

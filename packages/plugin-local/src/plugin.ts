@@ -33,6 +33,7 @@ export const LOCAL_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'deliver_lock_attempts', default: '20', type: 'int', description: 'Attempts to lock a mailbox or file.' },
   { name: 'deliver_lock_delay', default: '1s', type: 'time', description: 'Delay between lock attempts.' },
   { name: 'stale_lock_time', default: '500s', type: 'time', description: 'Age after which a dotlock file is removed as stale.' },
+  { name: 'local_delivery_status_filter', default: '$default_delivery_status_filter', type: 'table', description: 'Tables that replace the status code and text of a local(8) delivery before it is logged and reported (e.g. to hide the command or file name from success notices); see default_delivery_status_filter.' },
   { name: 'local_destination_concurrency_limit', default: '2', type: 'int', description: 'Parallel deliveries to one local recipient (qmgr).' },
   { name: 'local_destination_recipient_limit', default: '1', type: 'int', description: 'Recipients per local delivery request (qmgr).' },
 ];

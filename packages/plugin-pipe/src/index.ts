@@ -10,7 +10,14 @@ export const plugin = definePlugin({
       load: () => import('./pipe.js'),
     },
   },
-  parameters: [],
+  parameters: [
+    {
+      name: 'pipe_delivery_status_filter',
+      default: '$default_delivery_status_filter',
+      type: 'table',
+      description: 'Tables that replace the status code and text of a pipe(8) delivery before it is logged and reported; see default_delivery_status_filter.',
+    },
+  ],
   provides: [],
   uses: [SERVICE.BOUNCE],
   mayUse: [SERVICE.FLUSH, SERVICE.VERIFY],

@@ -41,7 +41,8 @@
  *     (SIGKILL to its process group) and the delivery deferred (4.3.0).
  *   <transport>_destination_recipient_limit, _concurrency_limit (qmgr)
  *   export_environment (TZ MAIL_CONFIG LANG), recipient_delimiter,
- *   mail_owner (postfix), queue_directory
+ *   mail_owner (postfix), queue_directory,
+ *   pipe_delivery_status_filter ($default_delivery_status_filter)
  *
  * SECURITY
  *   The command runs with the uid/gid of user= (group from :group when
@@ -176,4 +177,6 @@ export function createPipeDeliver(deps: PipeDeps): DeliverFunction {
 }
 
 export const main: ServiceMain = async (ctx) =>
-  deliveryAgent(ctx, createPipeDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), args: ctx.entry.args }));
+  deliveryAgent(ctx, createPipeDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), args: ctx.entry.args }), {
+    statusFilter: 'pipe_delivery_status_filter',
+  });

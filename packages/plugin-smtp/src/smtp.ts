@@ -55,7 +55,9 @@
  *   smtp_connection_cache_on_demand (yes), smtp_connection_cache_time_limit
  *   (2s), smtp_connection_reuse_count_limit (0),
  *   smtp_connection_reuse_time_limit (300s), disable_mime_output_conversion
- *   (no); see README.md for the full table.
+ *   (no), smtp_delivery_status_filter ($default_delivery_status_filter:
+ *   applied once per recipient, to its final status); see README.md for
+ *   the full table.
  *
  * SECURITY
  *   The client runs unprivileged and talks to untrusted servers: replies are

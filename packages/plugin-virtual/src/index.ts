@@ -15,6 +15,7 @@ export const VIRTUAL_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'deliver_lock_delay', default: '1s', type: 'time', description: 'Delay between lock attempts.' },
   { name: 'stale_lock_time', default: '500s', type: 'time', description: 'Age after which a dotlock file is removed as stale.' },
   { name: 'enable_original_recipient', default: 'yes', type: 'bool', description: 'Keep and deliver the original recipient (X-Original-To:).' },
+  { name: 'virtual_delivery_status_filter', default: '$default_delivery_status_filter', type: 'table', description: 'Tables that replace the status code and text of a virtual(8) delivery before it is logged and reported; see default_delivery_status_filter.' },
   { name: 'virtual_destination_recipient_limit', default: '$default_destination_recipient_limit', type: 'int', description: 'Recipients per virtual delivery request (qmgr).' },
   { name: 'virtual_destination_concurrency_limit', default: '$default_destination_concurrency_limit', type: 'int', description: 'Parallel deliveries per virtual destination (qmgr).' },
 ];

@@ -38,7 +38,8 @@
  *   virtual_mailbox_limit (51200000), virtual_mailbox_lock (fcntl, dotlock),
  *   deliver_lock_attempts (20), deliver_lock_delay (1s), stale_lock_time (500s),
  *   enable_original_recipient (yes), recipient_delimiter,
- *   virtual_destination_recipient_limit, virtual_destination_concurrency_limit (qmgr)
+ *   virtual_destination_recipient_limit, virtual_destination_concurrency_limit (qmgr),
+ *   virtual_delivery_status_filter ($default_delivery_status_filter)
  *
  * SECURITY
  *   Mailbox paths come from virtual_mailbox_maps (administrator data); a
@@ -143,4 +144,7 @@ export function createVirtualDeliver(deps: VirtualDeps): DeliverFunction {
 }
 
 export const main: ServiceMain = async (ctx) =>
-  deliveryAgent(ctx, createVirtualDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), log: ctx.log }), { relay: 'virtual' });
+  deliveryAgent(ctx, createVirtualDeliver({ config: ctx.config, tables: use(ctx.container, TABLES), log: ctx.log }), {
+    relay: 'virtual',
+    statusFilter: 'virtual_delivery_status_filter',
+  });

@@ -3,7 +3,7 @@
  * client (createSmtpClient) on core's delivery-agent skeleton. plugin-smtp
  * and plugin-lmtp each call it with their protocol.
  */
-import { NAME_RESOLVER, TABLES, deliveryAgent, provide, serviceClients, token, tryUse, use, type DeliveryAgentInstance, type ServiceContext, type ServicePreInit } from '@postern/core';
+import { NAME_RESOLVER, TABLES, deliveryAgent, deliveryStatusFilterParameter, provide, serviceClients, token, tryUse, use, type DeliveryAgentInstance, type ServiceContext, type ServicePreInit } from '@postern/core';
 import { createSmtpClient, type ClientStats } from './deliver.js';
 import { clientSettings, type ClientProtocol } from './params.js';
 import { readTlsFiles, type TlsFileContents } from './tls.js';
@@ -44,7 +44,7 @@ export function clientAgent(ctx: ServiceContext, protocol: ClientProtocol): Clie
     tlsFiles: tryUse(c, CLIENT_TLS_FILES),
     ...(c.isRegistered(NAME_RESOLVER, true) && { resolver: use(c, NAME_RESOLVER) }),
   });
-  const agent = deliveryAgent(ctx, client.deliver);
+  const agent = deliveryAgent(ctx, client.deliver, { statusFilter: deliveryStatusFilterParameter(protocol) });
   return {
     deliver: (request) => agent.deliver(request),
     stats: () => client.stats(),

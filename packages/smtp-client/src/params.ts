@@ -36,6 +36,7 @@ const ROWS: readonly Row[] = [
   ['mime_header_checks', '', '', 'table', 'Restricted mime_header_checks(5): MIME headers and MIME part headers as the message is sent.'],
   ['nested_header_checks', '', '', 'table', 'Restricted nested_header_checks(5): headers of attached messages as the message is sent.'],
   ['body_checks', '', '', 'table', 'Restricted body_checks(5) applied to each body line as the message is sent.'],
+  ['delivery_status_filter', '$default_delivery_status_filter', '$default_delivery_status_filter', 'table', 'Tables that replace the status code and text of each recipient\'s final delivery status (success, 5XX reject, or no more servers to try) before it is logged and reported; see default_delivery_status_filter.'],
   ['line_length_limit', '998', '998', 'int', 'The maximal length of a message line sent.'],
   ['skip_5xx_greeting', 'yes', 'yes', 'bool', 'Try the next server when one greets with 5XX.'],
   ['tls_security_level', '', '', 'string', 'The default TLS security level: none, may, encrypt, verify, secure.'],

@@ -270,6 +270,9 @@ export const CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   s('alias_maps', 'hash:/etc/aliases, nis:mail.aliases', 'table', { description: 'The alias databases used by local(8) delivery.' }),
   s('alias_database', 'hash:/etc/aliases', 'table', { description: 'The alias databases built by newaliases.' }),
   s('default_database_type', 'hash', 'string', { description: 'The default table type for newaliases and postmap.' }),
+  s('default_delivery_status_filter', '', 'table', {
+    description: 'Tables that replace the status code and text of a delivery before it is logged and reported ("5.1.1 user unknown" -> "4.1.1 ..."): 4.X.X and 5.X.X only into 4.X.X or 5.X.X, 2.X.X only into 2.X.X. The default of smtp_, lmtp_, local_, virtual_ and pipe_delivery_status_filter.',
+  }),
   s('daemon_table_open_error_is_fatal', 'no', 'bool', { description: 'Whether a daemon stops when a table cannot be opened.' }),
   s('hash_queue_depth', '1', 'int', { description: 'The number of subdirectory levels for hashed queues.' }),
   s('hash_queue_names', 'deferred, defer', 'list', { description: 'The queues that are hashed over subdirectories.' }),

@@ -8,7 +8,9 @@
  *   - opens the message content lazily from the queue store;
  *   - enforces the time limit (<transport>_time_limit, else
  *     command_time_limit, default 1000s) through an AbortSignal;
- *   - logs each recipient's delivery line and appends it to the message's
+ *   - passes each recipient's status through the agent's delivery status
+ *     filter (<agent>_delivery_status_filter, when the agent names one),
+ *     then logs its delivery line and appends it to the message's
  *     bounce, defer or trace log through the bounce service (not for a
  *     result marked `reported`: another agent it was passed to did that);
  *   - defers, with "4.3.0 ... internal error", every recipient the function
@@ -33,9 +35,11 @@ import { METHOD } from '../service/clients.js';
 import { FLUSH, type FlushService } from '../contracts/flush.js';
 import { VERIFY, type VerifyService } from '../contracts/verify.js';
 import { SERVICE } from '../protocol/services.js';
+import { TABLES } from '../contracts/table.js';
 import { serveIpc } from '../service/serve.js';
 import { delayResolution } from './delivery-log.js';
 import { reportStatus, type StatusReporter } from './delivery-status.js';
+import { openDeliveryStatusFilter, type DeliveryStatusFilter } from './delivery-status-filter.js';
 
 /** The message content, opened only when the delivery function asks for it. */
 export interface MessageSource {
@@ -74,6 +78,12 @@ export interface DeliveryAgentOptions {
   readonly relay?: string;
   /** Time limit in seconds; default <service>_time_limit, else command_time_limit. */
   readonly timeLimit?: number;
+  /**
+   * The agent's delivery status filter parameter (smtp_delivery_status_filter,
+   * local_delivery_status_filter ...); its tables are opened when the agent
+   * starts. Absent: no filter (error, discard).
+   */
+  readonly statusFilter?: string;
 }
 
 /** The contracts every delivery agent calls: bounce (required), flush and verify (when installed). */
@@ -132,6 +142,7 @@ class DeliveryAgent {
   private store: QueueStore | undefined;
   private readonly service: string;
   private readonly resolution: number;
+  private readonly statusFilter: DeliveryStatusFilter | undefined;
 
   constructor(
     private readonly ctx: ServiceContext,
@@ -140,6 +151,10 @@ class DeliveryAgent {
   ) {
     this.service = ctx.entry.name;
     this.resolution = delayResolution(ctx.config);
+    this.statusFilter =
+      options.statusFilter === undefined
+        ? undefined
+        : openDeliveryStatusFilter(ctx.config, () => use(ctx.container, TABLES), options.statusFilter, ctx.log);
   }
 
   /** Resolved at the first delivery, not when the agent starts. */
@@ -160,6 +175,7 @@ class DeliveryAgent {
       verify,
       resolution: this.resolution,
       softBounce: this.ctx.config.bool('soft_bounce'),
+      statusFilter: this.statusFilter,
     };
   }
 

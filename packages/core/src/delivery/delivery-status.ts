@@ -5,7 +5,9 @@
  * the bounce service: bounced to the bounce log, deferred to the defer log,
  * sent with NOTIFY=SUCCESS (or any status of a traced or verify request) to
  * the trace log. qmgr reads those logs when the message is done and asks
- * bounce(8) for the notices.
+ * bounce(8) for the notices. The agent's delivery status filter
+ * (delivery-status-filter.ts) rewrites the status first, once, as Postfix's
+ * sent()/bounce_append()/defer_append() do before anything else.
  */
 import type { VerifyService } from '../contracts/verify.js';
 import type { FlushService } from '../contracts/flush.js';
@@ -15,6 +17,7 @@ import type { DeliveryLogRecord } from '../contracts/queue.js';
 import type { Logger } from '../contracts/logger.js';
 import { DELIVERY_LOG, type DeliveryLogName } from '../protocol/queues.js';
 import { DELAY_RESOLUTION_DEFAULT, formatDeliveryLine, type DeliveryTimes } from './delivery-log.js';
+import { filterDeliveryStatus, type DeliveryStatusFilter } from './delivery-status-filter.js';
 
 /** The reason Postfix gives when the bounce or trace service cannot take a record. */
 export const BOUNCE_FAILURE_REASON = 'bounce or trace service failure';
@@ -40,16 +43,26 @@ export interface StatusReporter {
   readonly verify?: VerifyService;
   /** soft_bounce: a bounce is deferred instead (4.X.X, action delayed), as Postfix's bounce_append() does. */
   readonly softBounce?: boolean;
+  /** <agent>_delivery_status_filter: replaces the status code and text before anything is logged or recorded. */
+  readonly statusFilter?: DeliveryStatusFilter | undefined;
 }
 
 const DEFAULT_ACTION = { sent: 'delivered', bounced: 'failed', deferred: 'delayed' } as const;
 
 /**
- * Logs and records one recipient's outcome. Returns the outcome as it stands
- * afterwards: a bounce the bounce service could not record becomes a
+ * Logs and records one recipient's outcome, after the delivery status
+ * filter. Returns the outcome as it stands afterwards: what the filter made
+ * of it, and a bounce the bounce service could not record becomes a
  * deferral (Postfix does the same, so no recipient is lost).
  */
 export async function reportStatus(reporter: StatusReporter, report: StatusReport): Promise<RecipientResult> {
+  if (!reporter.statusFilter) return recordStatus(reporter, report);
+  const result = await filterDeliveryStatus(reporter.statusFilter, report.result, reporter.log);
+  return recordStatus(reporter, result === report.result ? report : { ...report, result });
+}
+
+/** reportStatus() after the filter (Postfix's *_append_intern()): soft_bounce and the fallbacks come here, unfiltered. */
+async function recordStatus(reporter: StatusReporter, report: StatusReport): Promise<RecipientResult> {
   const { result, recipient } = report;
   const verify = report.traceFlags?.includes('verify') ?? false;
   const record = report.traceFlags?.includes('record') ?? false;
@@ -126,7 +139,7 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
     }
     case 'bounced': {
       if (reporter.softBounce && !verify) {
-        return reportStatus(reporter, { ...report, result: { ...result, status: 'deferred', dsn: `4${result.dsn.slice(1)}`, action: 'delayed' } });
+        return recordStatus(reporter, { ...report, result: { ...result, status: 'deferred', dsn: `4${result.dsn.slice(1)}`, action: 'delayed' } });
       }
       if (verify) {
         line('undeliverable');
@@ -145,7 +158,7 @@ export async function reportStatus(reporter: StatusReporter, report: StatusRepor
         reason: `${result.reason} (${BOUNCE_FAILURE_REASON})`,
         action: 'delayed',
       };
-      return reportStatus(reporter, { ...report, result: deferred });
+      return recordStatus(reporter, { ...report, result: deferred });
     }
     case 'deferred': {
       line('deferred');
