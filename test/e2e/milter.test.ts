@@ -1,8 +1,8 @@
 /**
  * Milters (MILTER_README) through the real master: smtpd_milters with the
  * real opendkim (messages leave signed, and python3-dkim verifies the
- * signature with the generated key) followed by a milter written here that
- * refuses, holds, discards and edits; non_smtpd_milters with opendkim for
+ * signature with the generated key) followed by a scripted milter (testkit's
+ * milter server) that refuses, holds, discards and edits; non_smtpd_milters with opendkim for
  * sendmail/pickup mail; and milter_default_action for a milter that is down.
  */
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +13,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { freePort } from '../lib/instance.js';
 import { parseMboxSettled, type MboxMessage } from '../lib/mbox.js';
-import { OPENDKIM_MISSING, Opendkim, TestMilter } from '../lib/milters.js';
+import type { MilterServer } from '@postern/testkit';
+import { OPENDKIM_MISSING, Opendkim, startTestMilter } from '../lib/milters.js';
 import { startSystem, type MailSystem } from '../lib/system.js';
 import { LineClient } from '../lib/line-client.js';
 
@@ -23,15 +24,14 @@ const SENDMAIL = join(dirname(require.resolve('@postern/cli/package.json')), 'di
 describe('milters: opendkim and a rejecting milter', { skip: OPENDKIM_MISSING }, () => {
   let sys: MailSystem;
   let dkim: Opendkim;
-  let milter: TestMilter;
+  let milter: MilterServer;
   let deadPort: number;
   let downPort: number;
 
   before(async () => {
     dkim = new Opendkim('example.test');
     await dkim.start();
-    milter = new TestMilter();
-    await milter.start();
+    milter = await startTestMilter();
     deadPort = await freePort();
     downPort = await freePort();
     sys = await startSystem({

@@ -2,14 +2,16 @@
  * Milters for the tests: the real opendkim (Debian), signing for one domain
  * with a key made by opendkim-genkey in a temporary directory, a DKIM check
  * of a delivered message (python3-dkim, the key given without DNS), and a
- * small milter written here that speaks the protocol itself and refuses,
- * holds or edits mail by rule.
+ * scripted milter (testkit's milter server) that refuses, holds or edits
+ * mail by rule.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SMFIF } from '@postern/milter';
+import { messageHeader, milterReply as reply, startMilterServer, type MilterRule, type MilterServer } from '@postern/testkit';
 import { freePort } from './instance.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -106,17 +108,6 @@ export class Opendkim {
   }
 }
 
-/** What the test milter saw of one session. */
-export interface SeenSession {
-  connect?: { name: string; family: string; port: number; address: string };
-  helo?: string;
-  mail: string[][];
-  rcpt: string[][];
-  headers: [string, string][];
-  body: string;
-  macros: Map<string, string>;
-}
-
 /**
  * A milter (protocol 6) that answers by rule:
  *   MAIL from a sender containing "spammer"  -> SMFIR_REPLYCODE 550 5.7.1 spammer go away
@@ -127,120 +118,27 @@ export interface SeenSession {
  *   every other message: adds "X-Test-Milter: seen", changes the Subject: to
  *   "[milter] <old>", adds recipient "added@<domain of first rcpt>", deletes
  *   "dropped@..." recipients, and replaces the body when it is "replace me".
+ * Its sessions record what it saw (testkit's milter server).
  */
-export class TestMilter {
-  readonly sessions: SeenSession[] = [];
-  private readonly server: Server;
-  port = 0;
-
-  constructor() {
-    this.server = createServer((sock) => this.serve(sock));
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-
-  stop(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
-  }
-
-  private serve(sock: Socket): void {
-    sock.on('error', () => undefined);
-    const seen: SeenSession = { mail: [], rcpt: [], headers: [], body: '', macros: new Map() };
-    this.sessions.push(seen);
-    let buf = Buffer.alloc(0);
-    const send = (cmd: string, data: Buffer = Buffer.alloc(0)) => {
-      const head = Buffer.alloc(5);
-      head.writeUInt32BE(data.length + 1, 0);
-      head.write(cmd, 4, 'latin1');
-      sock.write(Buffer.concat([head, data]));
-    };
-    const str = (s: string) => Buffer.from(`${s}\0`);
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        const len = buf.readUInt32BE(0);
-        const cmd = String.fromCharCode(buf[4]!);
-        const data = buf.subarray(5, 4 + len);
-        buf = buf.subarray(4 + len);
-        const parts = data.toString('utf8').split('\0');
-        switch (cmd) {
-          case 'O': {
-            const reply = Buffer.alloc(12);
-            reply.writeUInt32BE(6, 0);
-            reply.writeUInt32BE(0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40, 4);
-            reply.writeUInt32BE(0, 8);
-            send('O', reply);
-            break;
-          }
-          case 'D':
-            for (let i = 0; i + 1 < parts.length; i += 2) seen.macros.set(i === 0 ? parts[0]!.slice(1) : parts[i]!, parts[i + 1]!);
-            break;
-          case 'C':
-            seen.connect = { name: parts[0]!, family: data[parts[0]!.length + 1] ? String.fromCharCode(data[parts[0]!.length + 1]!) : '', port: data.readUInt16BE(parts[0]!.length + 2), address: data.subarray(parts[0]!.length + 4).toString('utf8').replace(/\0$/, '') };
-            send('c');
-            break;
-          case 'H':
-            seen.helo = parts[0];
-            send('c');
-            break;
-          case 'M':
-            seen.mail.push(parts.filter(Boolean));
-            if (parts[0]!.includes('spammer')) send('y', str('550 5.7.1 spammer go away'));
-            else send('c');
-            break;
-          case 'R':
-            seen.rcpt.push(parts.filter(Boolean));
-            if (parts[0]!.startsWith('<blocked@')) send('r');
-            else send('c');
-            break;
-          case 'T':
-          case 'N':
-            send('c');
-            break;
-          case 'L':
-            seen.headers.push([parts[0]!, parts[1]!]);
-            send('c');
-            break;
-          case 'B':
-            seen.body += data.toString('utf8');
-            send('c');
-            break;
-          case 'E': {
-            const subject = seen.headers.find(([n]) => n.toLowerCase() === 'subject')?.[1] ?? '';
-            if (subject.includes('tempfail')) send('t');
-            else if (subject.includes('discard')) send('d');
-            else if (subject.includes('hold')) {
-              send('q', str('held by the test milter'));
-              send('c');
-            } else {
-              send('h', Buffer.concat([str('X-Test-Milter'), str('seen')]));
-              const idx = Buffer.alloc(4);
-              idx.writeUInt32BE(1, 0);
-              send('m', Buffer.concat([idx, str('Subject'), str(`[milter] ${subject}`)]));
-              const first = seen.rcpt.at(-1)?.[0] ?? '<x@example.test>';
-              send('+', str(`<added@${first.replace(/^<[^@]*@|>$/g, '')}>`));
-              for (const r of seen.rcpt) if (r[0]!.startsWith('<dropped@')) send('-', str(r[0]!));
-              if (seen.body.replace(/\r\n/g, '\n') === 'replace me\n') send('b', Buffer.from('the milter replaced this body\r\n'));
-              send('c');
-            }
-            seen.headers = [];
-            seen.body = '';
-            break;
-          }
-          case 'A':
-            seen.headers = [];
-            seen.body = '';
-            break;
-          case 'Q':
-            sock.end();
-            break;
-          default:
-            send('c');
-        }
-      }
-    });
-  }
+export function startTestMilter(): Promise<MilterServer> {
+  const actions = SMFIF.ADDHDRS | SMFIF.CHGBODY | SMFIF.ADDRCPT | SMFIF.DELRCPT | SMFIF.CHGHDRS | SMFIF.QUARANTINE | SMFIF.CHGFROM;
+  const rule: MilterRule = ({ cmd, args }, seen) => {
+    if (cmd === 'M' && (args[0] ?? '').includes('spammer')) return reply.replyCode('550 5.7.1 spammer go away');
+    if (cmd === 'R' && (args[0] ?? '').startsWith('<blocked@')) return reply.reject();
+    if (cmd !== 'E') return undefined;
+    const subject = messageHeader(seen, 'subject') ?? '';
+    if (subject.includes('tempfail')) return reply.tempfail();
+    if (subject.includes('discard')) return reply.discard();
+    if (subject.includes('hold')) return [reply.quarantine('held by the test milter'), reply.continue()];
+    const first = seen.rcpt.at(-1)?.[0] ?? '<x@example.test>';
+    return [
+      reply.addHeader('X-Test-Milter', 'seen'),
+      reply.changeHeader(1, 'Subject', `[milter] ${subject}`),
+      reply.addRcpt(`<added@${first.replace(/^<[^@]*@|>$/g, '')}>`),
+      ...seen.rcpt.filter((r) => r[0]!.startsWith('<dropped@')).map((r) => reply.delRcpt(r[0]!)),
+      ...(seen.body.replace(/\r\n/g, '\n') === 'replace me\n' ? [reply.replaceBody('the milter replaced this body\r\n')] : []),
+      reply.continue(),
+    ];
+  };
+  return startMilterServer({ actions, rule });
 }

@@ -5,47 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
-import { applyContentEdits, formatMessage, MilterChain, MilterHeaderChecks, milterSpecs, parseMessage, type MilterConfig, type MilterEdit } from '../src/index.js';
+import { atEndOfMessage, milterReply as reply, startMilterServer, type MilterReply } from '@postern/testkit';
+import { applyContentEdits, formatMessage, MilterChain, MilterHeaderChecks, milterSpecs, parseMessage, SMFIF, SMFIP, type MilterConfig, type MilterEdit } from '../src/index.js';
 
-type Send = (cmd: string, data?: Buffer) => void;
-
-/** A milter that negotiates (version 6, `actions`, `steps`, optional symlist) and answers by `rule`. */
-async function scripted(
-  rule: (cmd: string, data: Buffer, send: Send) => void,
-  negotiate: { actions?: number; steps?: number; symlist?: Buffer } = {},
-): Promise<{ server: Server; port: number; seen: { cmd: string; data: Buffer }[] }> {
-  const seen: { cmd: string; data: Buffer }[] = [];
-  const server = createServer((sock: Socket) => {
-    sock.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    const send: Send = (cmd, data = Buffer.alloc(0)) => {
-      const head = Buffer.alloc(5);
-      head.writeUInt32BE(data.length + 1, 0);
-      head.write(cmd, 4, 'latin1');
-      sock.write(Buffer.concat([head, data]));
-    };
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        const len = buf.readUInt32BE(0);
-        const cmd = String.fromCharCode(buf[4]!);
-        const data = Buffer.from(buf.subarray(5, 4 + len));
-        buf = buf.subarray(4 + len);
-        seen.push({ cmd, data });
-        if (cmd === 'O') {
-          const r = Buffer.alloc(12);
-          r.writeUInt32BE(6, 0);
-          r.writeUInt32BE(negotiate.actions ?? (0x1ff & ~0x100), 4);
-          r.writeUInt32BE(negotiate.steps ?? 0, 8);
-          send('O', Buffer.concat([r, negotiate.symlist ?? Buffer.alloc(0)]));
-        } else if (cmd !== 'D' && cmd !== 'A' && cmd !== 'Q') rule(cmd, data, send);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port, seen };
-}
+/** Every action but SETSYMLIST: what the scripted milters ask for unless a test says otherwise. */
+const ACTIONS = SMFIF.ADDHDRS | SMFIF.CHGBODY | SMFIF.ADDRCPT | SMFIF.DELRCPT | SMFIF.CHGHDRS | SMFIF.QUARANTINE | SMFIF.CHGFROM | SMFIF.ADDRCPT_PAR;
 
 function config(smtpdMilters: string, extra: Record<string, string> = {}): MilterConfig {
   const values: Record<string, string> = {
@@ -103,31 +67,35 @@ test('message edits, as cleanup_milter applies them', () => {
 test('negotiation: the milter\'s macro list (SETSYMLIST), skipped and unanswered steps', async () => {
   // stage 0 (connect): only {client_addr}; steps: no HELO, no reply to connect
   const symlist = Buffer.concat([Buffer.from([0, 0, 0, 0]), str('{client_addr}')]);
-  const m = await scripted((cmd, _d, send) => void (cmd !== 'C' && send('c')), { actions: 0x1ff, steps: 0x2 | 0x1000, symlist });
+  const m = await startMilterServer({ actions: ACTIONS | SMFIF.SETSYMLIST, steps: SMFIP.NOHELO | SMFIP.NR_CONN, symlist, rule: (p) => (p.cmd === 'C' ? [] : undefined) });
   const chain = await MilterChain.open(milterSpecs(config(`inet:127.0.0.1:${m.port}`), 'smtpd_milters'), config(''), macros, () => undefined);
   assert.equal(await chain.connect('unknown', '192.0.2.1', 25, 'inet'), undefined);
   assert.equal(await chain.helo('client.example'), undefined);
   assert.equal(await chain.mail('a@example', ['SIZE=10']), undefined);
   chain.quit();
-  m.server.close();
-  const cmds = m.seen.map((s) => s.cmd).join('');
+  const seen = m.packets;
+  await m.stop();
+  const cmds = seen.map((s) => s.cmd).join('');
   assert.equal(cmds, 'ODCDM', 'no HELO sent; macros before connect and MAIL');
-  assert.deepEqual(m.seen[1]!.data.toString().split('\0'), ['C{client_addr}', '192.0.2.1', ''], 'only the macro the milter asked for');
-  assert.equal(m.seen[2]!.data.subarray(0, 13).toString('latin1'), '[192.0.2.1]\x004');
-  assert.equal(m.seen[2]!.data.readUInt16BE(13), 25);
-  assert.deepEqual(m.seen[4]!.data.toString().split('\0'), ['<a@example>', 'SIZE=10', '']);
+  assert.deepEqual(seen[1]!.data.toString().split('\0'), ['C{client_addr}', '192.0.2.1', ''], 'only the macro the milter asked for');
+  assert.equal(seen[2]!.data.subarray(0, 13).toString('latin1'), '[192.0.2.1]\x004');
+  assert.equal(seen[2]!.data.readUInt16BE(13), 25);
+  assert.deepEqual(seen[4]!.data.toString().split('\0'), ['<a@example>', 'SIZE=10', '']);
 });
 
 test('replies: reject, tempfail, a custom reply, progress, body skip, discard and quarantine', async () => {
-  const m = await scripted((cmd, data, send) => {
-    const arg = data.toString().split('\0')[0] ?? '';
-    if (cmd === 'M' && arg.includes('rej')) return send('r');
-    if (cmd === 'M' && arg.includes('temp')) return send('t');
-    if (cmd === 'R' && arg.includes('custom')) return send('y', str('553 5.1.8 not you'));
-    if (cmd === 'R') return (send('p'), send('p'), send('c'));
-    if (cmd === 'B') return send('s');
-    if (cmd === 'E') return (send('q', str('look at it')), send('+', str('<new@example>')), send('e', str('<other@example>')), send('c'));
-    send('c');
+  const m = await startMilterServer({
+    actions: ACTIONS,
+    rule: ({ cmd, args }) => {
+      const arg = args[0] ?? '';
+      if (cmd === 'M' && arg.includes('rej')) return reply.reject();
+      if (cmd === 'M' && arg.includes('temp')) return reply.tempfail();
+      if (cmd === 'R' && arg.includes('custom')) return reply.replyCode('553 5.1.8 not you');
+      if (cmd === 'R') return [reply.progress(), reply.progress(), reply.continue()];
+      if (cmd === 'B') return reply.skip();
+      if (cmd === 'E') return [reply.quarantine('look at it'), reply.addRcpt('<new@example>'), reply.changeFrom('<other@example>'), reply.continue()];
+      return undefined;
+    },
   });
   const chain = await MilterChain.open(milterSpecs(config(`inet:127.0.0.1:${m.port}`), 'smtpd_milters'), config(''), macros, () => undefined);
   await chain.connect('host.example', '192.0.2.1', 25, 'inet');
@@ -142,16 +110,19 @@ test('replies: reject, tempfail, a custom reply, progress, body skip, discard an
   assert.equal(r.hold, 'look at it');
   assert.equal(r.sender, 'other@example');
   assert.deepEqual(r.addRecipients, ['new@example']);
-  assert.equal(m.seen.filter((s) => s.cmd === 'B').length, 1, 'SMFIR_SKIP: no more body chunks');
+  assert.equal(m.packets.filter((s) => s.cmd === 'B').length, 1, 'SMFIR_SKIP: no more body chunks');
   chain.quit();
-  m.server.close();
+  await m.stop();
 });
 
 test('failures: a silent milter times out, a malformed reply and a refused connection give the default action', async () => {
-  const silent = await scripted((cmd, data, send) => {
-    if (cmd === 'M') return; // never answers
-    if (cmd === 'R') return send('y', str('hello there'));
-    send('c');
+  const silent = await startMilterServer({
+    actions: ACTIONS,
+    rule: ({ cmd }) => {
+      if (cmd === 'M') return []; // never answers
+      if (cmd === 'R') return reply.replyCode('hello there');
+      return undefined;
+    },
   });
   const warnings: string[] = [];
   const c = config(`{ inet:127.0.0.1:${silent.port}, command_timeout=1s }`);
@@ -170,7 +141,7 @@ test('failures: a silent milter times out, a malformed reply and a refused conne
   assert.equal(await chain2.rcpt('b@example'), undefined, 'malformed reply, default_action=accept: go on');
   assert.ok(warnings.some((w) => /malformed reply: hello there/.test(w)));
   chain2.quit();
-  silent.server.close();
+  await silent.stop();
 
   const c3 = config('{ inet:127.0.0.1:1, default_action=reject }');
   const chain3 = await MilterChain.open(milterSpecs(c3, 'smtpd_milters'), c3, macros, (w) => warnings.push(w));
@@ -179,7 +150,7 @@ test('failures: a silent milter times out, a malformed reply and a refused conne
 });
 
 test('milter_content_timeout: a milter that stops answering during the message gives the default action', async () => {
-  const m = await scripted((cmd, _d, send) => void (cmd !== 'L' && send('c')));
+  const m = await startMilterServer({ actions: ACTIONS, rule: (p) => (p.cmd === 'L' ? [] : undefined) });
   const warnings: string[] = [];
   const c = config(`{ inet:127.0.0.1:${m.port}, content_timeout=1s, command_timeout=10s, default_action=tempfail }`);
   const chain = await MilterChain.open(milterSpecs(c, 'smtpd_milters'), c, macros, (w) => warnings.push(w));
@@ -191,7 +162,7 @@ test('milter_content_timeout: a milter that stops answering during the message g
   assert.ok(Date.now() - t0 >= 900 && Date.now() - t0 < 5000, 'content_timeout, not command_timeout');
   assert.match(warnings[0]!, /timeout while sending L$/);
   chain.quit();
-  m.server.close();
+  await m.stop();
 });
 
 /**
@@ -201,29 +172,21 @@ test('milter_content_timeout: a milter that stops answering during the message g
  * saw; the tables (a pattern table stand-in) see only the milters' headers.
  */
 test('milter_header_checks: the actions on the headers milters add, insert or change, with their log lines', async () => {
-  let editsA: [string, Buffer][] = [];
-  const first = await scripted((cmd, _d, send) => {
-    if (cmd === 'E') for (const [c, d] of editsA) send(c, d);
-    send('c');
-  });
+  let editsA: MilterReply[] = [];
+  const first = await startMilterServer({ actions: ACTIONS, rule: atEndOfMessage(() => editsA) });
   let seenB = 0;
-  const second = await scripted((cmd, _d, send) => {
-    if (cmd === 'E') {
+  const second = await startMilterServer({
+    actions: ACTIONS,
+    rule: atEndOfMessage(() => {
       seenB++;
-      send('h', Buffer.concat([str('X-Second'), str('yes')]));
-    }
-    send('c');
+      return [reply.addHeader('X-Second', 'yes')];
+    }),
   });
-  const add = (name: string, value: string): [string, Buffer] => ['h', Buffer.concat([str(name), str(value)])];
-  const indexed = (cmd: string, index: number, name: string, value: string): [string, Buffer] => {
-    const i = Buffer.alloc(4);
-    i.writeUInt32BE(index, 0);
-    return [cmd, Buffer.concat([i, str(name), str(value)])];
-  };
+  const add = reply.addHeader;
   const ctx = { queueId: '4Q1', client: 'host.example[192.0.2.1]', sender: 'a@example', recipient: 'b@example', protocol: 'ESMTP', helo: 'client.example' };
   const tail = 'from host.example[192.0.2.1]; from=<a@example> to=<b@example> proto=ESMTP helo=<client.example>';
   const original = 'X-Spam: yes\nSubject: hello\n\nbody\n';
-  const run = async (edits: [string, Buffer][], rules: [RegExp, string][], opts: { hold?: boolean; failing?: boolean } = {}) => {
+  const run = async (edits: MilterReply[], rules: [RegExp, string][], opts: { hold?: boolean; failing?: boolean } = {}) => {
     editsA = edits;
     const info: string[] = [];
     const warn: string[] = [];
@@ -275,7 +238,7 @@ test('milter_header_checks: the actions on the headers milters add, insert or ch
 
     // REPLACE on a changed header, IGNORE on an inserted one, STRIP on an added one
     t = await run(
-      [indexed('m', 1, 'Subject', 'buy now'), indexed('i', 0, 'X-Internal', 'secret'), add('X-Trace', 'abc')],
+      [reply.changeHeader(1, 'Subject', 'buy now'), reply.insertHeader(0, 'X-Internal', 'secret'), add('X-Trace', 'abc')],
       [
         [/^Subject: buy now/, 'REPLACE X-Old-Subject: buy now'],
         [/^X-Internal:/, 'IGNORE'],
@@ -331,7 +294,7 @@ test('milter_header_checks: the actions on the headers milters add, insert or ch
     assert.equal(t.checks.reply, '451 4.3.0 Error: queue file write error');
     assert.deepEqual(t.warn, ['4Q1: milter_header_checks map lookup problem -- message not accepted, try again later']);
   } finally {
-    first.server.close();
-    second.server.close();
+    await first.stop();
+    await second.stop();
   }
 });

@@ -7,50 +7,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { SMFIF } from '@postern/milter';
+import { atEndOfMessage, messageHeader, milterReply, startMilterServer, type MilterServer } from '@postern/testkit';
 import { withCleanup } from './harness.js';
 
 /** A milter that adds "X-Milter-Verdict: <subject>" to each message (SMFIR_ADDHEADER). */
-let milter: Server;
-let port = 0;
+let milter: MilterServer;
 before(async () => {
-  milter = createServer((sock) => {
-    sock.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    let subject = '';
-    const send = (cmd: string, data = Buffer.alloc(0)) => {
-      const head = Buffer.alloc(5);
-      head.writeUInt32BE(data.length + 1, 0);
-      head.write(cmd, 4, 'latin1');
-      sock.write(Buffer.concat([head, data]));
-    };
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        const len = buf.readUInt32BE(0);
-        const cmd = String.fromCharCode(buf[4]!);
-        const data = buf.subarray(5, 4 + len);
-        buf = buf.subarray(4 + len);
-        if (cmd === 'O') {
-          const r = Buffer.alloc(12);
-          r.writeUInt32BE(6, 0);
-          r.writeUInt32BE(0x1, 4); // SMFIF_ADDHDRS
-          send('O', r);
-          continue;
-        }
-        if (cmd === 'L') {
-          const [name, value] = data.toString('latin1').split('\0');
-          if (name?.toLowerCase() === 'subject') subject = value ?? '';
-        }
-        if (cmd === 'E') send('h', Buffer.from(`X-Milter-Verdict\0${subject}\0`, 'latin1'));
-        if (cmd !== 'D' && cmd !== 'A' && cmd !== 'Q') send('c');
-      }
-    });
-  });
-  await new Promise<void>((r) => milter.listen(0, '127.0.0.1', r));
-  port = (milter.address() as { port: number }).port;
+  milter = await startMilterServer({ actions: SMFIF.ADDHDRS, rule: atEndOfMessage((s) => [milterReply.addHeader('X-Milter-Verdict', messageHeader(s, 'Subject') ?? '')]) });
 });
-after(() => milter.close());
+after(() => milter.stop());
 
 const TABLE = [
   '/^X-Milter-Verdict: hold/ HOLD milter says hold',
@@ -64,7 +30,7 @@ const message = (headers: string) => `From: sender@example.com\nSubject: ${heade
 const tail = 'from localhost[127.0.0.1]; from=<sender@example.com> to=<rcpt@example.org>';
 
 test('non_smtpd_milters and milter_header_checks: HOLD, REJECT, DISCARD on the milter\'s header only', async () => {
-  const settings = { non_smtpd_milters: `inet:127.0.0.1:${port}`, milter_header_checks: 'regexp:{dir}/milter_header_checks' };
+  const settings = { non_smtpd_milters: `inet:127.0.0.1:${milter.port}`, milter_header_checks: 'regexp:{dir}/milter_header_checks' };
   await withCleanup(settings, { milter_header_checks: TABLE }, async (h) => {
     // HOLD: queued in the hold queue, the milter's header kept
     let r = await h.submit({ origin: 'pickup' }, message('hold'));

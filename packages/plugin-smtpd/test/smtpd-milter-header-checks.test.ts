@@ -8,52 +8,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SMFIF } from '@postern/milter';
+import { atEndOfMessage, messageHeader, milterReply, startMilterServer, type MilterServer } from '@postern/testkit';
 import { RawClient, startRig, type Rig } from './helpers.js';
 
 /** A milter that adds "X-Milter-Verdict: <subject>" to each message (SMFIR_ADDHEADER). */
-async function verdictMilter(): Promise<{ server: Server; port: number }> {
-  const server = createServer((sock) => {
-    sock.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    let subject = '';
-    const send = (cmd: string, data = Buffer.alloc(0)) => {
-      const head = Buffer.alloc(5);
-      head.writeUInt32BE(data.length + 1, 0);
-      head.write(cmd, 4, 'latin1');
-      sock.write(Buffer.concat([head, data]));
-    };
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        const len = buf.readUInt32BE(0);
-        const cmd = String.fromCharCode(buf[4]!);
-        const data = buf.subarray(5, 4 + len);
-        buf = buf.subarray(4 + len);
-        if (cmd === 'O') {
-          const r = Buffer.alloc(12);
-          r.writeUInt32BE(6, 0);
-          r.writeUInt32BE(0x1, 4); // SMFIF_ADDHDRS
-          send('O', r);
-        } else if (cmd === 'L') {
-          const [name, value] = data.toString('latin1').split('\0');
-          if (name?.toLowerCase() === 'subject') subject = value ?? '';
-        } else if (cmd === 'E') {
-          send('h', Buffer.from(`X-Milter-Verdict\0${subject}\0`, 'latin1'));
-          send('c');
-        }
-        if (cmd !== 'O' && cmd !== 'D' && cmd !== 'A' && cmd !== 'Q' && cmd !== 'E') send('c');
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port };
-}
+const verdictMilter = () =>
+  startMilterServer({ actions: SMFIF.ADDHDRS, rule: atEndOfMessage((s) => [milterReply.addHeader('X-Milter-Verdict', messageHeader(s, 'Subject') ?? '')]) });
 
 let dir: string;
-let milter: { server: Server; port: number };
+let milter: MilterServer;
 let rig: Rig;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-milter-hc-'));
@@ -72,7 +38,7 @@ before(async () => {
 });
 after(async () => {
   await rig.stop();
-  milter.server.close();
+  await milter.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -8,70 +8,25 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startMilterServer, type MilterServer } from '@postern/testkit';
 import { RawClient, startRig } from './helpers.js';
 
-/** A milter that records connect events (the client address) and the macros of each stage. */
-class RecordingMilter {
-  readonly connects: string[] = [];
-  readonly macros: Map<string, string>[] = [];
-  port = 0;
-  readonly server: Server;
-  constructor() {
-    this.server = createServer((sock) => {
-      sock.on('error', () => undefined);
-      let buf = Buffer.alloc(0);
-      const send = (cmd: string, data = Buffer.alloc(0)) => {
-        const head = Buffer.alloc(5);
-        head.writeUInt32BE(data.length + 1, 0);
-        head.write(cmd, 4, 'latin1');
-        sock.write(Buffer.concat([head, data]));
-      };
-      sock.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-          const len = buf.readUInt32BE(0);
-          const cmd = String.fromCharCode(buf[4]!);
-          const body = buf.subarray(5, 4 + len);
-          buf = buf.subarray(4 + len);
-          if (cmd === 'O') {
-            const r = Buffer.alloc(12);
-            r.writeUInt32BE(6, 0);
-            send('O', r);
-          } else if (cmd === 'D') {
-            const parts = body.subarray(1).toString('latin1').split('\0');
-            const m = new Map<string, string>([['stage', String.fromCharCode(body[0]!)]]);
-            for (let i = 0; i + 1 < parts.length; i += 2) m.set(parts[i]!, parts[i + 1]!);
-            this.macros.push(m);
-          } else if (cmd === 'C') {
-            // hostname\0, family, port (2 bytes), address\0
-            const host = body.indexOf(0);
-            this.connects.push(body.subarray(host + 4, body.indexOf(0, host + 4)).toString('latin1'));
-            send('c');
-          } else if (cmd !== 'A' && cmd !== 'Q') send('c');
-        }
-      });
-    });
-  }
-  async listen(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.port = (this.server.address() as { port: number }).port;
-  }
-}
+/** The client addresses of the connect events a milter saw. */
+const connects = (m: MilterServer) => m.sessions.flatMap((s) => (s.connect ? [s.connect.address] : []));
 
 let dir: string;
-const m1 = new RecordingMilter();
-const m2 = new RecordingMilter();
+let m1: MilterServer;
+let m2: MilterServer;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-milter-maps-'));
-  await m1.listen();
-  await m2.listen();
+  m1 = await startMilterServer();
+  m2 = await startMilterServer();
 });
-after(() => {
-  m1.server.close();
-  m2.server.close();
+after(async () => {
+  await m1.stop();
+  await m2.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -94,20 +49,20 @@ test('smtpd_milter_maps: DISABLE for one client, another milter list for another
   };
   try {
     await talk('127.0.0.1');
-    assert.deepEqual(m1.connects, ['127.0.0.1']);
-    const mail = m1.macros.find((m) => m.get('stage') === 'M')!;
+    assert.deepEqual(connects(m1), ['127.0.0.1']);
+    const mail = m1.sessions.flatMap((s) => s.macroPackets).find((m) => m.stage === 'M')!.macros;
     assert.equal(mail.get('{auth_type}'), 'none', 'a default where the session has no value');
     assert.equal(mail.get('{mail_host}'), 'relay, default.example');
     assert.equal(mail.get('{mail_addr}'), 'a@client.example', 'the session value wins');
     assert.equal(mail.get('{mail_mailer}'), 'esmtp', 'a default named without braces');
 
     await talk('127.0.0.2');
-    assert.deepEqual(m1.connects, ['127.0.0.1']);
-    assert.deepEqual(m2.connects, []);
+    assert.deepEqual(connects(m1), ['127.0.0.1']);
+    assert.deepEqual(connects(m2), []);
 
     await talk('127.0.0.3');
-    assert.deepEqual(m1.connects, ['127.0.0.1']);
-    assert.deepEqual(m2.connects, ['127.0.0.3']);
+    assert.deepEqual(connects(m1), ['127.0.0.1']);
+    assert.deepEqual(connects(m2), ['127.0.0.3']);
   } finally {
     await rig.stop();
   }

@@ -6,43 +6,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { milterReply, startMilterServer, type MilterReply } from '@postern/testkit';
 import { RawClient, startRig } from './helpers.js';
 
 /** A milter that answers the connect event with `connectReply` and everything else with continue. */
-async function connectMilter(connectReply: string): Promise<{ server: Server; port: number }> {
-  const server = createServer((sock) => {
-    sock.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    const send = (cmd: string, data = Buffer.alloc(0)) => {
-      const head = Buffer.alloc(5);
-      head.writeUInt32BE(data.length + 1, 0);
-      head.write(cmd, 4, 'latin1');
-      sock.write(Buffer.concat([head, data]));
-    };
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
-        const cmd = String.fromCharCode(buf[4]!);
-        buf = buf.subarray(4 + buf.readUInt32BE(0));
-        if (cmd === 'O') {
-          const r = Buffer.alloc(12);
-          r.writeUInt32BE(6, 0);
-          send('O', r);
-        } else if (cmd === 'C') send(connectReply);
-        else if (cmd !== 'D' && cmd !== 'A' && cmd !== 'Q') send('c');
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as { port: number }).port };
-}
+const connectMilter = (connectReply: MilterReply) => startMilterServer({ rule: ({ cmd }) => (cmd === 'C' ? connectReply : undefined) });
 
 for (const [reply, greeting, mail] of [
-  ['r', '554 mx.example.com ESMTP not accepting connections', '550 5.7.1 Command rejected'],
-  ['t', /^220 /, '451 4.7.1 Service unavailable - try again later'],
+  [milterReply.reject(), '554 mx.example.com ESMTP not accepting connections', '550 5.7.1 Command rejected'],
+  [milterReply.tempfail(), /^220 /, '451 4.7.1 Service unavailable - try again later'],
 ] as const) {
-  test(`a milter that answers connect with "${reply}": greeting and MAIL FROM`, async () => {
+  test(`a milter that answers connect with "${reply.cmd}": greeting and MAIL FROM`, async () => {
     const m = await connectMilter(reply);
     const rig = await startRig({ smtpd_milters: `inet:127.0.0.1:${m.port}` });
     try {
@@ -57,7 +31,7 @@ for (const [reply, greeting, mail] of [
       assert.ok(rig.log.lines.some((l) => l.startsWith('NOQUEUE: milter-reject: CONNECT from unknown[127.0.0.1]: ')), rig.log.lines.join('\n'));
     } finally {
       await rig.stop();
-      m.server.close();
+      await m.stop();
     }
   });
 }
