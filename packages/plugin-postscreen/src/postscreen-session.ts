@@ -7,7 +7,7 @@
  * the cache, then hand the connection to smtpd, or reply and disconnect.
  */
 import type { Socket } from 'node:net';
-import type { Logger, LookupTable } from '@postern/core';
+import { escapeText, type Logger, type LookupTable } from '@postern/core';
 import type { AccessList, AddressList } from './postscreen-access.js';
 import type { PostscreenCache } from './postscreen-cache.js';
 import type { DnsblScore, DnsblScorer } from './postscreen-dnsbl.js';
@@ -97,21 +97,6 @@ export interface PostscreenShared {
   /** Hands an accepted connection to smtpd; false when it cannot. */
   handoff(socket: Socket): boolean;
   readonly now: () => number;
-}
-
-/** The escape(3) of Postfix's logs: C escapes, \ooo for other non-printables. */
-export function escapeText(buf: Buffer | string, limit = 100): string {
-  const b = typeof buf === 'string' ? Buffer.from(buf, 'latin1') : buf;
-  let out = '';
-  for (const c of b.subarray(0, limit)) {
-    if (c === 0x0d) out += '\\r';
-    else if (c === 0x0a) out += '\\n';
-    else if (c === 0x09) out += '\\t';
-    else if (c === 0x5c) out += '\\\\';
-    else if (c < 0x20 || c >= 0x7f) out += `\\${c.toString(8).padStart(3, '0')}`;
-    else out += String.fromCharCode(c);
-  }
-  return out;
 }
 
 /** format_tv with two significant digits, as psc_format_delta_time logs elapsed times ("0.25", "6.1", "12"). */

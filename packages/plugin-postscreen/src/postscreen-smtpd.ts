@@ -8,10 +8,9 @@
  * may first be replaced by postscreen_command_filter.
  */
 import { isUtf8 } from 'node:buffer';
-import { filterCommand, type LookupTable } from '@postern/core';
+import { escapeText, filterCommand, type LookupTable } from '@postern/core';
 import { DEEP, type TestName } from './postscreen-tests.js';
 import type { Action, PostscreenSession } from './postscreen-session.js';
-import { escapeText } from './postscreen-session.js';
 
 type Reply = 'sent' | 'destroyed';
 

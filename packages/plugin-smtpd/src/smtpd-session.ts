@@ -23,7 +23,7 @@ import type {
   TableRegistry,
   LookupTable,
 } from '@postern/core';
-import { filterCommand, openCommandFilter } from '@postern/core';
+import { escapeText, filterCommand, openCommandFilter } from '@postern/core';
 import { SmtpdReplyOut } from './smtpd-footer.js';
 import { anvilLimitReply, etrnReply, isFlushSite, newQueueId, type AnvilService, type FlushService } from '@postern/core';
 import { SmtpdEventLimits } from './smtpd-anvil.js';
@@ -51,6 +51,7 @@ import type { PolicyClients } from './smtpd-policy.js';
 import type { SmtpdDnsxl } from './smtpd-dnsbl.js';
 import type { VerifyService } from '@postern/core';
 import { transpCleanupFlags, type InputTransp } from './smtpd-transp.js';
+import type { SmtpdCommandLists } from './smtpd-commands.js';
 
 /** What every session of one smtpd process shares. */
 export interface SmtpdShared {
@@ -81,6 +82,8 @@ export interface SmtpdShared {
   readonly flush: FlushService;
   /** receive_override_options. */
   readonly transp: ReadonlySet<InputTransp>;
+  /** smtpd_noop_commands and smtpd_forbidden_commands. */
+  readonly commands: SmtpdCommandLists;
   /** A certificate is configured: STARTTLS (or wrapper mode) can work. */
   readonly tlsReady: boolean;
   /** Sleep used for smtpd_error_sleep_time (injectable for tests). */
@@ -407,11 +410,26 @@ export class SmtpdSession implements CommandSink {
     const line = await this.filtered(raw.toString('utf8'));
     if (line === undefined) return;
     const m = /^\s*(\S+)\s*(.*?)\s*$/s.exec(line);
-    const verb = (m?.[1] ?? '').toLowerCase();
+    const word = m?.[1] ?? '';
+    const verb = word.toLowerCase();
     const args = m?.[2] ?? '';
+    if (word !== '' && (await this.shared.commands.isNoop(word))) {
+      // no syntax check, no state change, no command count ("XXX We can't count these.")
+      this.reply('250 2.0.0 Ok');
+      await this.out.flushed();
+      if (s.junkCommands++ > this.c.int('smtpd_junk_command_limit')) s.errorCount++;
+      return;
+    }
     const handler = Object.prototype.hasOwnProperty.call(this.handlers, verb) ? this.handlers[verb] : undefined;
     const name = handler ? verb : 'unknown';
     s.where = handler ? verb.toUpperCase() : 'UNKNOWN';
+    if (!handler && word !== '' && (await this.shared.commands.isForbidden(word))) {
+      this.log.warn(`non-SMTP command from ${s.namaddr}: ${escapeText(Buffer.from(line, 'utf8'))}`);
+      this.reply('221 2.7.0 Error: I can break rules, too. Goodbye.');
+      this.quitting = true;
+      this.hangup();
+      return;
+    }
     if (pending && !s.ehloPipelining && name !== 'quit') s.illegalPipelining ??= s.where;
     let ok: boolean | 'pending';
     if (!handler) {

@@ -76,6 +76,7 @@ import type { Socket } from 'node:net';
 import { ANVIL, CLEANUP, REWRITE, TABLES, inject, injectable, provide, serviceClients, token, tryUse, type ServicePreInit, type CleanupService, type ConfigView, type Logger, type RewriteService, type SaslServer, type ServiceContext, type ServiceMain, type SmtpdHookRegistry, type TableRegistry, SASL_SERVER, SMTPD_HOOKS, type AnvilService, NAME_RESOLVER, VERIFY, type VerifyService, FLUSH, type FlushService } from '@postern/core';
 import { shareTicketKeys, tlsSessionCache } from '@postern/smtp-client';
 import { createHookRegistry, loadSmtpdPlugins } from './smtpd-hooks.js';
+import { SmtpdCommandLists } from './smtpd-commands.js';
 import { mynetworksList, networkMatcher } from './smtpd-peer.js';
 import { PolicyClients } from './smtpd-policy.js';
 import { SmtpdDnsxl } from './smtpd-dnsbl.js';
@@ -222,6 +223,7 @@ export async function createSmtpd(
     resolver,
     dnsxl: new SmtpdDnsxl(config, resolver, tables),
     transp: inputTransp(config, (w) => log.warn(w)),
+    commands: new SmtpdCommandLists(config, tables, log),
     sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   };
 

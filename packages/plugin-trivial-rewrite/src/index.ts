@@ -26,5 +26,5 @@ export { TrivialRewrite, type TrivialRewriteOptions } from './trivial-rewrite-se
 export { Resolver, localRewriteRules, remoteRewriteRules } from './trivial-rewrite-resolve.js';
 export { rewriteAddress, type RewriteRules } from './trivial-rewrite-rewrite.js';
 export { transportKeys, parseTransport, applyTransport, transportLookup, type TransportEntry, type TransportOptions } from './trivial-rewrite-transport.js';
-export { DomainList, LocalDomains, ownAddresses, parentStyle, type MatchStyle } from './trivial-rewrite-domains.js';
+export { LocalDomains, ownAddresses } from './trivial-rewrite-domains.js';
 export default plugin;

@@ -26,10 +26,10 @@
  * fail (a table lookup failed: try again later).
  */
 import type { AddressClass, ConfigView, LookupTable, Logger, ResolveResult, TableRegistry } from '@postern/core';
-import { SERVICE } from '@postern/core';
+import { domainListStyle, MatchList, SERVICE } from '@postern/core';
 import { mailAddrFind } from '@postern/address';
 import { lastUnquoted, validHostAddr, validHostLiteral, validHostname } from './trivial-rewrite-address.js';
-import { DomainList, LocalDomains, ownAddresses, parentStyle } from './trivial-rewrite-domains.js';
+import { LocalDomains, ownAddresses } from './trivial-rewrite-domains.js';
 import { rewriteAddress, type RewriteRules } from './trivial-rewrite-rewrite.js';
 import { applyTransport, parseTransport, transportLookup, type TransportEntry } from './trivial-rewrite-transport.js';
 
@@ -40,10 +40,10 @@ class LookupFailure extends Error {}
 
 export class Resolver {
   private readonly local: LocalDomains;
-  private readonly virtualAliasDomains: DomainList;
-  private readonly virtualMailboxDomains: DomainList;
-  private readonly relayDomains: DomainList;
-  private readonly mydestination: DomainList;
+  private readonly virtualAliasDomains: MatchList;
+  private readonly virtualMailboxDomains: MatchList;
+  private readonly relayDomains: MatchList;
+  private readonly mydestination: MatchList;
   private readonly transportMaps: LookupTable[];
   private readonly relocatedMaps: LookupTable[];
   private readonly senderRelayhostMaps: LookupTable[];
@@ -55,11 +55,11 @@ export class Resolver {
     tables: TableRegistry,
     private readonly log: Logger,
   ) {
-    this.mydestination = new DomainList('mydestination', config.list('mydestination'), tables, parentStyle(config, 'mydestination'));
+    this.mydestination = new MatchList('mydestination', config.list('mydestination'), tables, domainListStyle(config, 'mydestination'));
     this.local = new LocalDomains(this.mydestination, ownAddresses(config), config.bool('resolve_numeric_domain'));
-    this.virtualAliasDomains = new DomainList('virtual_alias_domains', config.list('virtual_alias_domains'), tables, 'exact');
-    this.virtualMailboxDomains = new DomainList('virtual_mailbox_domains', config.list('virtual_mailbox_domains'), tables, 'exact');
-    this.relayDomains = new DomainList('relay_domains', config.list('relay_domains'), tables, parentStyle(config, 'relay_domains'));
+    this.virtualAliasDomains = new MatchList('virtual_alias_domains', config.list('virtual_alias_domains'), tables, 'exact');
+    this.virtualMailboxDomains = new MatchList('virtual_mailbox_domains', config.list('virtual_mailbox_domains'), tables, 'exact');
+    this.relayDomains = new MatchList('relay_domains', config.list('relay_domains'), tables, domainListStyle(config, 'relay_domains'));
     this.transportMaps = tables.openList(config.get('transport_maps'));
     this.relocatedMaps = tables.openList(config.get('relocated_maps'));
     this.senderRelayhostMaps = tables.openList(config.get('sender_dependent_relayhost_maps'));

@@ -10,7 +10,8 @@
  *
  * filterCommand() is smtpd_command_filter / postscreen_command_filter: the
  * command line, leading blanks removed, is looked up in the table and a
- * result replaces it (logged as "replacing command").
+ * result replaces it (logged as "replacing command"). escapeText() is how
+ * both log what a client sent.
  */
 import type { LookupTable } from '../contracts/table.js';
 import type { ConfigView } from '../contracts/config.js';
@@ -119,4 +120,19 @@ export async function filterCommand(table: LookupTable | undefined, line: string
 export function openCommandFilter(config: ConfigView, param: string, open: (spec: string) => LookupTable): LookupTable | undefined {
   const spec = config.get(param).trim();
   return spec ? open(spec) : undefined;
+}
+
+/** The escape(3) of Postfix's logs: C escapes, \ooo for other non-printables. */
+export function escapeText(buf: Buffer | string, limit = 100): string {
+  const b = typeof buf === 'string' ? Buffer.from(buf, 'latin1') : buf;
+  let out = '';
+  for (const c of b.subarray(0, limit)) {
+    if (c === 0x0d) out += '\\r';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x09) out += '\\t';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c < 0x20 || c >= 0x7f) out += `\\${c.toString(8).padStart(3, '0')}`;
+    else out += String.fromCharCode(c);
+  }
+  return out;
 }
