@@ -30,6 +30,9 @@ export interface SessionSettings {
   readonly mailName: string;
 }
 
+/** How long a finished session waits for the client to close before it resets the connection. */
+const LINGER_MS = 2000;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The QMQP answer to cleanup's result (qmqpd_send_status()). */
@@ -101,10 +104,18 @@ export class QmqpdSession {
     } finally {
       log.info(`disconnect from ${namaddr}`);
       // Read and drop whatever else comes, so the client's FIN is seen and
-      // the connection closes; qmqpd_timeout still ends a client that lingers.
+      // the connection closes without a reset that could discard the reply.
+      // A client that neither reads nor closes gets a reset after
+      // LINGER_MS (at most qmqpd_timeout): Postfix's close() resets a
+      // connection with unread input, and nothing is left to say.
       this.socket.removeAllListeners('data');
+      this.socket.removeAllListeners('timeout');
+      this.socket.setTimeout(0);
       this.socket.resume();
       this.socket.end();
+      const linger = setTimeout(() => this.socket.resetAndDestroy(), Math.min(LINGER_MS, this.s.timeout * 1000));
+      linger.unref();
+      this.socket.once('close', () => clearTimeout(linger));
     }
   }
 
