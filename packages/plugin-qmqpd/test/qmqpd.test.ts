@@ -132,6 +132,19 @@ describe('qmqpd', () => {
     });
   }
 
+  test('a client that neither reads its answer nor closes is reset once the session is done (the server keeps no connection)', async () => {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => undefined);
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.pause();
+    s.write('x:hello,');
+    const open = () => new Promise<number>((r) => srv.getConnections((_, n) => r(n)));
+    // the reset comes 2 s after the reply (qmqpd_timeout is 300 s here)
+    for (let i = 0; i < 100 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await open(), 0);
+    s.destroy();
+  });
+
   test('cleanup answers map to K, Z and D', async () => {
     cleanup.next = { status: 'tempfail', code: 451, dsn: '4.3.0', text: 'queue file write error' };
     assert.match(await exchange(port, packet('m\n', 'a', ['b@c'])), /^\d+:ZError: queue file write error,$/);
