@@ -38,13 +38,13 @@
  *   would each count a part. Long running: max_idle and max_use do not
  *   recycle it, which would lose the counts.
  */
-import { BACKEND, BACKENDS, openBackend, serveAnvil, use, type AnvilService, type ServiceMain } from '@postern/core';
+import { BACKEND, BACKENDS, openBackend, serveAnvil, tryUse, type AnvilService, type ServiceMain } from '@postern/core';
 import { AnvilTable } from './anvil-remote.js';
 
 /** anvil's entry with its clock (ms since the epoch) given: tests move time on. */
 export const createAnvil = (now: () => number = Date.now): ServiceMain => async (ctx) => {
   // anvil_backend = redis: the counters every node's anvil shares, so limits hold across nodes.
-  const backends = ctx.container.isRegistered(BACKENDS, true) ? use(ctx.container, BACKENDS) : undefined;
+  const backends = tryUse(ctx.container, BACKENDS);
   const shared = backends && openBackend<AnvilService & { close?(): Promise<void> }>(backends, BACKEND.ANVIL, ctx.config, ctx.log);
   if (shared) {
     const served = serveAnvil(ctx, shared);

@@ -30,7 +30,7 @@
  *   addr 192.0.2.1 listed by domain zen.example as 127.0.0.2
  *   warning: dnsblog_query: lookup error for DNS query 1.2.0.192.zen.example: ...
  */
-import { NAME_RESOLVER, serveDnsblog, use, type DnsblogReply, type DnsblogService, type Logger, type NameResolver, type ServiceMain } from '@postern/core';
+import { NAME_RESOLVER, serveDnsblog, tryUse, type DnsblogReply, type DnsblogService, type Logger, type NameResolver, type ServiceMain } from '@postern/core';
 import { configuredResolver, dnsblLookup, dnsblQueryName } from '@postern/dns';
 
 /** dnsblog's lookups with `resolver`, logging to `log`, each reply held back `delayMs`. */
@@ -50,6 +50,6 @@ export function createDnsblog(resolver: NameResolver, log: Logger, delayMs = 0):
 }
 
 export const main: ServiceMain = async (ctx) => {
-  const resolver = ctx.container.isRegistered(NAME_RESOLVER, true) ? use(ctx.container, NAME_RESOLVER) : configuredResolver(ctx.config);
+  const resolver = tryUse(ctx.container, NAME_RESOLVER) ?? configuredResolver(ctx.config);
   return serveDnsblog(ctx, createDnsblog(resolver, ctx.log, ctx.config.time('dnsblog_reply_delay') * 1000));
 };

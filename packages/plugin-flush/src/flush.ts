@@ -65,7 +65,7 @@ import {
   serveFlush,
   TABLES,
   TRIGGER,
-  use,
+  tryUse,
   type TriggerService,
   type FlushLogStore,
   type FlushService,
@@ -103,9 +103,9 @@ export function createFlush(ctx: ServiceContext, options: FlushOptions = {}): Fl
   const { config } = ctx;
   const log: Logger = ctx.log;
   const { store, qmgr } = ctx.container.resolve(FlushServices);
-  const tables: TableRegistry | undefined = ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined;
+  const tables: TableRegistry | undefined = tryUse(ctx.container, TABLES);
   const policy = new FlushPolicy(config, tables);
-  const backends = ctx.container.isRegistered(BACKENDS, true) ? use(ctx.container, BACKENDS) : undefined;
+  const backends = tryUse(ctx.container, BACKENDS);
   const logs: FlushLogStore =
     options.logs ?? (backends && openBackend<FlushLogStore>(backends, BACKEND.FLUSH, config, log)) ?? new FlushLogs(config.get('queue_directory'));
   const refreshTime = config.time('fast_flush_refresh_time') * 1000;

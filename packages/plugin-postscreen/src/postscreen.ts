@@ -56,7 +56,7 @@
  *   names and never reads a message.
  */
 import type { Socket } from 'node:net';
-import { DNSBLOG, inject, injectable, openCommandFilter, passConnection, TABLES, use, type ConfigView, type DnsblogService, type ServiceMain, type TableRegistry } from '@postern/core';
+import { DNSBLOG, inject, injectable, openCommandFilter, passConnection, TABLES, tryUse, type ConfigView, type DnsblogService, type ServiceMain, type TableRegistry } from '@postern/core';
 import { AccessList, AddressList } from './postscreen-access.js';
 import { MemoryCache, TableCache, type PostscreenCache } from './postscreen-cache.js';
 import { DnsblScorer } from './postscreen-dnsbl.js';
@@ -141,7 +141,7 @@ export class PostscreenServices {
 export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMain {
   return async (ctx) => {
     const { config, log } = ctx;
-    const tables = options.tables ?? (ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined);
+    const tables = options.tables ?? tryUse(ctx.container, TABLES);
     const settings = readSettings(config);
     const mapSpec = config.get('postscreen_cache_map').trim();
     const cache: PostscreenCache = mapSpec && tables ? new TableCache(tables.open(mapSpec), log) : new MemoryCache();

@@ -71,7 +71,7 @@ import {
   SERVICE_CLIENTS,
   SERVICE_PROCESS_LIMITS,
   TRIGGER,
-  use,
+  tryUse,
   type BounceService,
   type QueueStore,
   type RewriteService,
@@ -123,7 +123,7 @@ export async function createQmgr(ctx: ServiceContext, options: QmgrOptions = {})
   const config = ctx.config;
   const params = readQmgrParams(config);
   const processLimits =
-    options.processLimits ?? (ctx.container.isRegistered(QMGR_PROCESS_LIMITS, true) ? use(ctx.container, QMGR_PROCESS_LIMITS) : undefined);
+    options.processLimits ?? tryUse(ctx.container, QMGR_PROCESS_LIMITS);
   const services = ctx.container.resolve(QmgrServices);
   const env: QmgrEnv = {
     config,

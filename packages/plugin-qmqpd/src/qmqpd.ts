@@ -47,7 +47,7 @@
  *   message_size_limit = 0 that is unbounded.
  */
 import type { Socket } from 'node:net';
-import { CLEANUP, TABLES, inject, injectable, use, type CleanupService, type ConfigView, type Logger, type ServiceContext, type ServiceMain, type TableRegistry } from '@postern/core';
+import { CLEANUP, TABLES, inject, injectable, tryUse, type CleanupService, type ConfigView, type Logger, type ServiceContext, type ServiceMain, type TableRegistry } from '@postern/core';
 import { createTableRegistry } from '@postern/tables';
 import { clientList, peerName, plainAddress, type Peer } from './qmqpd-peer.js';
 import { NetstringReader } from './qmqpd-netstring.js';
@@ -78,7 +78,7 @@ export class QmqpdServices {
 /** Builds a QMQP server for this configuration (master.cf -o overrides already applied). */
 export function createQmqpd(config: ConfigView, log: Logger, container: DependencyContainer, options: QmqpdOptions = {}): Qmqpd {
   const { cleanup } = container.resolve(QmqpdServices);
-  let tables = options.tables ?? (container.isRegistered(TABLES, true) ? use(container, TABLES) : undefined);
+  let tables = options.tables ?? tryUse(container, TABLES);
   const settings: SessionSettings = {
     cleanup,
     log,

@@ -52,7 +52,7 @@
  *   the socket is private, and the LMDB files are created under
  *   data_directory, which only the mail system may read.
  */
-import { SERVICE, serveIpc, TABLES, use, type ConfigView, type TableRegistry, type ServiceContext, type ServiceInstance, type ServiceMain } from '@postern/core';
+import { SERVICE, serveIpc, TABLES, tryUse, type ConfigView, type TableRegistry, type ServiceContext, type ServiceInstance, type ServiceMain } from '@postern/core';
 import { TicketKeyRing } from '@postern/smtp-client';
 import { TLSMGR_METHOD, TLS_CACHE_TYPES, type TlsCacheType, type TlsLookupArgs, type TlsTicketKey, type TlsUpdateArgs } from '@postern/core';
 import { openTlsStore, TableTlsStore, type TlsStore } from './tlsmgr-store.js';
@@ -126,7 +126,7 @@ export function createTlsManager(config: ConfigView, now: () => number = Date.no
 }
 
 export const main: ServiceMain = async (ctx: ServiceContext): Promise<ServiceInstance> => {
-  const tables = ctx.container.isRegistered(TABLES, true) ? use(ctx.container, TABLES) : undefined;
+  const tables = tryUse(ctx.container, TABLES);
   const mgr = createTlsManager(ctx.config, Date.now, tables);
   const served = serveIpc(ctx, {
     [TLSMGR_METHOD.LOOKUP]: (a: TlsLookupArgs) => mgr.lookup(a),
