@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } f
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PassThrough, Readable } from 'node:stream';
 import { createTableRegistry } from '@postern/tables';
 import type { TableRegistry } from '@postern/core';
@@ -129,6 +130,23 @@ test('postmap -q works on pattern tables', async (t) => {
   const reg = createTableRegistry();
   assert.deepEqual(await run(mapCommand, reg, ['-q', 'Subject: hi', `pcre:${src}`]), { code: 0, stdout: 'WARN subject hi\n', stderr: '' });
   assert.deepEqual(await run(mapCommand, reg, ['-q', 'a', `pcre:${src}`, 'inline:{ a=fallback }']), { code: 0, stdout: 'fallback\n', stderr: '' });
+});
+
+// the committed shim that npm links as node_modules/.bin/postern
+const SHIM = fileURLToPath(new URL('../../bin/postern.js', import.meta.url));
+
+test('postern map -q on an inline regexp: table (Debian smtpd_forbidden_commands)', () => {
+  const postern = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [SHIM, 'map', ...args], { encoding: 'utf8', env: { ...process.env, POSTERN_HOME: '/nonexistent' } });
+    return [r.status, r.stdout, r.stderr];
+  };
+  assert.deepEqual(postern('-q', '1abc', 'regexp:{{/^[^A-Z]/ Bogus}}'), [0, 'Bogus\n', '']);
+  assert.deepEqual(postern('-q', 'abc', 'regexp:{{/^[^A-Z]/ Bogus}}'), [1, '', '']);
+  assert.deepEqual(postern('-q', 'a', 'regexp:{{/a/ b}x}'), [
+    1,
+    '',
+    `postmap: fatal: open table regexp:{{/a/ b}x}: regexp map: syntax error after '}' in "{/a/ b}x"\n`,
+  ]);
 });
 
 test('postalias: build aliases(5) file, @ sentinel, query, -s format', async (t) => {

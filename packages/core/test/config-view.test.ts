@@ -230,6 +230,12 @@ const LIST_CASES: readonly (readonly [string, readonly string[]])[] = [
   ['hash:/etc/aliases, nis:mail.aliases', ['hash:/etc/aliases', 'nis:mail.aliases']],
   ['{ a, b } c', ['{ a, b }', 'c']],
   ['inline:{ {a b}=c, d=e }', ['inline:{ {a b}=c, d=e }']],
+  // Debian's smtpd_forbidden_commands and inline pattern tables (Postfix 3.7)
+  ['CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}', ['CONNECT', 'GET', 'POST', 'regexp:{{/^[^A-Z]/ Bogus}}']],
+  [
+    'check_client_access pcre:{ {/^10\\./ OK}, {/x y/ REJECT no, thanks} },reject',
+    ['check_client_access', 'pcre:{ {/^10\\./ OK}, {/x y/ REJECT no, thanks} }', 'reject'],
+  ],
 ];
 
 for (const [input, want] of LIST_CASES) {

@@ -4,9 +4,9 @@
  *
  *   lmdb      indexed file NAME.lmdb built by postmap (table-lmdb.ts)
  *   texthash  postmap input file read into memory
- *   regexp    POSIX regular expressions (regexp_table(5))
- *   pcre      Perl-compatible regular expressions (pcre_table(5))
- *   cidr      IPv4/IPv6 networks (cidr_table(5))
+ *   regexp    POSIX regular expressions (regexp_table(5)); a file or regexp:{ {rule}, ... }
+ *   pcre      Perl-compatible regular expressions (pcre_table(5)); a file or pcre:{ {rule}, ... }
+ *   cidr      IPv4/IPv6 networks (cidr_table(5)); a file or cidr:{ {rule}, ... }
  *   inline    inline:{ key=value, ... }
  *   static    static:value, static:{ text }
  *   unix      unix:passwd.byname, unix:group.byname

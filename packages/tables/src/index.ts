@@ -19,9 +19,11 @@ export {
   TexthashTable,
   UnixTable,
   parseInline,
-  splitOutsideBraces,
   stripBraces,
 } from './table-simple.js';
+export { splitOutsideBraces, balancedLength, extractBraced } from './table-braces.js';
+export { inlineToMultiline, openTableSource } from './table-stream.js';
+export type { TableSource } from './table-stream.js';
 export type { UnixFiles } from './table-simple.js';
 export {
   logicalLines,

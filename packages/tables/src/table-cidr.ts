@@ -10,11 +10,14 @@
  * matches an IPv6 key and vice versa. A network with host bits set is
  * skipped with Postfix's warning. Rules apply in file order; first match
  * wins. Keys that are not IP addresses match no rule except negated ones.
+ * Inline form (Postfix 3.7): `cidr:{ {10.0.0.0/8 OK}, {::1 OK} }`, each
+ * rule one line of the table (table-stream.ts).
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { Logger } from '@postern/core';
 import type { LookupTable } from '@postern/core';
-import { FileWatch } from './file-watch.js';
+import { openTableSource } from './table-stream.js';
+import type { TableSource } from './table-stream.js';
 import { logicalLines, reportDiagnostic, tableDiagnostic } from './table-source.js';
 import type { DiagnosticHandler } from './table-source.js';
 
@@ -184,25 +187,25 @@ export function evalCidrRules(rules: readonly CidrRule[], key: string): string |
   return undefined;
 }
 
-/** A cidr: table over a file, reloaded when the file changes. */
+/** A cidr: table over a file (reloaded when it changes) or inline rules (cidr:{ {rule}, ... }). */
 export class CidrTable implements LookupTable {
   readonly type = 'cidr';
   readonly pattern = true;
   private rules: CidrRule[] = [];
-  private readonly watch: FileWatch;
+  private readonly source: TableSource;
 
   constructor(
     readonly name: string,
     readonly spec: string,
     private readonly log?: Logger,
   ) {
-    this.watch = new FileWatch(spec, name, (text) => {
+    this.source = openTableSource('cidr', spec, name, (text) => {
       this.rules = parseCidrTable(text, name, (d) => this.log?.warn(d.text));
     });
   }
 
   async lookup(key: string): Promise<string | undefined> {
-    await this.watch.refresh();
+    await this.source.refresh();
     return evalCidrRules(this.rules, key);
   }
 }

@@ -18,9 +18,12 @@
  * `regexp map FILE, line N: ...` (`pcre map ...`).
  *
  * Flags and the differences from POSIX and PCRE are described in
- * regexp-translate.ts and packages/core/README-tables.md. Postern reloads
+ * regexp-translate.ts and packages/tables/README.md. Postern reloads
  * the file when its modification time, size or inode changes (Postfix
  * daemons restart instead).
+ *
+ * Inline form (Postfix 3.7): `regexp:{ {rule-1}, {rule-2}, ... }`, each
+ * rule one line of the table, parsed as above (table-stream.ts).
  */
 import type { Logger } from '@postern/core';
 import type { LookupTable } from '@postern/core';
@@ -28,7 +31,8 @@ import { compilePcre, compilePosix, FlagError } from './regexp-translate.js';
 import type { TranslatedRegExp } from './regexp-translate.js';
 import { logicalLines, reportDiagnostic, tableDiagnostic } from './table-source.js';
 import type { DiagnosticHandler } from './table-source.js';
-import { FileWatch } from './file-watch.js';
+import { openTableSource } from './table-stream.js';
+import type { TableSource } from './table-stream.js';
 
 type Piece = string | number;
 
@@ -216,11 +220,11 @@ export function evalPatternRules(rules: readonly PatternRule[], key: string): st
   return undefined;
 }
 
-/** A regexp: or pcre: table over a file, reloaded when the file changes. */
+/** A regexp: or pcre: table over a file (reloaded when it changes) or inline rules (regexp:{ {rule}, ... }). */
 export class PatternTable implements LookupTable {
   readonly pattern = true;
   private rules: PatternRule[] = [];
-  private readonly watch: FileWatch;
+  private readonly source: TableSource;
 
   constructor(
     readonly type: PatternSyntax,
@@ -228,13 +232,13 @@ export class PatternTable implements LookupTable {
     readonly spec: string,
     private readonly log?: Logger,
   ) {
-    this.watch = new FileWatch(spec, name, (text) => {
+    this.source = openTableSource(type, spec, name, (text) => {
       this.rules = parsePatternTable(text, name, type, (d) => this.log?.warn(d.text));
     });
   }
 
   async lookup(key: string): Promise<string | undefined> {
-    await this.watch.refresh();
+    await this.source.refresh();
     return evalPatternRules(this.rules, key);
   }
 }

@@ -23,32 +23,13 @@ import type { LookupTable } from '@postern/core';
 import { posternError } from '@postern/core';
 import { FileWatch } from './file-watch.js';
 import { collectEntries, parseMapSource } from './table-source.js';
-
-/** Splits `text` at commas/whitespace outside `{}` (Postfix mystrtokq with "{}"). */
-export function splitOutsideBraces(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let depth = 0;
-  for (const ch of text) {
-    if (ch === '{') depth++;
-    else if (ch === '}' && depth > 0) depth--;
-    if (depth === 0 && (ch === ',' || /\s/.test(ch))) {
-      if (cur) out.push(cur);
-      cur = '';
-      continue;
-    }
-    cur += ch;
-  }
-  if (cur) out.push(cur);
-  return out;
-}
+import { extractBraced, splitOutsideBraces } from './table-braces.js';
 
 /** Strips one level of `{ }` with surrounding whitespace, or returns undefined when not braced. */
 export function stripBraces(text: string): string | undefined {
   const t = text.trim();
   if (!t.startsWith('{')) return undefined;
-  if (!t.endsWith('}')) throw new Error(`syntax error: missing '}' in "${t}"`);
-  return t.slice(1, -1).trim();
+  return extractBraced(t);
 }
 
 /** Parses the name of an inline: table into entries (keys folded). */

@@ -36,6 +36,20 @@ test('splitTableList keeps inline braces intact', () => {
     'inline:{ a=b, { c = d e } }',
     'static:{ x y }',
   ]);
+  assert.deepEqual(splitTableList('regexp:{ {/a b/ c}, {/d/ e} },pcre:{{/^[^A-Z]/ Bogus}}\n\tcidr:{ {10.0.0.0/8 OK} } hash:/x'), [
+    'regexp:{ {/a b/ c}, {/d/ e} }',
+    'pcre:{{/^[^A-Z]/ Bogus}}',
+    'cidr:{ {10.0.0.0/8 OK} }',
+    'hash:/x',
+  ]);
+});
+
+test('openList opens each inline pattern table of a list whole', async () => {
+  const [re, pcre, inl] = createTableRegistry().openList('regexp:{ {/a b/ c}, {/d/ e} }, pcre:{ {/^x, y$/ z} }, inline:{ k=v }');
+  assert.equal(await re!.lookup('xa by'), 'c');
+  assert.equal(await re!.lookup('d'), 'e');
+  assert.equal(await pcre!.lookup('x, y'), 'z');
+  assert.equal(await inl!.lookup('k'), 'v');
 });
 
 const INLINE: [string, string, string | undefined][] = [

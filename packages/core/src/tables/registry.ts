@@ -21,6 +21,7 @@
 import type { Logger } from '../contracts/logger.js';
 import type { LookupTable, TableFactory, TableRegistry } from '../contracts/table.js';
 import { posternError } from '../errors.js';
+import { splitList } from '../config/view.js';
 
 /** Postfix file types that Postern serves with lmdb. */
 export const LMDB_ALIAS_TYPES: readonly string[] = ['hash', 'btree', 'dbm', 'sdbm', 'cdb'];
@@ -52,24 +53,11 @@ export function resolveTableSpec(spec: string): { type: string; name: string; al
 
 /**
  * Splits a parameter value into table specs at commas and whitespace,
- * keeping `{ ... }` groups (inline:{ a=b, c=d }) intact.
+ * keeping `{ ... }` groups (inline:{ a=b, c=d }, regexp:{ {/a b/ c}, {/d/ e} })
+ * intact: the parameter list splitter, splitList.
  */
 export function splitTableList(value: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let depth = 0;
-  for (const ch of value) {
-    if (ch === '{') depth++;
-    else if (ch === '}' && depth > 0) depth--;
-    if (depth === 0 && (ch === ',' || /\s/.test(ch))) {
-      if (cur) out.push(cur);
-      cur = '';
-      continue;
-    }
-    cur += ch;
-  }
-  if (cur) out.push(cur);
-  return out;
+  return splitList(value);
 }
 
 class Registry implements TableRegistry {
