@@ -17,10 +17,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const GOODBYE = '221 2.7.0 Error: I can break rules, too. Goodbye.';
 
-test('smtpd_forbidden_commands: CONNECT, GET, POST and a header line get 221 2.7.0 and the connection ends; the warning shows the line', async () => {
+test('smtpd_forbidden_commands (the default, with its inline regexp:): CONNECT, GET, POST, a header line and a command not starting with a letter get 221 2.7.0 and the connection ends; the warning shows the line', async () => {
   const rig = await startRig();
   try {
-    for (const line of ['GET / HTTP/1.0', 'post /x HTTP/1.1', 'CONNECT 10.0.0.1:25 HTTP/1.1', 'Subject: hello', 'X-Mailer:x']) {
+    for (const line of ['GET / HTTP/1.0', 'post /x HTTP/1.1', 'CONNECT 10.0.0.1:25 HTTP/1.1', 'Subject: hello', 'X-Mailer:x', '\x01binary', '+OK not SMTP']) {
       const c = await RawClient.open(rig.port, '127.0.0.2');
       try {
         await c.reply();
@@ -31,6 +31,8 @@ test('smtpd_forbidden_commands: CONNECT, GET, POST and a header line get 221 2.7
       }
     }
     await rig.log.waitFor(/^warning: non-SMTP command from \S+\[127\.0\.0\.2\]: GET \/ HTTP\/1\.0$/);
+    await rig.log.waitFor(/^warning: non-SMTP command from \S+: \+OK not SMTP$/);
+    assert.equal(rig.log.lines.filter((l) => /the table is not used/.test(l)).length, 0, 'the default table opens');
     await rig.log.waitFor(/^warning: non-SMTP command from \S+: Subject: hello$/);
   } finally {
     await rig.stop();
