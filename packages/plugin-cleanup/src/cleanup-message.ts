@@ -15,13 +15,18 @@
  * The body goes line by line through a small MIME tracker only when a body
  * or MIME check is configured: MIME part headers meet mime_header_checks,
  * headers of attached messages nested_header_checks, body lines body_checks
- * (the first body_checks_size_limit bytes of each part). Otherwise the body
- * is passed through in chunks, so memory stays bounded either way.
+ * (the first body_checks_size_limit bytes of each part), and the strict_*
+ * MIME checks of cleanup-mime.ts see the headers, Content-Transfer-Encoding
+ * of each part and the body lines. Otherwise the body is passed through in
+ * chunks, so memory stays bounded either way. With
+ * disable_mime_input_processing = yes everything after the primary headers
+ * is body.
  */
 import type { Logger, LookupTable, RewriteContext } from '@postern/core';
 import { decodeLine as decode, mapsFind, quoteLocalPart, unquoteLocalPart } from '@postern/address';
 import { cleanupAct, type ActContext, type ActState } from './cleanup-act.js';
 import type { AddressMapper } from './cleanup-addr.js';
+import { badEncodingDomain, has8bit, loggable, MIME_ERR_8BIT_IN_7BIT_BODY, MIME_ERR_8BIT_IN_HEADER, MIME_ERR_ENCODING_DOMAIN, mimeErrorReason, mimeErrorText, SEVEN_BIT, transferEncoding, type StrictMime, type TransferEncoding } from './cleanup-mime.js';
 import { contentType, findAddresses, headerInfo, headerName, headerValue, rewriteAddresses } from './cleanup-header.js';
 
 const LF = 0x0a;
@@ -42,6 +47,10 @@ export interface MessageOptions {
   readonly mapper: AddressMapper;
   /** Header/body checks, or undefined when they are off for this message. */
   readonly checks?: MessageChecks;
+  /** strict_7bit_headers etc., or undefined when none applies to this message. */
+  readonly strict?: StrictMime;
+  /** disable_mime_input_processing: no multipart or message/rfc822 structure. */
+  readonly disableMime?: boolean;
   /** Header address rewriting context; undefined = no header rewriting. */
   readonly headerContext?: RewriteContext;
   /** Canonical mapping and masquerading of header addresses. */
@@ -107,13 +116,17 @@ export class CleanupMessage {
   private partType: { type: string; boundary?: string } = { type: 'text/plain' };
   private partDefault = 'text/plain';
   private bodyOffset = 0;
+  /** Content-Transfer-Encoding of the current entity. */
+  private encoding: TransferEncoding = SEVEN_BIT;
+  /** MIME_ERR_* bits found so far. */
+  private mimeErrors = 0;
 
   constructor(
     private readonly opts: MessageOptions,
     private readonly state: ActState,
   ) {
     const c = opts.checks;
-    this.lineMode = !!c && (c.body.length > 0 || c.mime.length > 0 || c.nested.length > 0);
+    this.lineMode = (!!c && (c.body.length > 0 || c.mime.length > 0 || c.nested.length > 0)) || !!opts.strict;
   }
 
   /** Stops processing: the message is rejected or discarded (the rest of the input is only counted). */
@@ -171,6 +184,18 @@ export class CleanupMessage {
       await this.flushHeader();
     }
     this.flushOut();
+    // A MIME error rejects the message at its end, unless a check has given a reason already.
+    if (this.mimeErrors && this.state.reason === undefined) this.state.reason = mimeErrorReason(this.mimeErrors);
+  }
+
+  /** Notes a MIME error and logs it, once per kind (cleanup_mime_error_callback). */
+  private mimeError(code: number, text: string): void {
+    if (this.mimeErrors & code) return;
+    this.mimeErrors |= code;
+    const s = this.state;
+    this.opts.log.info(
+      `${s.queueId}: reject: mime-error ${mimeErrorText(code)}: ${text} from ${s.logOrigin}; from=<${s.sender}> to=<${s.firstRecipient ?? 'unknown'}>`,
+    );
   }
 
   private passThrough(chunk: Buffer): void {
@@ -272,6 +297,12 @@ export class CleanupMessage {
     let raw: Buffer | undefined = h.truncated ? undefined : Buffer.concat(h.lines.flatMap((b, i) => (i ? [Buffer.from('\n'), b] : [b])));
     let name = headerName(text)!;
     let info = headerInfo(name);
+    if (!this.opts.disableMime && info?.name === 'Content-Transfer-Encoding') {
+      this.encoding = transferEncoding(headerValue(text)) ?? this.encoding;
+    }
+    if (this.opts.strict?.headers8bit && h.lines.some(has8bit)) {
+      this.mimeError(MIME_ERR_8BIT_IN_HEADER, loggable(Buffer.concat(h.lines.flatMap((b, i) => (i ? [Buffer.from('\n'), b] : [b])))));
+    }
     const checks = this.opts.checks;
     if (checks) {
       const [tables, title] =
@@ -377,12 +408,23 @@ export class CleanupMessage {
     }
     // A body that starts without the empty line gets one, so the message stays well-formed.
     if (blankLine) this.emitLine('');
+    if (o.disableMime) return;
+    this.checkEncodingDomain(this.primaryType.type);
     if (this.primaryType.type.startsWith('multipart/') && this.primaryType.boundary) {
       this.boundaries.push(this.primaryType.boundary);
       this.partDefault = this.primaryType.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
+      this.encoding = SEVEN_BIT;
     } else if (this.primaryType.type === 'message/rfc822') {
       this.mimeState = 'nested-headers';
       this.partType = { type: 'text/plain' };
+      this.encoding = SEVEN_BIT;
+    }
+  }
+
+  /** strict_mime_encoding_domain, at the end of each header block. */
+  private checkEncodingDomain(type: string): void {
+    if (this.opts.strict?.encodingDomain && badEncodingDomain(type, this.encoding)) {
+      this.mimeError(MIME_ERR_ENCODING_DOMAIN, this.encoding.encoding);
     }
   }
 
@@ -404,6 +446,9 @@ export class CleanupMessage {
     }
 
     const t = line.text;
+    if (this.opts.strict?.body8bit && this.encoding.encoding === '7bit' && has8bit(line.buf)) {
+      this.mimeError(MIME_ERR_8BIT_IN_7BIT_BODY, loggable(line.buf));
+    }
     if (this.boundaries.length && t.startsWith('--')) {
       for (let k = this.boundaries.length - 1; k >= 0; k--) {
         const b = `--${this.boundaries[k]}`;
@@ -418,6 +463,7 @@ export class CleanupMessage {
           this.partType = { type: this.partDefault };
         } else continue;
         this.bodyOffset = 0;
+        this.encoding = SEVEN_BIT;
         this.emitLine(line.buf);
         return;
       }
@@ -442,13 +488,16 @@ export class CleanupMessage {
 
   private endOfPartHeaders(): void {
     const pt = this.partType;
+    this.checkEncodingDomain(pt.type);
     if (pt.type.startsWith('multipart/') && pt.boundary) {
       this.boundaries.push(pt.boundary);
       this.partDefault = pt.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
       this.mimeState = 'body';
+      this.encoding = SEVEN_BIT;
     } else if (pt.type === 'message/rfc822' && this.mimeState === 'part-headers') {
       this.mimeState = 'nested-headers';
       this.partType = { type: 'text/plain' };
+      this.encoding = SEVEN_BIT;
     } else {
       this.mimeState = 'body';
     }

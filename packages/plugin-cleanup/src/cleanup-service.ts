@@ -32,6 +32,7 @@ import { isLongQueueId, QUEUE } from '@postern/core';
 import type { ActState } from './cleanup-act.js';
 import { AddressMapper, MappingError } from './cleanup-addr.js';
 import { CleanupMessage, type MessageChecks } from './cleanup-message.js';
+import { strictMime, type StrictMime } from './cleanup-mime.js';
 import { nonSmtpdMilters, nonSmtpdMiltersApply } from './cleanup-milter.js';
 
 export interface CleanupOptions {
@@ -55,6 +56,8 @@ interface MessageParams {
   readonly myhostname: string;
   readonly undisclosedHeader: string;
   readonly fromFormat: string;
+  readonly strict?: StrictMime;
+  readonly disableMime: boolean;
 }
 
 interface PendingRecipient {
@@ -150,6 +153,9 @@ export class Cleanup implements CleanupService {
           log,
           mapper: this.mapper,
           checks: flags.noHeaderBodyChecks ? undefined : this.checks,
+          // Like header/body checks, not for bounces and forwarded mail.
+          strict: flags.noHeaderBodyChecks ? undefined : fixed.strict,
+          disableMime: fixed.disableMime,
           headerContext,
           mapHeaders: mapping,
           addMissing: headerContext !== undefined || fixed.alwaysAddMissing,
@@ -287,6 +293,8 @@ export class Cleanup implements CleanupService {
       myhostname: config.get('myhostname'),
       undisclosedHeader: config.get('undisclosed_recipients_header'),
       fromFormat: config.get('header_from_format'),
+      strict: strictMime(config),
+      disableMime: config.bool('disable_mime_input_processing'),
     };
   }
 

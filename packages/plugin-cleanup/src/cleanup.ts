@@ -33,6 +33,11 @@
  *     missing (Resent-)Message-Id:, Date:, From: and
  *     undisclosed_recipients_header; with sendmail -t it takes recipients
  *     from (Resent-)To:, Cc: and Bcc:;
+ *   - with strict_7bit_headers, strict_8bitmime_body, strict_8bitmime or
+ *     strict_mime_encoding_domain, rejects 8-bit headers, 8-bit data in a
+ *     7bit body part, or a bad multipart/message encoding (550 5.6.0,
+ *     logged as `ID: reject: mime-error ...`); not with
+ *     disable_mime_input_processing = yes;
  *   - enforces message_size_limit (552 5.3.4) and hopcount_limit
  *     (554 5.4.0);
  *   - commits the queue file durably into incoming (hold for HOLD or the
@@ -55,6 +60,9 @@
  *   (canonical, virtual), always_bcc, sender_bcc_maps, recipient_bcc_maps,
  *   header_checks, mime_header_checks ($header_checks), nested_header_checks
  *   ($header_checks), body_checks, body_checks_size_limit (51200),
+ *   disable_mime_input_processing (no), strict_7bit_headers (no),
+ *   strict_8bitmime_body (no), strict_8bitmime (no),
+ *   strict_mime_encoding_domain (no),
  *   message_size_limit (10240000), header_size_limit (102400),
  *   hopcount_limit (50), undisclosed_recipients_header (empty),
  *   always_add_missing_headers (no), local_header_rewrite_clients
