@@ -119,6 +119,7 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_restriction_classes', default: '', type: 'list', description: 'User-defined restriction classes: each name is a main.cf parameter whose value is a restriction list, usable wherever a restriction is (also as an access table result).' },
   { name: 'smtpd_sender_login_maps', default: '', type: 'list', description: 'Tables of the SASL login names that own a MAIL FROM address (for reject_*_sender_login_mismatch).' },
   { name: 'local_recipient_maps', default: 'proxy:unix:passwd.byname $alias_maps', type: 'table', description: 'Local recipients; empty: accept every local recipient.' },
+  { name: 'strict_smtputf8', default: 'no', type: 'bool', description: 'Reject a non-ASCII MAIL FROM, RCPT TO or VRFY address sent without SMTPUTF8 ("553 5.6.7 Must declare SMTPUTF8 to send unicode address").' },
   { name: 'strict_rfc821_envelopes', default: 'no', type: 'bool', description: 'Require <> around the MAIL FROM and RCPT TO addresses (501 otherwise).' },
   { name: 'relay_recipient_maps', default: '', type: 'table', description: 'Recipients of relay_domains; empty: accept all.' },
   // cleanup's rewriting tables: an address they list is a valid recipient (check_rcpt_maps)

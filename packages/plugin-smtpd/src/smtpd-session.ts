@@ -97,6 +97,8 @@ const PRE_TLS = new Set(['ehlo', 'helo', 'starttls', 'quit', 'noop', 'rset']);
 const JUNK = new Set(['noop', 'vrfy', 'rset', 'etrn']);
 /** smtpd_sasl_response_limit's default. */
 const SASL_RESPONSE_LIMIT = 12288;
+/** strict_smtputf8's reply (smtpd.c). */
+const MUST_DECLARE_SMTPUTF8 = '553 5.6.7 Must declare SMTPUTF8 to send unicode address';
 
 export class SmtpdSession implements CommandSink {
   readonly state: SmtpdState;
@@ -727,6 +729,11 @@ export class SmtpdSession implements CommandSink {
         return false;
       }
     }
+    if (!smtputf8 && this.unicodeRefused(p.address)) {
+      this.milters?.abort();
+      resetTransaction(s);
+      return this.error(MUST_DECLARE_SMTPUTF8);
+    }
     s.bodyType = body;
     s.smtputf8 = smtputf8;
     s.dsnRet = ret;
@@ -766,6 +773,7 @@ export class SmtpdSession implements CommandSink {
         return this.error(`555 5.5.4 Unsupported option: ${opt}`);
       }
     }
+    if (!s.smtputf8 && this.unicodeRefused(p.address)) return this.error(MUST_DECLARE_SMTPUTF8);
     s.rcptAttempts++;
     this.out.recipient = p.address;
     const err = await this.check.rcpt(p.address);
@@ -799,12 +807,18 @@ export class SmtpdSession implements CommandSink {
     return reply.startsWith('250');
   }
 
+  /** strict_smtputf8: a non-ASCII address needs SMTPUTF8 (Postfix: historically 8-bit local parts are accepted otherwise). */
+  private unicodeRefused(address: string): boolean {
+    return address !== '' && /[^\x00-\x7f]/.test(address) && this.c.bool('strict_smtputf8');
+  }
+
   private async vrfy(args: string): Promise<boolean> {
     if (this.c.bool('disable_vrfy_command')) return this.error('502 5.5.1 VRFY command is disabled');
     const parts = args.split(/\s+/).filter(Boolean);
     if (parts.length < 1 || parts.length > 2 || (parts[1] && parts[1].toUpperCase() !== 'SMTPUTF8'))
       return this.error('501 5.5.4 Syntax: VRFY address [SMTPUTF8]');
     const addr = parts[0]!.replace(/^<(.*)>$/, '$1');
+    if (!parts[1] && this.unicodeRefused(addr)) return this.error(MUST_DECLARE_SMTPUTF8);
     const err = await this.check.rcptmap(addr);
     if (err) return this.error(err);
     this.reply(`252 2.0.0 ${parts[0]}`);

@@ -41,6 +41,7 @@
  *   smtpd_recipient_limit (1000), smtpd_soft_error_limit (10),
  *   smtpd_hard_error_limit (20), smtpd_error_sleep_time (1s),
  *   message_size_limit (10240000), line_length_limit (2048),
+ *   strict_smtputf8 (no; 553 5.6.7 for a non-ASCII address without SMTPUTF8),
  *   smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_tls_security_level,
  *   smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_wrappermode,
  *   smtpd_tls_ask_ccert (no), smtpd_tls_CAfile, smtpd_tls_fingerprint_digest
