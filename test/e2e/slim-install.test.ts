@@ -89,7 +89,8 @@ test('slim install from tarballs: SMTP in, Dovecot LMTP out; check names a missi
     await c.ask('QUIT');
     c.close();
     const deadline = Date.now() + 30_000;
-    while (dovecot.messages().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    // Dovecot stores the message before it answers; lmtp logs status=sent after the answer
+    while ((dovecot.messages().length === 0 || !/status=sent/.test(log)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(dovecot.messages().length, 1, log);
     assert.match(dovecot.messages()[0]!, /Subject: slim install\n[\s\S]*Delivered by a slim Postern\./);
     assert.match(log, /status=sent/);
