@@ -49,6 +49,7 @@
  *   smtp_tls_CApath, smtp_tls_cert_file, smtp_tls_key_file,
  *   smtp_tls_verify_cert_match (hostname), smtp_tls_secure_cert_match
  *   (nexthop, dot-nexthop), smtp_tls_protocols, smtp_tls_mandatory_protocols,
+ *   smtp_tls_(mandatory_)ciphers, smtp_tls_(mandatory_)exclude_ciphers,
  *   smtp_sasl_auth_enable (no), smtp_sasl_password_maps,
  *   smtp_sasl_security_options (noplaintext, noanonymous),
  *   smtp_sasl_tls_security_options, smtp_sasl_mechanism_filter,

@@ -73,6 +73,28 @@ test('TLS may: a failing handshake is retried in plaintext', async () => {
   }
 });
 
+test('TLS ciphers: smtp_tls_mandatory_exclude_ciphers removes the only cipher a TLSv1.2 server has from encrypt, not from may', async () => {
+  const only = 'ECDHE-RSA-AES128-GCM-SHA256';
+  const srv = await tlsServer({ maxVersion: 'TLSv1.2', ciphers: only });
+  const exclude = `smtp_tls_mandatory_ciphers = high\nsmtp_tls_mandatory_exclude_ciphers = ${only}`;
+  const encrypt = testClient(`smtp_tls_security_level = encrypt\n${exclude}`, resolverFor(srv));
+  const may = testClient(`smtp_tls_security_level = may\n${exclude}`, resolverFor(srv));
+  try {
+    const failed = await encrypt.deliver({});
+    assert.equal(failed.results[0]!.status, 'deferred', JSON.stringify(failed.results[0]));
+    assert.match(failed.results[0]!.reason, /handshake failure|no shared cipher|Cannot start TLS/i);
+    assert.equal(srv.received.length, 0);
+    const sent = await may.deliver({});
+    assert.equal(sent.results[0]!.status, 'sent', JSON.stringify(sent.results[0]));
+    assert.equal(srv.received[0]!.secure, true);
+    assert.ok(may.log.lines.some((l) => l.includes(`TLSv1.2 with cipher ${only}`)), may.log.lines.join('\n'));
+  } finally {
+    encrypt.close();
+    may.close();
+    await srv.close();
+  }
+});
+
 test('TLS session resumption: the next connection to the server resumes the session the first one saved', async () => {
   const resumed: boolean[] = [];
   const srv = await tlsServer({

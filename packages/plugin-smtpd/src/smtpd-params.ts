@@ -7,6 +7,7 @@
 import { SERVICE, SMTPD_EXPANSION_FILTER_DEFAULT, type ParameterSpec } from '@postern/core';
 import { DNS_PARAMETERS } from '@postern/dns';
 import { MILTER_PARAMETERS } from '@postern/milter';
+import { CIPHERLIST_PARAMETERS } from '@postern/smtp-client';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_banner', default: '$myhostname ESMTP $mail_name', type: 'string', description: 'The text after 220 in the greeting.' },
@@ -73,6 +74,13 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_tls_auth_only', default: 'no', type: 'bool', description: 'Offer and allow AUTH only over TLS.' },
   { name: 'smtpd_tls_received_header', default: 'no', type: 'bool', description: 'Add the TLS protocol and cipher to the Received: header.' },
   { name: 'smtpd_tls_loglevel', default: '0', type: 'int', description: '1 or more: log the TLS connection summary.' },
+  { name: 'smtpd_tls_protocols', default: '>=TLSv1', type: 'list', description: 'TLS protocols with opportunistic TLS (may): ">=TLSv1.2", "<=TLSv1.3", "!TLSv1.1", "TLSv1.2 TLSv1.3". Node.js enables one contiguous range: a list with a hole is narrowed to the range above it, with a warning.' },
+  { name: 'smtpd_tls_mandatory_protocols', default: '>=TLSv1', type: 'list', description: 'TLS protocols with mandatory TLS (smtpd_tls_security_level = encrypt, smtpd_tls_wrappermode = yes).' },
+  { name: 'smtpd_tls_ciphers', default: 'medium', type: 'string', description: 'The cipher grade with opportunistic TLS: high, medium, low, export or null (the tls_<grade>_cipherlist OpenSSL string; TLS 1.2 and older, the TLS 1.3 suites stay OpenSSL\'s).' },
+  { name: 'smtpd_tls_mandatory_ciphers', default: 'medium', type: 'string', description: 'The cipher grade with mandatory TLS.' },
+  { name: 'smtpd_tls_exclude_ciphers', default: '', type: 'list', description: 'Ciphers or cipher types excluded at every TLS level (each appended as ":!name").' },
+  { name: 'smtpd_tls_mandatory_exclude_ciphers', default: '', type: 'list', description: 'Ciphers or cipher types also excluded with mandatory TLS.' },
+  ...CIPHERLIST_PARAMETERS,
   { name: 'smtpd_sasl_auth_enable', default: 'no', type: 'bool', description: 'Offer and accept AUTH.' },
   { name: 'smtpd_sasl_type', default: 'dovecot', type: 'string', description: 'SASL backend: dovecot (Dovecot auth protocol on smtpd_sasl_path) or postern-table (Postern extension: postern_sasl_password_maps). Postfix defaults to cyrus, which Postern does not have.' },
   { name: 'smtpd_sasl_path', default: 'private/auth', type: 'string', description: 'dovecot: the auth socket (relative to queue_directory, absolute, or inet:host:port).' },

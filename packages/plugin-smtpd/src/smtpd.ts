@@ -45,7 +45,9 @@
  *   smtpd_*_restrictions, smtpd_delay_reject (yes), smtpd_tls_security_level,
  *   smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_wrappermode,
  *   smtpd_tls_ask_ccert (no), smtpd_tls_CAfile, smtpd_tls_fingerprint_digest
- *   (sha256; the policy ccert_* attributes),
+ *   (sha256; the policy ccert_* attributes), smtpd_tls_(mandatory_)protocols,
+ *   smtpd_tls_(mandatory_)ciphers, smtpd_tls_(mandatory_)exclude_ciphers
+ *   (smtpd-tls-options.ts),
  *   smtpd_sasl_auth_enable, smtpd_sasl_type (dovecot | postern-table),
  *   smtpd_sasl_path, smtpd_tls_auth_only, smtpd_forbid_bare_newline (no),
  *   smtpd_peername_lookup (yes), postern_smtpd_plugins, smtpd_milters,
@@ -85,6 +87,7 @@ import { configuredResolver } from '@postern/dns';
 import { createSaslServer } from './smtpd-sasl.js';
 import { inputTransp } from './smtpd-transp.js';
 import { PosternSMTPServer } from './smtpd-server.js';
+import { smtpdTlsProtocolOptions, type SmtpdTlsProtocolOptions } from './smtpd-tls-options.js';
 import { SmtpdSession, type SmtpdShared } from './smtpd-session.js';
 
 type DependencyContainer = ServiceContext['container'];
@@ -178,7 +181,7 @@ export async function createSmtpd(
   await loadSmtpdPlugins(config.list('postern_smtpd_plugins'), hooks, log, options.importer, config);
 
   const files = tryUse(container, SMTPD_TLS_FILES) ?? readTlsFiles(config);
-  let tlsOptions: { key?: Buffer; cert?: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } = {};
+  let tlsOptions: { key?: Buffer; cert?: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } & Partial<SmtpdTlsProtocolOptions> = {};
   if (files?.error) log.warn(`cannot load TLS certificate or key (${files.certFile}, ${files.keyFile}): ${files.error}`);
   else if (files) tlsOptions = { cert: files.cert, key: files.key };
   if (tlsOptions.cert && config.bool('smtpd_tls_ask_ccert')) {
@@ -186,6 +189,11 @@ export async function createSmtpd(
     tlsOptions = { ...tlsOptions, requestCert: true, rejectUnauthorized: false };
     if (files?.caError) log.warn(`cannot load smtpd_tls_CAfile ${config.get('smtpd_tls_CAfile').trim()}: ${files.caError}`);
     else if (files?.ca) tlsOptions.ca = files.ca;
+  }
+  if (tlsOptions.cert) {
+    // smtpd_tls_(mandatory_)protocols and _ciphers (smtpd-tls-options.ts); an invalid list turns TLS off
+    const protocolOptions = smtpdTlsProtocolOptions(config, log, tlsOptions.requestCert === true);
+    tlsOptions = protocolOptions ? { ...tlsOptions, ...protocolOptions } : {};
   }
   const tlsReady = tlsOptions.cert !== undefined;
   // The session id context goes into every session and ticket, and a session

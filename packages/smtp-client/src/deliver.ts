@@ -33,6 +33,7 @@ import { clientSettings, type ClientProtocol, type ClientSettings } from './para
 import { saidText, softDsn, type SmtpReply } from './reply.js';
 import { chooseMechanism, saslCredentials } from './sasl.js';
 import { ClientSession, SessionError, type SessionHandover, type SessionOptions } from './session.js';
+import { CIPHERLIST_PARAMETERS } from './tls-openssl.js';
 import { tlsConnectOptions, tlsPolicy, tlsSummary, tlsTrust, type TlsPolicy, type TlsSettings, type TlsFileContents } from './tls.js';
 import { saveTlsSession, tlsClientSessionId, type TlsSessionCache } from './tls-cache.js';
 
@@ -123,6 +124,11 @@ function tlsSettings(env: Env): TlsSettings {
     secureMatch: s.list('tls_secure_cert_match'),
     protocols: s.get('tls_protocols'),
     mandatoryProtocols: s.get('tls_mandatory_protocols'),
+    ciphers: s.get('tls_ciphers'),
+    mandatoryCiphers: s.get('tls_mandatory_ciphers'),
+    excludeCiphers: s.get('tls_exclude_ciphers'),
+    mandatoryExcludeCiphers: s.get('tls_mandatory_exclude_ciphers'),
+    cipherlist: (name) => cipherlistValue(env.config, name),
     caFile: s.get('tls_CAfile'),
     caPath: s.get('tls_CApath'),
     certFile: s.get('tls_cert_file'),
@@ -130,6 +136,12 @@ function tlsSettings(env: Env): TlsSettings {
     policyTables: policy ? tables.openList(policy) : [],
     ...(env.tlsFiles && { files: env.tlsFiles }),
   };
+}
+
+/** tls_<grade>_cipherlist, with Postfix's default where no installed package declares it. */
+function cipherlistValue(config: ConfigView, name: string): string {
+  if (config.has(name)) return config.get(name);
+  return CIPHERLIST_PARAMETERS.find((p) => p.name === name)?.default ?? '';
 }
 
 async function runDelivery(env: Env, request: DeliveryRequest, message: MessageSource, agent: AgentContext): Promise<ClientRecipientResult[]> {
@@ -444,7 +456,9 @@ async function openSession(
   const resume = withTls ? await env.tlsCache.get(tlsId) : undefined;
   let tlsOptions;
   try {
-    tlsOptions = withTls ? tlsConnectOptions({ policy, settings: tlsSettings(env), hostname: server.host, nexthop, ...(resume && { session: resume }) }) : undefined;
+    tlsOptions = withTls
+      ? tlsConnectOptions({ policy, settings: tlsSettings(env), hostname: server.host, nexthop, warn: (w) => log.warn(w), ...(resume && { session: resume }) })
+      : undefined;
   } catch (err) {
     log.warn(`TLS client initialization failed: ${(err as Error).message}`);
     return { failure: { status: 'deferred', dsn: '4.7.5', reason: 'TLS is required, but our TLS engine is unavailable' } };

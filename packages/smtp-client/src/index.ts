@@ -2,6 +2,7 @@ export * from './nexthop.js';
 export * from './dns.js';
 export * from './reply.js';
 export * from './tls.js';
+export * from './tls-openssl.js';
 export * from './sasl.js';
 export * from './cache.js';
 export * from './scache.js';

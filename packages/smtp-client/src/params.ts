@@ -4,6 +4,7 @@
  * delivery reads from them.
  */
 import type { ConfigView, ParameterSpec } from '@postern/core';
+import { CIPHERLIST_PARAMETERS } from './tls-openssl.js';
 
 export type ClientProtocol = 'smtp' | 'lmtp';
 
@@ -49,6 +50,10 @@ const ROWS: readonly Row[] = [
   ['tls_secure_cert_match', 'nexthop, dot-nexthop', 'nexthop', 'list', 'Certificate name match at the secure level.'],
   ['tls_protocols', '>=TLSv1', '>=TLSv1', 'list', 'TLS protocols with opportunistic TLS.'],
   ['tls_mandatory_protocols', '>=TLSv1', '>=TLSv1', 'list', 'TLS protocols with mandatory TLS.'],
+  ['tls_ciphers', 'medium', 'medium', 'string', 'The cipher grade with opportunistic TLS: high, medium, low, export or null (tls_<grade>_cipherlist; TLS 1.2 and older).'],
+  ['tls_mandatory_ciphers', 'medium', 'medium', 'string', 'The cipher grade with mandatory TLS (encrypt and stronger levels).'],
+  ['tls_exclude_ciphers', '', '', 'list', 'Ciphers or cipher types excluded at every TLS level (each appended as ":!name").'],
+  ['tls_mandatory_exclude_ciphers', '', '', 'list', 'Ciphers or cipher types also excluded with mandatory TLS.'],
   ['tls_connection_reuse', 'no', 'no', 'bool', 'Reuse TLS-protected connections.'],
   ['sasl_auth_enable', 'no', 'no', 'bool', 'Enable SASL authentication to the server.'],
   ['sasl_password_maps', '', '', 'table', 'Credentials per host or next-hop ("user:password").'],
@@ -78,6 +83,7 @@ export function clientParameters(protocol: ClientProtocol): ParameterSpec[] {
   specs.push(
     { name: 'disable_dns_lookups', default: 'no', type: 'bool', description: 'Disable DNS lookups in the SMTP and LMTP clients.' },
     { name: 'disable_mime_output_conversion', default: 'no', type: 'bool', description: 'Disable the 8BITMIME to 7BIT conversion.' },
+    ...CIPHERLIST_PARAMETERS,
   );
   if (protocol === 'smtp') {
     specs.push({ name: 'fallback_relay', default: '', type: 'list', description: 'Optional list of relay hosts for SMTP destinations that cannot be reached.' });

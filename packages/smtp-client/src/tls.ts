@@ -12,7 +12,13 @@
  *
  * Per-destination policies come from smtp_tls_policy_maps: the key is the
  * next-hop as written ("[host]:port", "domain"), then the parent domains
- * (".example.com"); the value is "level [match=a:b] [protocols=...]".
+ * (".example.com"); the value is "level [match=a:b] [protocols=...]
+ * [ciphers=grade] [exclude=a:b]".
+ * Protocols and ciphers (tls-openssl.ts): smtp_tls_protocols and
+ * smtp_tls_ciphers at the may level, smtp_tls_mandatory_protocols and
+ * smtp_tls_mandatory_ciphers from encrypt up; smtp_tls_exclude_ciphers at
+ * every level, plus smtp_tls_mandatory_exclude_ciphers from encrypt up, plus
+ * aNULL where the certificate is verified.
  * The summary line is logged as Postfix does:
  *   Verified TLS connection established to mx.example.com[192.0.2.1]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)
  */
@@ -21,6 +27,7 @@ import { join } from 'node:path';
 import { type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
 import type { LookupTable } from '@postern/core';
 import { mapsFind } from '@postern/address';
+import { cipherList, protocolRange } from './tls-openssl.js';
 
 export type TlsLevel = 'none' | 'may' | 'encrypt' | 'verify' | 'secure';
 const LEVELS: ReadonlySet<string> = new Set(['none', 'may', 'encrypt', 'verify', 'secure']);
@@ -31,6 +38,10 @@ export interface TlsPolicy {
   readonly match: readonly string[];
   /** smtp_tls_protocols / smtp_tls_mandatory_protocols, or protocols= from the policy table. */
   readonly protocols: string;
+  /** The cipher grade: smtp_tls_ciphers / smtp_tls_mandatory_ciphers, or ciphers= from the policy table. */
+  readonly ciphers: string;
+  /** The cipher exclusion lists that apply at this level (and exclude= from the policy table). */
+  readonly exclusions: readonly string[];
 }
 
 export interface TlsSettings {
@@ -40,6 +51,12 @@ export interface TlsSettings {
   readonly secureMatch: readonly string[];
   readonly protocols: string;
   readonly mandatoryProtocols: string;
+  readonly ciphers: string;
+  readonly mandatoryCiphers: string;
+  readonly excludeCiphers: string;
+  readonly mandatoryExcludeCiphers: string;
+  /** Reads tls_<grade>_cipherlist. */
+  readonly cipherlist: (parameter: string) => string;
   readonly caFile: string;
   readonly caPath: string;
   readonly certFile: string;
@@ -111,17 +128,23 @@ export async function tlsPolicy(
     if (!level) return { error: `TLS policy lookup for ${destination}: invalid TLS security level: "${words[0] ?? ''}"` };
     let match: string[] | undefined;
     let protocols: string | undefined;
+    let ciphers: string | undefined;
+    const exclude: string[] = [];
     for (const w of words.slice(1)) {
       const eq = w.indexOf('=');
       const name = eq < 0 ? w : w.slice(0, eq).toLowerCase();
       const value = eq < 0 ? '' : w.slice(eq + 1);
       if (name === 'match') match = value.split(':').filter(Boolean);
       else if (name === 'protocols') protocols = value.replace(/:/g, ' ');
+      else if (name === 'ciphers') ciphers = value;
+      else if (name === 'exclude') exclude.push(value);
     }
     return {
       level,
       match: match ?? (level === 'secure' ? settings.secureMatch : settings.verifyMatch),
       protocols: protocols ?? (level === 'may' ? settings.protocols : settings.mandatoryProtocols),
+      ciphers: ciphers ?? (level === 'may' ? settings.ciphers : settings.mandatoryCiphers),
+      exclusions: [...levelExclusions(settings, level), ...exclude],
     };
   }
   const level = tlsLevel(settings.level);
@@ -130,36 +153,18 @@ export async function tlsPolicy(
     level,
     match: level === 'secure' ? settings.secureMatch : settings.verifyMatch,
     protocols: level === 'may' ? settings.protocols : settings.mandatoryProtocols,
+    ciphers: level === 'may' ? settings.ciphers : settings.mandatoryCiphers,
+    exclusions: levelExclusions(settings, level),
   };
 }
 
-const PROTOCOL_ORDER = ['SSLv2', 'SSLv3', 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-type NodeTlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-
-/** Postfix protocol lists (">=TLSv1.2", "<=TLSv1.3", "!SSLv2, !TLSv1", "TLSv1.2 TLSv1.3") as Node's min/max. */
-export function protocolRange(text: string): { minVersion?: NodeTlsVersion; maxVersion?: NodeTlsVersion } {
-  const idx = (p: string) => PROTOCOL_ORDER.findIndex((x) => x.toLowerCase() === p.toLowerCase());
-  let lo = 2;
-  let hi = PROTOCOL_ORDER.length - 1;
-  const included: number[] = [];
-  for (const tok of text.split(/[\s,:]+/).filter(Boolean)) {
-    if (tok.startsWith('>=')) lo = Math.max(lo, idx(tok.slice(2)));
-    else if (tok.startsWith('<=')) hi = Math.min(hi, idx(tok.slice(2)) < 0 ? hi : idx(tok.slice(2)));
-    else if (tok.startsWith('!')) {
-      const i = idx(tok.slice(1));
-      if (i === lo) lo++;
-      else if (i === hi) hi--;
-    } else if (idx(tok) >= 0) included.push(idx(tok));
-  }
-  if (included.length) {
-    lo = Math.max(lo, Math.min(...included));
-    hi = Math.min(hi, Math.max(...included));
-  }
-  lo = Math.max(2, lo);
-  const out: { minVersion?: NodeTlsVersion; maxVersion?: NodeTlsVersion } = {};
-  out.minVersion = PROTOCOL_ORDER[lo] as NodeTlsVersion;
-  if (hi < PROTOCOL_ORDER.length - 1 && hi >= 2) out.maxVersion = PROTOCOL_ORDER[hi] as NodeTlsVersion;
-  return out;
+/** The main.cf cipher exclusions of a level (Postfix's smtp_tls_policy.c). */
+function levelExclusions(settings: TlsSettings, level: TlsLevel): string[] {
+  const out = [settings.excludeCiphers];
+  if (level !== 'may' && level !== 'none') out.push(settings.mandatoryExcludeCiphers);
+  // a verified peer has a certificate: anonymous ciphers cannot serve it
+  if (level === 'verify' || level === 'secure') out.push('aNULL');
+  return out.filter((e) => e.trim());
 }
 
 function readCaPath(dir: string): Buffer[] {
@@ -228,12 +233,25 @@ export interface TlsOptionsInput {
   readonly nexthop: string;
   /** A cached session to resume (tlsmgr, smtp_tls_session_cache_database). */
   readonly session?: Buffer;
+  /** Logs a warning (a protocol list Node.js can only approximate). */
+  readonly warn?: (text: string) => void;
 }
 
-/** tls.connect options for a policy; verify/secure fail the handshake on a bad chain or name. */
+/**
+ * tls.connect options for a policy; verify/secure fail the handshake on a bad
+ * chain or name. Throws on an invalid protocol list or cipher grade (the
+ * caller defers: "TLS is required, but our TLS engine is unavailable").
+ */
 export function tlsConnectOptions(input: TlsOptionsInput): ConnectionOptions {
   const { policy, settings, hostname, nexthop } = input;
-  const opts: ConnectionOptions = { ...protocolRange(policy.protocols) };
+  const range = protocolRange(policy.protocols);
+  if (range.error) throw new Error(range.error);
+  if (range.warning) input.warn?.(range.warning);
+  const cipher = cipherList(policy.ciphers, policy.exclusions, settings.cipherlist);
+  if ('error' in cipher) throw new Error(cipher.error);
+  const opts: ConnectionOptions = { ciphers: cipher.ciphers };
+  if (range.minVersion) opts.minVersion = range.minVersion;
+  if (range.maxVersion) opts.maxVersion = range.maxVersion;
   const read = (path: string): Buffer => settings.files?.get(path) ?? readFileSync(path);
   const ca: Buffer[] = [];
   if (settings.caFile) ca.push(read(settings.caFile));
