@@ -202,7 +202,16 @@ export async function createSmtpd(
   // which differs between a pre-forked spare and a fresh process). Postfix
   // digests its server id and the settings a session depends on the same way.
   const sessionIdContext = createHash('sha1')
-    .update(['smtpd', String(tlsOptions.requestCert ?? false), tlsOptions.ca ? createHash('sha1').update(tlsOptions.ca).digest('hex') : ''].join('\0'))
+    .update(
+      [
+        'smtpd',
+        String(tlsOptions.requestCert ?? false),
+        tlsOptions.ca ? createHash('sha1').update(tlsOptions.ca).digest('hex') : '',
+        tlsOptions.minVersion ?? '',
+        tlsOptions.maxVersion ?? '',
+        tlsOptions.ciphers ?? '',
+      ].join('\0'),
+    )
     .digest('hex')
     .slice(0, 32);
   const wrapper = config.bool('smtpd_tls_wrappermode');
