@@ -26,7 +26,7 @@ export const PARAMETERS: readonly ParameterSpec[] = [
   p('postscreen_non_smtp_command_enable', 'no', 'bool', 'Enable the "non-SMTP command" deep protocol test.'),
   p('postscreen_non_smtp_command_action', 'drop', 'string', 'What to do with a client that sends a non-SMTP command: ignore, enforce or drop.'),
   p('postscreen_non_smtp_command_ttl', '30d', 'time', 'How long a passed non-SMTP command test is remembered.'),
-  p('postscreen_forbidden_commands', 'CONNECT, GET, POST', 'list', 'Commands that postscreen treats as non-SMTP (besides header lines).'),
+  p('postscreen_forbidden_commands', '$smtpd_forbidden_commands', 'list', 'Commands that postscreen treats as non-SMTP (besides header lines): a string list of words, !exceptions and type:table lookups.'),
   p('postscreen_bare_newline_enable', 'no', 'bool', 'Enable the "bare newline" deep protocol test.'),
   p('postscreen_bare_newline_action', 'ignore', 'string', 'What to do with a client that ends a command with a bare newline: ignore, enforce or drop.'),
   p('postscreen_bare_newline_ttl', '30d', 'time', 'How long a passed bare newline test is remembered.'),

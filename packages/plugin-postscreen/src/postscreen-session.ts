@@ -7,7 +7,7 @@
  * the cache, then hand the connection to smtpd, or reply and disconnect.
  */
 import type { Socket } from 'node:net';
-import { escapeText, type Logger, type LookupTable } from '@postern/core';
+import { escapeText, type Logger, type LookupTable, type MatchList } from '@postern/core';
 import type { AccessList, AddressList } from './postscreen-access.js';
 import type { PostscreenCache } from './postscreen-cache.js';
 import type { DnsblScore, DnsblScorer } from './postscreen-dnsbl.js';
@@ -64,7 +64,8 @@ export interface PostscreenSettings {
   readonly messageSizeLimit: number;
   readonly heloRequired: boolean;
   readonly disableVrfy: boolean;
-  readonly forbiddenCommands: readonly string[];
+  /** postscreen_forbidden_commands. */
+  readonly forbiddenCommands: MatchList;
   readonly discardEhlo: readonly string[];
   readonly tlsLevel: 'none' | 'may' | 'encrypt';
   /** smtputf8_enable: a command line that is not UTF-8 skips postscreen_command_filter. */

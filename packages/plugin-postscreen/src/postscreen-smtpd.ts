@@ -144,7 +144,9 @@ export class DummySmtpd {
           if (filtered === undefined || s.isConcluded) return;
           line = filtered;
         }
-        if (this.command(line) === 'destroyed') return;
+        const forbidden = await this.forbidden(line);
+        if (s.isConcluded) return;
+        if (this.command(line, forbidden) === 'destroyed') return;
         this.arm();
       }
     } finally {
@@ -177,7 +179,24 @@ export class DummySmtpd {
     }
   }
 
-  private command(line: string): Reply {
+  /**
+   * Whether the line's command is in postscreen_forbidden_commands (asked
+   * only while the non-SMTP test is active and the command is unknown); a
+   * table that cannot answer is no match.
+   */
+  private async forbidden(line: string): Promise<boolean> {
+    const word = /^[ \t]*(\S*)/.exec(line)![1]!;
+    const list = this.st.forbiddenCommands;
+    if (!this.active('nsmtp') || KNOWN.has(word.toUpperCase()) || list.empty) return false;
+    try {
+      return await list.match(word);
+    } catch (err) {
+      this.s.log.warn(`postscreen_forbidden_commands: lookup of "${word.slice(0, 100)}": ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  private command(line: string, forbidden: boolean): Reply {
     const s = this.s;
     const m = /^[ \t]*(\S*)[ \t]*(.*)$/s.exec(line)!;
     const word = m[1]!;
@@ -189,7 +208,6 @@ export class DummySmtpd {
 
     if (this.active('nsmtp') && !known) {
       const header = /^[\x21-\x39\x3b-\x7e]+:/.test(word);
-      const forbidden = this.st.forbiddenCommands.some((f) => f.toUpperCase() === name);
       if (header || forbidden) {
         s.log.info(`NON-SMTP COMMAND from ${s.addrPort} after ${savedWhere}: ${word.replace(/[^\x21-\x7e]/g, '?')} ${escapeText(args)}`);
         if (this.deepFail('nsmtp', 'non-smtp test', '521 5.7.0 Error: I can break rules, too. Goodbye.')) return 'destroyed';

@@ -56,7 +56,7 @@
  *   names and never reads a message.
  */
 import type { Socket } from 'node:net';
-import { DNSBLOG, inject, injectable, openCommandFilter, passConnection, TABLES, tryUse, type ConfigView, type DnsblogService, type ServiceMain, type TableRegistry } from '@postern/core';
+import { DNSBLOG, inject, injectable, MatchList, openCommandFilter, passConnection, SMTPD_FORBIDDEN_COMMANDS_DEFAULT, splitList, TABLES, tryUse, type ConfigView, type DnsblogService, type Logger, type ServiceMain, type TableRegistry } from '@postern/core';
 import { AccessList, AddressList } from './postscreen-access.js';
 import { MemoryCache, TableCache, type PostscreenCache } from './postscreen-cache.js';
 import { DnsblScorer } from './postscreen-dnsbl.js';
@@ -78,7 +78,13 @@ function tlsLevel(config: ConfigView): 'none' | 'may' | 'encrypt' {
   return 'none';
 }
 
-export function readSettings(config: ConfigView): PostscreenSettings {
+/** postscreen_forbidden_commands; its default names smtpd's parameter, which only an installed smtpd declares: Postfix's default then. */
+function forbiddenCommands(config: ConfigView): string[] {
+  if (config.isSet('postscreen_forbidden_commands') || config.has('smtpd_forbidden_commands')) return config.list('postscreen_forbidden_commands');
+  return splitList(SMTPD_FORBIDDEN_COMMANDS_DEFAULT);
+}
+
+export function readSettings(config: ConfigView, tables?: TableRegistry, log?: Logger): PostscreenSettings {
   const t = (n: string) => config.time(n);
   const enabled = {
     pregr: config.get('postscreen_greet_banner').trim() !== '',
@@ -116,7 +122,10 @@ export function readSettings(config: ConfigView): PostscreenSettings {
     messageSizeLimit: config.int('message_size_limit'),
     heloRequired: config.bool('postscreen_helo_required'),
     disableVrfy: config.bool('postscreen_disable_vrfy_command'),
-    forbiddenCommands: config.list('postscreen_forbidden_commands'),
+    // a string list as smtpd's: words, !exceptions, type:table (a table that cannot be opened is left out)
+    forbiddenCommands: new MatchList('postscreen_forbidden_commands', forbiddenCommands(config), tables, 'exact', (spec, err) =>
+      log?.warn(`postscreen_forbidden_commands: ${spec}: ${err.message}; the table is not used`),
+    ),
     discardEhlo: config.list('postscreen_discard_ehlo_keywords'),
     tlsLevel: tlsLevel(config),
     smtputf8: config.bool('smtputf8_enable'),
@@ -142,7 +151,7 @@ export function createPostscreenMain(options: PostscreenOptions = {}): ServiceMa
   return async (ctx) => {
     const { config, log } = ctx;
     const tables = options.tables ?? tryUse(ctx.container, TABLES);
-    const settings = readSettings(config);
+    const settings = readSettings(config, tables, log);
     const mapSpec = config.get('postscreen_cache_map').trim();
     const cache: PostscreenCache = mapSpec && tables ? new TableCache(tables.open(mapSpec), log) : new MemoryCache();
     const mynetworks = new AddressList(config.list('mynetworks'), tables, log, 'mynetworks');

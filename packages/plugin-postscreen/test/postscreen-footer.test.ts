@@ -174,4 +174,14 @@ describe('postscreen_command_filter', () => {
     await waitLog(rig.log, /^NON-SMTP COMMAND from \[127\.0\.6\.2\]:\d+ after CONNECT: CONNECT relay\.example:443 HTTP\/1\.1$/);
     assert.ok(!rig.log.lines.some((l) => l.startsWith('[127.0.6.2]') && l.includes('replacing command')));
   });
+
+  test("postscreen_forbidden_commands follows smtpd's default: a command that does not start with a letter (its inline regexp:) is non-SMTP too", async () => {
+    const c = await Client.open(rig.port, '127.0.6.3');
+    await c.next();
+    c.send('1234 hello');
+    assert.equal(await c.reply(), '521 5.7.0 Error: I can break rules, too. Goodbye.');
+    await c.closed;
+    await waitLog(rig.log, /^NON-SMTP COMMAND from \[127\.0\.6\.3\]:\d+ after CONNECT: 1234 hello$/);
+    assert.ok(!rig.log.lines.some((l) => l.includes('the table is not used')));
+  });
 });

@@ -4,7 +4,7 @@
  * names start with postern_. The README's parameter table is generated from
  * this list (scripts/params-table.mjs).
  */
-import { SERVICE, SMTPD_EXPANSION_FILTER_DEFAULT, type ParameterSpec } from '@postern/core';
+import { SERVICE, SMTPD_EXPANSION_FILTER_DEFAULT, SMTPD_FORBIDDEN_COMMANDS_DEFAULT, type ParameterSpec } from '@postern/core';
 import { DNS_PARAMETERS } from '@postern/dns';
 import { MILTER_PARAMETERS } from '@postern/milter';
 import { CIPHERLIST_PARAMETERS } from '@postern/smtp-client';
@@ -141,6 +141,6 @@ export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_reject_footer_maps', default: '', type: 'string', description: 'Tables from a 4xx/5xx reply text to its footer template (instead of smtpd_reject_footer).' },
   { name: 'smtpd_expansion_filter', default: SMTPD_EXPANSION_FILTER_DEFAULT, type: 'string', description: 'The characters allowed in $name expansions of RBL reply templates and smtpd_reject_footer (read unexpanded, then unescaped: \\t, \\40...); others become _.' },
   { name: 'smtpd_noop_commands', default: '', type: 'list', description: 'Commands answered "250 2.0.0 Ok" without a syntax check or a change of state (a string list: words, !exceptions, type:table).' },
-  { name: 'smtpd_forbidden_commands', default: 'CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}', type: 'list', description: 'Unknown commands that are not SMTP (with header lines such as "Subject:"): "221 2.7.0 Error: I can break rules, too. Goodbye." and disconnect. The default also catches commands that do not start with a letter.' },
+  { name: 'smtpd_forbidden_commands', default: SMTPD_FORBIDDEN_COMMANDS_DEFAULT, type: 'list', description: 'Unknown commands that are not SMTP (with header lines such as "Subject:"): "221 2.7.0 Error: I can break rules, too. Goodbye." and disconnect. The default also catches commands that do not start with a letter.' },
   { name: 'smtpd_command_filter', default: '', type: 'string', description: 'A table (pcre:, regexp:...) applied to each command line, leading blanks removed, before smtpd parses it; a result replaces the line (logged "replacing command").' },
 ];

@@ -65,6 +65,9 @@ export async function footerTemplate(reply: string, maps: readonly LookupTable[]
   return footer;
 }
 
+/** Postfix 3.7.11's smtpd_forbidden_commands default (postscreen_forbidden_commands follows it). */
+export const SMTPD_FORBIDDEN_COMMANDS_DEFAULT = 'CONNECT GET POST regexp:{{/^[^A-Z]/ Bogus}}';
+
 /** Postfix's smtpd_expansion_filter default (mail_params.h): tab and printable ASCII, before unescape(). */
 export const SMTPD_EXPANSION_FILTER_DEFAULT = '\\t\\40!"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~';
 
