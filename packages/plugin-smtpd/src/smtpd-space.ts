@@ -3,10 +3,13 @@
  * "452 4.3.1 Insufficient system storage" when the queue file system has no
  * more than queue_minfree bytes free, or less than 1.5 times
  * message_size_limit, so that a full disk is answered up front instead of
- * with a write error after DATA.
+ * with a write error after DATA. Space the queue backend holds for reuse
+ * (QUEUE_RECLAIMABLE_FILE: LMDB's free pages) counts as free, as the space
+ * of Postfix's removed queue files does.
  */
-import { statfs } from 'node:fs/promises';
-import type { ConfigView, Logger } from '@postern/core';
+import { readFile, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
+import { QUEUE_RECLAIMABLE_FILE, type ConfigView, type Logger } from '@postern/core';
 
 /** Free space must exceed this many message_size_limits (Postfix's smtpd_space_multf). */
 export const SPACE_MULTIPLIER = 1.5;
@@ -30,8 +33,8 @@ export async function queueSpaceReply(config: ConfigView, log: Logger): Promise<
   let block: number;
   try {
     const fs = await statfs(dir);
-    free = fs.bavail;
     block = fs.bsize || 1;
+    free = fs.bavail + Math.floor((await reclaimable(dir)) / block);
   } catch {
     return undefined;
   }
@@ -44,4 +47,14 @@ export async function queueSpaceReply(config: ConfigView, log: Logger): Promise<
     return INSUFFICIENT_STORAGE;
   }
   return undefined;
+}
+
+/** What the queue backend says it can reuse (0 when it says nothing). */
+async function reclaimable(dir: string): Promise<number> {
+  try {
+    const n = Number((await readFile(join(dir, QUEUE_RECLAIMABLE_FILE), 'utf8')).trim());
+    return Number.isFinite(n) && n > 0 ? n : 0;
+  } catch {
+    return 0;
+  }
 }

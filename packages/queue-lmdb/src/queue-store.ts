@@ -25,6 +25,7 @@ import { isQueueId, newQueueId } from '@postern/core';
 import { ID_MAX, KEY_MAX, PAGE_SIZE, errorText, indexKey, indexKeyId, keysEqual, openQueueDbs, plain, writeFailure } from './queue-lmdb.js';
 import type { QueueDbs, StoredMessage } from './queue-lmdb.js';
 import { LmdbQueueWriter } from './queue-writer.js';
+import { QueueSpaceReporter } from './queue-space.js';
 
 export interface QueueStoreOptions {
   /** queue_directory: the environment lives in `<queueDirectory>/queue.lmdb/`. */
@@ -88,12 +89,15 @@ class LmdbStore implements LmdbQueueStore {
   readonly #events = new EventEmitter();
   #closed = false;
 
+  readonly #space: QueueSpaceReporter;
+
   constructor(
     private readonly dbs: QueueDbs,
     private readonly options: QueueStoreOptions,
   ) {
     this.path = dbs.path;
     this.#events.setMaxListeners(0);
+    this.#space = new QueueSpaceReporter(dbs, options.queueDirectory, options.log);
   }
 
   #open(): void {
@@ -114,6 +118,7 @@ class LmdbStore implements LmdbQueueStore {
   }
 
   #emit(message: QueuedMessage): void {
+    this.#space.changed();
     for (const listener of this.#events.listeners('commit') as CommitListener[]) {
       try {
         listener(message);
@@ -251,6 +256,7 @@ class LmdbStore implements LmdbQueueStore {
       for (const key of this.#logKeys(id)) logs.remove(key);
       return true;
     });
+    if (done === true) this.#space.changed();
     return done === true;
   }
 
@@ -368,6 +374,7 @@ class LmdbStore implements LmdbQueueStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#events.removeAllListeners();
+    this.#space.stop();
     await this.dbs.root.close();
   }
 }

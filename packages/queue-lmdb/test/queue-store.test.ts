@@ -1,6 +1,6 @@
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,7 @@ import { openQueueStore, CHUNK_SIZE } from '../src/index.js';
 import type { LmdbQueueStore } from '../src/index.js';
 import { openQueueDbs } from '../src/queue-lmdb.js';
 import { isPosternError } from '@postern/core';
-import { QUEUE, DELIVERY_LOG } from '@postern/core';
+import { QUEUE, DELIVERY_LOG, QUEUE_RECLAIMABLE_FILE } from '@postern/core';
 import type { QueueName } from '@postern/core';
 import type { Envelope, QueuedMessage, DeliveryLogRecord } from '@postern/core';
 
@@ -337,4 +337,32 @@ test('check finds damage and repair fixes it (postsuper -s)', async () => {
   assert.deepEqual(await collect(store.scan(QUEUE.HOLD)), []);
   assert.equal(await store.count(QUEUE.ACTIVE), 0);
   assert.equal((await collect(store.scan(QUEUE.DEFERRED, { dueBy: 42 })))[0].id, deferred.id);
+});
+
+test('the data file keeps its size when mail leaves, and queue.reclaimable says how much of it new mail can reuse', async () => {
+  const file = join(dir, QUEUE_RECLAIMABLE_FILE);
+  const ids: string[] = [];
+  for (let i = 0; i < 40; i++) ids.push((await put(randomBytes(100 * 1024))).id);
+  const figure = async (): Promise<number> => {
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        return Number(readFileSync(file, 'utf8'));
+      } catch {
+        /* not written yet */
+      }
+    }
+    throw new Error(`${QUEUE_RECLAIMABLE_FILE} was not written`);
+  };
+  const full = await figure();
+  const size = statSync(join(dir, 'queue.lmdb', 'data.mdb')).size;
+  assert.ok(size >= 40 * 100 * 1024, `the data file holds the mail (${size} bytes)`);
+  for (const id of ids) await store.delete(id);
+  // another process's view: the figure in the file, written a moment after the change
+  await new Promise((r) => setTimeout(r, 1500));
+  const drained = Number(readFileSync(file, 'utf8'));
+  assert.equal(statSync(join(dir, 'queue.lmdb', 'data.mdb')).size, size, 'LMDB does not shrink its file');
+  assert.ok(drained >= 35 * 100 * 1024, `most of the 4 MB is reusable (${drained} bytes; ${full} before)`);
+  assert.ok(drained > full);
+  assert.ok(drained <= size);
 });

@@ -17,3 +17,12 @@ export function isQueueName(name: string): name is QueueName {
 /** Per-message delivery logs kept beside the queue (bounce, defer, trace). */
 export const DELIVERY_LOG = { BOUNCE: 'bounce', DEFER: 'defer', TRACE: 'trace' } as const;
 export type DeliveryLogName = (typeof DELIVERY_LOG)[keyof typeof DELIVERY_LOG];
+
+/**
+ * A queue backend that keeps the space of removed mail inside its own files
+ * (LMDB's free pages) writes, in this file of queue_directory, how many bytes
+ * of them new mail can reuse (a decimal number). smtpd's queue space check
+ * counts them as free: the file system alone would say the disk stays full
+ * after the queue has drained.
+ */
+export const QUEUE_RECLAIMABLE_FILE = 'queue.reclaimable';
