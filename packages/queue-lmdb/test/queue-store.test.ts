@@ -1,8 +1,8 @@
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { openQueueStore, CHUNK_SIZE } from '../src/index.js';
 import type { LmdbQueueStore } from '../src/index.js';
@@ -341,6 +341,7 @@ test('check finds damage and repair fixes it (postsuper -s)', async () => {
 
 test('the data file keeps its size when mail leaves, and queue.reclaimable says how much of it new mail can reuse', async () => {
   const file = join(dir, QUEUE_RECLAIMABLE_FILE);
+  mkdirSync(dirname(file)); // master makes private/ at start
   const ids: string[] = [];
   for (let i = 0; i < 40; i++) ids.push((await put(randomBytes(100 * 1024))).id);
   const figure = async (): Promise<number> => {

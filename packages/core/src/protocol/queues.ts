@@ -20,9 +20,10 @@ export type DeliveryLogName = (typeof DELIVERY_LOG)[keyof typeof DELIVERY_LOG];
 
 /**
  * A queue backend that keeps the space of removed mail inside its own files
- * (LMDB's free pages) writes, in this file of queue_directory, how many bytes
- * of them new mail can reuse (a decimal number). smtpd's queue space check
- * counts them as free: the file system alone would say the disk stays full
- * after the queue has drained.
+ * (LMDB's free pages) writes, in this file under queue_directory, how many
+ * bytes of them new mail can reuse (a decimal number). smtpd's queue space
+ * check counts them as free: the file system alone would say the disk stays
+ * full after the queue has drained. In private/, which mail_owner owns (the
+ * queue directory itself may be root's).
  */
-export const QUEUE_RECLAIMABLE_FILE = 'queue.reclaimable';
+export const QUEUE_RECLAIMABLE_FILE = 'private/queue.reclaimable';
