@@ -42,6 +42,11 @@ export class SmtpdCommandLists {
     }
   }
 
+  /** smtpd_noop_commands is set: isNoop() is worth asking (every command line would wait for it otherwise). */
+  get hasNoop(): boolean {
+    return !this.noop.empty;
+  }
+
   /** smtpd_noop_commands lists the command's first word. */
   isNoop(word: string): Promise<boolean> {
     return this.matches(this.noop, word);

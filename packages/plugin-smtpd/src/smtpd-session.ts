@@ -415,7 +415,7 @@ export class SmtpdSession implements CommandSink {
     const word = m?.[1] ?? '';
     const verb = word.toLowerCase();
     const args = m?.[2] ?? '';
-    if (word !== '' && (await this.shared.commands.isNoop(word))) {
+    if (word !== '' && this.shared.commands.hasNoop && (await this.shared.commands.isNoop(word))) {
       // no syntax check, no state change, no command count ("XXX We can't count these.")
       this.reply('250 2.0.0 Ok');
       await this.out.flushed();

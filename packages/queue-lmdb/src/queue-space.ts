@@ -49,7 +49,7 @@ export class QueueSpaceReporter {
     this.#timer.unref();
   }
 
-  /** Writes the figure now (and at close, so that it is current). */
+  /** Writes the figure now. */
   write(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -64,8 +64,8 @@ export class QueueSpaceReporter {
     }
   }
 
+  /** At close: a change not yet written is written now (a short-lived command's delete counts too). */
   stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#timer) this.write();
   }
 }

@@ -367,3 +367,17 @@ test('the data file keeps its size when mail leaves, and queue.reclaimable says 
   assert.ok(drained > full);
   assert.ok(drained <= size);
 });
+
+test('a change not yet written to queue.reclaimable is written when the store closes (a short-lived command)', async () => {
+  const file = join(dir, QUEUE_RECLAIMABLE_FILE);
+  mkdirSync(dirname(file));
+  const ids: string[] = [];
+  for (let i = 0; i < 20; i++) ids.push((await put(randomBytes(100 * 1024))).id);
+  await store.close();
+  const before = Number(readFileSync(file, 'utf8'));
+  store = openQueueStore({ queueDirectory: dir });
+  for (const id of ids) await store.delete(id);
+  await store.close();
+  const after = Number(readFileSync(file, 'utf8'));
+  assert.ok(after >= before + 15 * 100 * 1024, `${after} bytes reusable after the deletes, ${before} before`);
+});
