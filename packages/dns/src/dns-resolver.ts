@@ -8,18 +8,8 @@
  */
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { ConfigView, HostAddress, MxRecord, NameResolver, ParameterSpec, ResolverAnswer } from '@postern/core';
-
-/** The parameters every user of this resolver declares (same defaults, so declaring twice is fine). */
-export const DNS_PARAMETERS: readonly ParameterSpec[] = [
-  {
-    name: 'postern_dns_servers',
-    default: '',
-    type: 'list',
-    description:
-      'Postern extension: the DNS servers (address or address:port) for DNS allow/denylist lookups; empty: those of /etc/resolv.conf.',
-  },
-];
+import type { ConfigView, HostAddress, MxRecord, NameResolver, ResolverAnswer } from '@postern/core';
+export { DNS_PARAMETERS } from './dns-params.js';
 
 const NOTFOUND = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN', 'ENONAME']);
 

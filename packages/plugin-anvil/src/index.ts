@@ -1,22 +1,4 @@
-import { definePlugin, SERVICE } from '@postern/core';
-import { PARAMETERS } from './anvil-params.js';
-
-export const plugin = definePlugin({
-  name: '@postern/plugin-anvil',
-  version: '0.1.0',
-  core: '^0.1.0',
-  commands: {
-    anvil: {
-      description: 'anvil(8): per-client connection count and request rate server for smtpd limits',
-      load: () => import('./anvil.js'),
-      longRunning: true,
-    },
-  },
-  parameters: PARAMETERS,
-  provides: [SERVICE.ANVIL],
-  uses: [],
-});
-
+export { plugin, plugin as default } from './plugin.js';
 export { AnvilTable, type AnvilTableOptions } from './anvil-remote.js';
 export { PARAMETERS } from './anvil-params.js';
 export { createAnvil } from './anvil.js';

@@ -1,21 +1,4 @@
-import { definePlugin, SERVICE } from '@postern/core';
-import { BOUNCE_PARAMETERS } from './bounce-params.js';
-
-export const plugin = definePlugin({
-  name: '@postern/plugin-bounce',
-  version: '0.1.0',
-  core: '^0.1.0',
-  commands: {
-    bounce: {
-      description: 'bounce(8): per-message delivery logs and RFC 3464 delivery status notifications (bounce, defer, trace)',
-      load: () => import('./bounce.js'),
-    },
-  },
-  parameters: BOUNCE_PARAMETERS,
-  provides: [SERVICE.BOUNCE],
-  uses: [SERVICE.CLEANUP],
-});
-
+export { plugin, plugin as default } from './plugin.js';
 export { BOUNCE_PARAMETERS } from './bounce-params.js';
 export { BounceServer, type BounceServerOptions } from './bounce.js';
 export { BounceNotifier, type NotifyDeps } from './bounce-notify.js';

@@ -6,7 +6,7 @@
  * empty_address_recipient (repeated here with the same defaults, because
  * cleanup reads them too).
  */
-import { MILTER_PARAMETERS } from '@postern/milter';
+import { MILTER_PARAMETERS } from '@postern/milter/params';
 import type { ParameterSpec } from '@postern/core';
 
 export const CLEANUP_PARAMETERS: readonly ParameterSpec[] = [

@@ -1,5 +1,5 @@
 import type { ParameterSpec } from '@postern/core';
-import { DNS_PARAMETERS } from '@postern/dns';
+import { DNS_PARAMETERS } from '@postern/dns/params';
 
 /** The main.cf parameters dnsblog(8) reads (Postfix names and defaults). */
 export const PARAMETERS: readonly ParameterSpec[] = [

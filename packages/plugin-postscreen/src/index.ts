@@ -1,21 +1,3 @@
-import { definePlugin, SERVICE } from '@postern/core';
-import { PARAMETERS } from './postscreen-params.js';
-
-export const plugin = definePlugin({
-  name: '@postern/plugin-postscreen',
-  version: '0.1.0',
-  core: '^0.1.0',
-  commands: {
-    postscreen: {
-      description: 'postscreen(8): screens SMTP clients (pregreet, DNSBL/DNSWL, deep protocol tests) before smtpd',
-      load: () => import('./postscreen.js'),
-      longRunning: true,
-    },
-  },
-  parameters: PARAMETERS,
-  provides: [],
-  uses: [SERVICE.DNSBLOG],
-});
-
+export { plugin, plugin as default } from './plugin.js';
 export { PARAMETERS } from './postscreen-params.js';
 export { createPostscreenMain, readSettings, type PostscreenOptions } from './postscreen.js';

@@ -1,5 +1,5 @@
 import { SERVICE, type ParameterSpec } from '@postern/core';
-import { DNS_PARAMETERS } from '@postern/dns';
+import { DNS_PARAMETERS } from '@postern/dns/params';
 
 const p = (name: string, def: string, type: ParameterSpec['type'], description: string): ParameterSpec => ({ name, default: def, type, description });
 

@@ -1,21 +1,4 @@
-import { definePlugin, SERVICE } from '@postern/core';
-import { PARAMETERS } from './proxymap-params.js';
-
-export const plugin = definePlugin({
-  name: '@postern/plugin-proxymap',
-  version: '0.1.0',
-  core: '^0.1.0',
-  commands: {
-    proxymap: {
-      description: 'proxymap(8): lookup table proxy server (the proxymap and proxywrite services)',
-      load: () => import('./proxymap.js'),
-    },
-  },
-  parameters: PARAMETERS,
-  provides: [SERVICE.PROXYMAP],
-  uses: [],
-});
-
+export { plugin, plugin as default } from './plugin.js';
 export { Proxymap, approvedTables, type ProxymapOptions } from './proxymap.js';
 export { ProxyTable, proxyTableFactory, type ProxyTableOptions } from './proxymap-table.js';
 export { PROXY_METHOD, stripProxyPrefix, type ProxyStatus } from './proxymap-protocol.js';

@@ -1,20 +1,3 @@
-import { definePlugin, SERVICE } from '@postern/core';
-import { PARAMETERS } from './scache-params.js';
-
-export const plugin = definePlugin({
-  name: '@postern/plugin-scache',
-  version: '0.1.0',
-  core: '^0.1.0',
-  commands: {
-    scache: {
-      description: 'scache(8): the shared connection cache books (TTL limit, lookup statistics) for smtp and lmtp',
-      load: () => import('./scache.js'),
-      longRunning: true,
-    },
-  },
-  parameters: PARAMETERS,
-  provides: [SERVICE.SCACHE],
-});
-
+export { plugin, plugin as default } from './plugin.js';
 export { ScacheBooks, type ScacheCounters } from './scache-books.js';
 export { PARAMETERS } from './scache-params.js';

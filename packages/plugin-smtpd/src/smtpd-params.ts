@@ -5,9 +5,9 @@
  * this list (scripts/params-table.mjs).
  */
 import { SERVICE, SMTPD_EXPANSION_FILTER_DEFAULT, SMTPD_FORBIDDEN_COMMANDS_DEFAULT, type ParameterSpec } from '@postern/core';
-import { DNS_PARAMETERS } from '@postern/dns';
-import { MILTER_PARAMETERS } from '@postern/milter';
-import { CIPHERLIST_PARAMETERS } from '@postern/smtp-client';
+import { DNS_PARAMETERS } from '@postern/dns/params';
+import { MILTER_PARAMETERS } from '@postern/milter/params';
+import { CIPHERLIST_PARAMETERS } from '@postern/smtp-client/params';
 
 export const SMTPD_PARAMETERS: readonly ParameterSpec[] = [
   { name: 'smtpd_banner', default: '$myhostname ESMTP $mail_name', type: 'string', description: 'The text after 220 in the greeting.' },

@@ -1,20 +1,3 @@
-import { definePlugin, SERVICE } from '@postern/core';
-import { PARAMETERS } from './tlsproxy-params.js';
-
-export const plugin = definePlugin({
-  name: '@postern/plugin-tlsproxy',
-  version: '0.1.0',
-  core: '^0.1.0',
-  commands: {
-    tlsproxy: {
-      description: "tlsproxy(8): TLS on behalf of postscreen's STARTTLS",
-      load: () => import('./tlsproxy.js'),
-    },
-  },
-  parameters: PARAMETERS,
-  provides: [SERVICE.TLSPROXY],
-  uses: [],
-});
-
+export { plugin, plugin as default } from './plugin.js';
 export { PARAMETERS } from './tlsproxy-params.js';
 export { TlsProxy } from './tlsproxy.js';

@@ -144,3 +144,4 @@ function readSettings(config: ConfigView, protocol: ClientProtocol): ClientSetti
     list: memo((s) => (known(s) ? config.list(name(s)) : raw(s).split(/[\s,]+/).filter(Boolean))),
   };
 }
+export { CIPHERLIST_PARAMETERS };

@@ -13,6 +13,7 @@ import {
   loadConfiguration,
   Master,
   masterPidFile,
+  coreMainCfView,
   permissionProblems,
   unreachableDirectories,
   pluginDirsFromMainCf,
@@ -50,26 +51,24 @@ interface Loaded {
   readonly dir: string;
 }
 
-async function load(io: CommandIo, argv: readonly string[], init: boolean): Promise<Loaded & { verbose: boolean; plugins: PluginSet }> {
+/** The configuration with the installed plugins, every master.cf service resolved (`check` and the signalling commands). */
+async function load(io: CommandIo, argv: readonly string[]): Promise<Loaded & { plugins: PluginSet }> {
   const p = getopt(argv, 'c:v');
-  const choice = configDirectory(optValue(p, 'c'), io.env);
-  if (init && choice.isDefault && initDefaultInstance(io.env)) {
-    io.stderr.write(`${SCRIPT}: created the default configuration in ${choice.dir}\n`);
-    const { ADMIN_COMMANDS } = await import('./admin.js');
-    await ADMIN_COMMANDS['newaliases']!([], io);
-  }
-  if (!existsSync(join(choice.dir, 'main.cf'))) {
-    throw new Error(`no main.cf in ${choice.dir} (use -c DIR, or run "postern start" once to create the default instance)`);
-  }
-  const plugins = await discoverPlugins(pluginDirsFromMainCf(choice.dir));
-  const configuration = await loadConfiguration(choice.dir, plugins);
+  const dir = configDirectory(optValue(p, 'c'), io.env).dir;
+  if (!existsSync(join(dir, 'main.cf'))) throw new Error(noMainCf(dir));
+  const plugins = await discoverPlugins(pluginDirsFromMainCf(dir));
+  const configuration = await loadConfiguration(dir, plugins);
   resolveServices(configuration.entries, plugins);
-  return { configuration, dir: choice.dir, verbose: hasOpt(p, 'v'), plugins };
+  return { configuration, dir, plugins };
+}
+
+function noMainCf(dir: string): string {
+  return `no main.cf in ${dir} (use -c DIR, or run "postern start" once to create the default instance)`;
 }
 
 async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
   try {
-    const { configuration, plugins } = await load(io, argv, false);
+    const { configuration, plugins } = await load(io, argv);
     for (const w of configuration.warnings) io.stderr.write(`postern/postfix-script: warning: ${w}\n`);
     for (const w of permissionProblems(configuration.view(), configuration.configDirectory)) io.stderr.write(`${SCRIPT}: warning: ${w}\n`);
     const unreachable = unreachableDirectories(configuration.view());
@@ -84,41 +83,61 @@ async function check(io: CommandIo, argv: readonly string[]): Promise<number> {
   }
 }
 
+/** The configuration directory, the default instance made on its first start. */
+async function startDirectory(io: CommandIo, argv: readonly string[]): Promise<{ dir: string; verbose: boolean }> {
+  const p = getopt(argv, 'c:v');
+  const choice = configDirectory(optValue(p, 'c'), io.env);
+  if (choice.isDefault && initDefaultInstance(io.env)) {
+    io.stderr.write(`${SCRIPT}: created the default configuration in ${choice.dir}\n`);
+    const { ADMIN_COMMANDS } = await import('./admin.js');
+    await ADMIN_COMMANDS['newaliases']!([], io);
+  }
+  if (!existsSync(join(choice.dir, 'main.cf'))) throw new Error(noMainCf(choice.dir));
+  return { dir: choice.dir, verbose: hasOpt(p, 'v') };
+}
+
+/** postfix start-fg: master in this process; it reads and checks the configuration itself. */
 async function startForeground(io: CommandIo, argv: readonly string[], daemon: boolean): Promise<number> {
-  let loaded: Loaded & { verbose: boolean };
+  let dir: string;
   try {
-    loaded = await load(io, argv, true);
+    const start = await startDirectory(io, argv);
+    dir = start.dir;
+    await Master.start({ configDirectory: dir, logFile: daemon ? undefined : '/dev/stdout', verbose: start.verbose });
   } catch (err) {
     return fatal(io, describeError(err));
   }
-  const view = loaded.configuration.view();
-  const logFile = daemon ? undefined : '/dev/stdout';
-  try {
-    await Master.start({ configDirectory: loaded.dir, logFile, verbose: loaded.verbose });
-  } catch (err) {
-    return fatal(io, describeError(err));
-  }
-  if (!daemon) io.stderr.write(`${SCRIPT}: the Postern mail system is running in the foreground (maillog to stdout, queue ${view.get('queue_directory')})\n`);
+  if (!daemon) io.stderr.write(`${SCRIPT}: the Postern mail system is running in the foreground (maillog to stdout, queue ${coreMainCfView(dir).view.get('queue_directory')})\n`);
   // master runs until a signal stops it
   return new Promise<number>(() => undefined);
 }
 
+/**
+ * postfix start: master is started at once and checks the configuration
+ * itself (start-fg --daemon loads it as `check` does); what it refuses with
+ * reaches the terminal in its own words. Only the running check and the
+ * first-start set-up happen here, from main.cf alone: finding the plugins
+ * twice would delay the first accepted message by a process start-up.
+ */
 async function startDaemon(io: CommandIo, argv: readonly string[]): Promise<number> {
-  let loaded: Loaded;
+  let start: { dir: string; verbose: boolean };
   try {
-    loaded = await load(io, argv, true);
+    start = await startDirectory(io, argv);
   } catch (err) {
     return fatal(io, describeError(err));
   }
-  const view = loaded.configuration.view();
+  const { view } = coreMainCfView(start.dir);
   const running = runningMasterPid(view);
   if (running) return fatal(io, `the Postern mail system is already running (pid ${running})`);
   io.stderr.write(`${SCRIPT}: starting the Postern mail system\n`);
   const pidDir = join(view.get('queue_directory'), 'pid');
-  mkdirSync(pidDir, { recursive: true });
+  try {
+    mkdirSync(pidDir, { recursive: true });
+  } catch (err) {
+    return fatal(io, describeError(err));
+  }
   const errFile = join(pidDir, 'master.stderr');
   const fd = openSync(errFile, 'w');
-  const child = spawn(process.execPath, [POSTERN_BIN, 'start-fg', '--daemon', '-c', loaded.dir], {
+  const child = spawn(process.execPath, [POSTERN_BIN, 'start-fg', '--daemon', '-c', start.dir, ...(start.verbose ? ['-v'] : [])], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: io.env,
@@ -129,9 +148,14 @@ async function startDaemon(io: CommandIo, argv: readonly string[]): Promise<numb
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) break;
     if (runningMasterPid(view) === child.pid) return 0;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 20));
   }
   const why = readFileSync(errFile, 'utf8').trim();
+  // start-fg's own fatal lines (a configuration error, a missing plugin) as they are
+  if (why.startsWith(`${SCRIPT}: `)) {
+    io.stderr.write(`${why}\n`);
+    return 1;
+  }
   return fatal(io, why ? `master did not start:\n${why}` : 'master did not start in time; see the maillog');
 }
 
@@ -139,7 +163,7 @@ function signalMaster(io: CommandIo, argv: readonly string[], signal: NodeJS.Sig
   return (async () => {
     let loaded: Loaded;
     try {
-      loaded = await load(io, argv, false);
+      loaded = await load(io, argv);
     } catch (err) {
       return fatal(io, describeError(err));
     }
@@ -164,7 +188,7 @@ function signalMaster(io: CommandIo, argv: readonly string[], signal: NodeJS.Sig
 async function status(io: CommandIo, argv: readonly string[]): Promise<number> {
   let loaded: Loaded;
   try {
-    loaded = await load(io, argv, false);
+    loaded = await load(io, argv);
   } catch (err) {
     return fatal(io, describeError(err));
   }
@@ -185,7 +209,7 @@ async function status(io: CommandIo, argv: readonly string[]): Promise<number> {
  */
 async function setPermissionsCommand(io: CommandIo, argv: readonly string[]): Promise<number> {
   try {
-    const { configuration, plugins } = await load(io, argv, false);
+    const { configuration, plugins } = await load(io, argv);
     const view = configuration.view();
     mkdirSync(view.get('queue_directory'), { recursive: true });
     const account = serviceAccount(view);

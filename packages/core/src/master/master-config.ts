@@ -72,18 +72,27 @@ export async function loadConfiguration(configDirectory: string, plugins: Plugin
 }
 
 /**
+ * main.cf read with core's parameters only, before the plugins are found:
+ * what a command needs first (daemon_directory, queue_directory). Empty when
+ * there is no main.cf.
+ */
+export function coreMainCfView(configDirectory: string): { view: ConfigView; mainCf: MainCf } {
+  let text = '';
+  try {
+    text = readFileSync(join(configDirectory, 'main.cf'), 'utf8');
+  } catch {
+    /* no main.cf: the defaults */
+  }
+  const mainCf = parseMainCf(text, join(configDirectory, 'main.cf'));
+  return { view: createConfigView({ mainCf, registry: ParameterRegistry.withCore(), configDirectory }), mainCf };
+}
+
+/**
  * Extra plugin directories named in main.cf (daemon_directory, where Postfix
  * keeps its daemon programs), read before the registry exists.
  */
 export function pluginDirsFromMainCf(configDirectory: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(join(configDirectory, 'main.cf'), 'utf8');
-  } catch {
-    return [];
-  }
-  const mainCf = parseMainCf(text, join(configDirectory, 'main.cf'));
-  const registry = ParameterRegistry.withCore();
-  const dir = createConfigView({ mainCf, registry, configDirectory }).get('daemon_directory');
+  const { view, mainCf } = coreMainCfView(configDirectory);
+  const dir = view.get('daemon_directory');
   return mainCf.params.has('daemon_directory') && dir ? [dir] : [];
 }

@@ -39,7 +39,7 @@ export class SparePool {
     private readonly main: string,
     private size: number,
     private searchDirs: readonly string[],
-    private readonly log: Logger,
+    private readonly log: Pick<Logger, 'warn'>,
   ) {
     this.refill();
   }

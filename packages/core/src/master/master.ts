@@ -17,13 +17,13 @@ import { entryKey, type MasterEntry } from '../contracts/service.js';
 import { describeError, posternError } from '../errors.js';
 import { MAIL_CLASS } from '../protocol/services.js';
 import { flushLogs } from '../log/logger.js';
-import { discoverPlugins, resolveServices, CORE_VERSION, type InstalledPlugin, type PluginSet } from '../plugin/loader.js';
+import { discoverPlugins, pluginSearchDirs, resolveServices, CORE_VERSION, type InstalledPlugin, type PluginSet } from '../plugin/loader.js';
 import { backendRegistry, openConfiguredQueueStore } from '../plugin/backends.js';
 import { openEndpoint, type Endpoint } from './master-listen.js';
 import { effectiveProcessLimit } from '../config/index.js';
 import { CHILD_MAIN, MasterService, daemonPath, type ServiceStatus, type SpawnOptions } from './master-spawn.js';
 import { SparePool } from './master-spare.js';
-import { loadConfiguration, pluginDirsFromMainCf, type Configuration } from './master-config.js';
+import { coreMainCfView, loadConfiguration, pluginDirsFromMainCf, type Configuration } from './master-config.js';
 import { processLogger } from './runtime.js';
 import { serviceAccount, setPermissions, type Account } from './master-perms.js';
 import { unreachableDirectories } from './master-access.js';
@@ -84,7 +84,19 @@ export class Master {
 
   private async init(): Promise<void> {
     const dir = this.options.configDirectory;
-    this.plugins = await discoverPlugins(pluginDirsFromMainCf(dir));
+    // the spares first: they load the plugins while master reads its configuration
+    const extraDirs = pluginDirsFromMainCf(dir);
+    this.spares = new SparePool(CHILD_MAIN, spareCount(coreMainCfView(dir).view), pluginSearchDirs(extraDirs), { warn: (text) => this.log?.warn(text) });
+    try {
+      await this.load(dir, extraDirs);
+    } catch (err) {
+      await this.spares.stop();
+      throw err;
+    }
+  }
+
+  private async load(dir: string, extraDirs: readonly string[]): Promise<void> {
+    this.plugins = await discoverPlugins(extraDirs);
     this.configuration = await loadConfiguration(dir, this.plugins);
     const config = this.configuration.view();
     this.log = processLogger(config, 'master', { file: this.options.logFile, verbose: this.options.verbose });
@@ -103,7 +115,6 @@ export class Master {
     if (unreachable.length > 0) throw unreachable[0];
     if (this.account) await setPermissions(config, this.account, this.options.logFile, () => openConfiguredQueueStore(backendRegistry(this.plugins.plugins), config, this.log));
 
-    this.spares = new SparePool(CHILD_MAIN, spareCount(config), this.plugins.searchDirs, this.log);
     let opened = 0;
     for (const entry of this.configuration.entries) {
       try {

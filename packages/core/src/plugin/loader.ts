@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import semver from 'semver';
+import satisfies from 'semver/functions/satisfies.js';
 import type { MasterEntry } from '../contracts/service.js';
 import { describeError, posternError, PosternError } from '../errors.js';
 import { COMMAND_PACKAGES, CONTRACT_PACKAGES, CORE_CONTRACTS } from '../protocol/packages.js';
@@ -152,7 +152,7 @@ export async function loadPlugin(dir: string): Promise<InstalledPlugin> {
     const err = posternError('POSTERN_ERR_PLUGIN_INVALID', pkg.name, `it declares the name ${definition.name}`);
     throw Object.assign(err, { commands: Object.keys(definition.commands) });
   }
-  if (!semver.satisfies(CORE_VERSION, definition.core, { includePrerelease: true })) {
+  if (!satisfies(CORE_VERSION, definition.core, { includePrerelease: true })) {
     const err = posternError('POSTERN_ERR_PLUGIN_CORE_VERSION', definition.name, definition.version, definition.core, CORE_VERSION, definition.name);
     throw Object.assign(err, { commands: Object.keys(definition.commands) });
   }
