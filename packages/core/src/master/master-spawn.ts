@@ -267,11 +267,17 @@ export class MasterService {
   }
 
   private send(p: Proc, msg: ToChild, handle?: Socket | SocketHandle): void {
+    // a connection that never reached the process (it died meanwhile) is
+    // closed, so that its client sees the end instead of waiting on master's copy
+    const lost = (err: Error | null) => {
+      if (err && msg.t === 'conn') (handle as Socket).destroy();
+    };
     try {
-      if (handle) p.child.send(msg, handle as never);
-      else p.child.send(msg);
-    } catch {
-      /* the process is gone; its exit handler re-dispatches */
+      if (handle) p.child.send(msg, handle as never, undefined, lost);
+      else p.child.send(msg, undefined, undefined, () => undefined);
+    } catch (err) {
+      // the process is gone; its exit handler re-dispatches the rest
+      lost(err as Error);
     }
   }
 
