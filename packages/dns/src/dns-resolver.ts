@@ -9,7 +9,6 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { ConfigView, HostAddress, MxRecord, NameResolver, ResolverAnswer } from '@postern/core';
-export { DNS_PARAMETERS } from './dns-params.js';
 
 const NOTFOUND = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN', 'ENONAME']);
 

@@ -1,4 +1,5 @@
-export { DNS_PARAMETERS, configuredResolver, dnsResolver, type DnsResolverOptions } from './dns-resolver.js';
+export { DNS_PARAMETERS } from './dns-params.js';
+export { configuredResolver, dnsResolver, type DnsResolverOptions } from './dns-resolver.js';
 export {
   dnsblLookup,
   dnsblQueryName,

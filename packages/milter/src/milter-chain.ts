@@ -9,7 +9,6 @@ import { Milter, type MacroLists, type MacroSource, type MilterDefaultAction, ty
 import type { MilterHeaderChecks } from './milter-hbc.js';
 import { applyContentEdits, formatMessage, parseMessage } from './milter-message.js';
 import { SMFIM } from './milter-protocol.js';
-export { MILTER_PARAMETERS } from './milter-params.js';
 
 /** What the chain reads from the configuration (a Postern ConfigView fits). */
 export interface MilterConfig {

@@ -91,8 +91,8 @@ export function coreMainCfView(configDirectory: string): { view: ConfigView; mai
  * Extra plugin directories named in main.cf (daemon_directory, where Postfix
  * keeps its daemon programs), read before the registry exists.
  */
-export function pluginDirsFromMainCf(configDirectory: string): string[] {
-  const { view, mainCf } = coreMainCfView(configDirectory);
+export function pluginDirsFromMainCf(configDirectory: string, early = coreMainCfView(configDirectory)): string[] {
+  const { view, mainCf } = early;
   const dir = view.get('daemon_directory');
   return mainCf.params.has('daemon_directory') && dir ? [dir] : [];
 }

@@ -85,8 +85,9 @@ export class Master {
   private async init(): Promise<void> {
     const dir = this.options.configDirectory;
     // the spares first: they load the plugins while master reads its configuration
-    const extraDirs = pluginDirsFromMainCf(dir);
-    this.spares = new SparePool(CHILD_MAIN, spareCount(coreMainCfView(dir).view), pluginSearchDirs(extraDirs), { warn: (text) => this.log?.warn(text) });
+    const early = coreMainCfView(dir);
+    const extraDirs = pluginDirsFromMainCf(dir, early);
+    this.spares = new SparePool(CHILD_MAIN, spareCount(early.view), pluginSearchDirs(extraDirs), { warn: (text) => this.log?.warn(text) });
     try {
       await this.load(dir, extraDirs);
     } catch (err) {
