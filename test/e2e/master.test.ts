@@ -59,6 +59,7 @@ describe('master supervisor', () => {
         `127.0.0.1:${idlePort} inet n - n - - echo`,
         '  -o max_idle=1s',
         'ticker unix n n n 1 1 ticker',
+        'echosock unix n - n - 1 echo',
         '#disabled unix - - n - - nosuchcommand',
         '',
       ].join('\n'),
@@ -250,6 +251,24 @@ describe('master supervisor', () => {
     const r = await inst.postern(['status']);
     assert.equal(r.code, 0);
     assert.match(r.stderr, new RegExp(`the Postern mail system is running: PID: ${masterPid}`));
+  });
+
+  test('connections master passed to a process that is killed before it took them are closed, not kept', async () => {
+    // master watches a UNIX-domain socket all the time: while the process is
+    // stopped, master accepts the clients and passes them to it. Node sends one
+    // descriptor at a time and queues the rest until the process acknowledges;
+    // when the process dies it neither sends nor closes the queued ones.
+    const path = join(inst.queueDir, 'public', 'echosock');
+    const first = await LineClient.open(path);
+    const pid = Number((await first.next()).split(' ').pop());
+    process.kill(pid, 'SIGSTOP');
+    const waiting = await Promise.all([LineClient.open(path), LineClient.open(path), LineClient.open(path)]);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(pid, 'SIGKILL');
+    await first.closed;
+    // without the fix the queued ones stay open in master for ever
+    const ended = await Promise.race([Promise.all(waiting.map((c) => c.closed)).then(() => true), new Promise((r) => setTimeout(() => r(false), 10_000))]);
+    assert.equal(ended, true, 'every connection passed to the killed process was closed');
   });
 
   test('stop ends master and every service process, and closes the endpoints', async () => {

@@ -1,4 +1,4 @@
-/** A line-oriented TCP client for talking to test services. */
+/** A line-oriented TCP or UNIX-domain client for talking to test services. */
 import { connect, type Socket } from 'node:net';
 
 export class LineClient {
@@ -24,9 +24,10 @@ export class LineClient {
     this.closed = new Promise((r) => socket.once('close', () => r()));
   }
 
-  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
+  /** A TCP port on `host`, or the path of a UNIX-domain socket. */
+  static open(port: number | string, host = '127.0.0.1', localAddress?: string): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ port, host, localAddress }, () => resolve(new LineClient(s)));
+      const s = connect(typeof port === 'string' ? { path: port } : { port, host, localAddress }, () => resolve(new LineClient(s)));
       s.once('error', reject);
     });
   }

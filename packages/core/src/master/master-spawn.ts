@@ -57,6 +57,8 @@ interface Proc {
   listening: boolean;
   /** Was given a connection or a trigger, or runs long (Postfix's use_count > 0). */
   served: boolean;
+  /** Connections on their way to the process: master's descriptors, closed when sent or the process dies. */
+  readonly handing: Set<Socket>;
   killTimer?: NodeJS.Timeout;
 }
 
@@ -267,17 +269,25 @@ export class MasterService {
   }
 
   private send(p: Proc, msg: ToChild, handle?: Socket | SocketHandle): void {
-    // a connection that never reached the process (it died meanwhile) is
-    // closed, so that its client sees the end instead of waiting on master's copy
-    const lost = (err: Error | null) => {
-      if (err && msg.t === 'conn') (handle as Socket).destroy();
+    // A connection (passed or relayed) goes with keepOpen: master closes its
+    // own descriptor once the write is done (the one in flight lives on in the
+    // kernel until the process reads it), or when the process dies first. Node
+    // itself keeps the last descriptor it moved until the process acknowledges
+    // it, queues the ones after it, and when the process dies closes neither
+    // nor calls their callbacks: the clients would wait on master for ever.
+    const socket = handle && (msg.t === 'conn' || msg.t === 'relay') ? (handle as Socket) : undefined;
+    const done = () => {
+      if (!socket) return;
+      p.handing.delete(socket);
+      socket.destroy();
     };
+    if (socket) p.handing.add(socket);
     try {
-      if (handle) p.child.send(msg, handle as never, undefined, lost);
+      if (handle) p.child.send(msg, handle as never, { keepOpen: socket !== undefined }, done);
       else p.child.send(msg, undefined, undefined, () => undefined);
-    } catch (err) {
+    } catch {
       // the process is gone; its exit handler re-dispatches the rest
-      lost(err as Error);
+      done();
     }
   }
 
@@ -301,7 +311,7 @@ export class MasterService {
       this.throttle();
       return;
     }
-    const p: Proc = { child, pid: child.pid ?? 0, started: Date.now(), ready: false, retiring: false, leaving: false, clients: 0, elu: 0, listening: false, served: false };
+    const p: Proc = { child, pid: child.pid ?? 0, started: Date.now(), ready: false, retiring: false, leaving: false, clients: 0, elu: 0, listening: false, served: false, handing: new Set() };
     this.procs.add(p);
     child.on('message', (msg: ToMaster, handle?: unknown) => this.onMessage(p, msg, handle));
     child.on('error', (err) => log.warn(`process ${this.opts.daemonPath} pid ${p.pid}: ${err.message}`));
@@ -369,6 +379,8 @@ export class MasterService {
 
   private onExit(p: Proc, code: number | null, signal: NodeJS.Signals | null): void {
     this.procs.delete(p);
+    for (const socket of p.handing) socket.destroy();
+    p.handing.clear();
     this.watchSockets();
     if (p.killTimer) clearTimeout(p.killTimer);
     if (!p.ready) this.spawning--;
