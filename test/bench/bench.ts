@@ -112,9 +112,29 @@ function procTree(pid: number): ProcInfo[] {
   return out;
 }
 
-/** Sum of RSS (KiB) of `pid` and all its descendants. */
-function treeRss(pid: number): number {
-  return procTree(pid).reduce((n, p) => n + p.rssKiB, 0);
+/** RSS and PSS (KiB), summed over processes. */
+interface Memory {
+  readonly rss: number;
+  readonly pss: number;
+}
+
+/**
+ * PSS (KiB) of `pid`: its RSS with every shared page divided among the
+ * processes that map it. Every Node process maps the same ~40 MiB of the
+ * node binary, which RSS counts once per process.
+ */
+function pssOf(pid: number | string): number {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** Memory of `pid` and all its descendants. */
+function treeMemory(pid: number): Memory {
+  const procs = procTree(pid);
+  return { rss: procs.reduce((n, p) => n + p.rssKiB, 0), pss: procs.reduce((n, p) => n + pssOf(p.pid), 0) };
 }
 
 /**
@@ -142,19 +162,21 @@ class CpuMeter {
   }
 }
 
-/** RSS (KiB) of every running Postfix program (Debian installs them in /usr/lib/postfix/sbin). */
-function postfixRss(): number {
-  let total = 0;
+/** Memory of every running Postfix program (Debian installs them in /usr/lib/postfix/sbin). */
+function postfixMemory(): Memory {
+  let rss = 0;
+  let pss = 0;
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       if (!readlinkSync(`/proc/${e}/exe`).startsWith('/usr/lib/postfix/')) continue;
-      total += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1] ?? 0);
+      rss += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1] ?? 0);
+      pss += pssOf(e);
     } catch {
       /* gone, or not ours to read */
     }
   }
-  return total;
+  return { rss, pss };
 }
 
 interface SinkHandle {
@@ -192,14 +214,18 @@ interface RunResult {
   readonly p50: number;
   readonly p99: number;
   readonly rssMiB: number;
+  readonly pssMiB: number;
 }
 
 /** One measured run against `port`, relaying to a fresh sink on `sinkPort`. */
-async function measure(port: number, sinkPort: number, o: Options, rssOf: () => number, cpu?: CpuMeter): Promise<RunResult> {
+async function measure(port: number, sinkPort: number, o: Options, memoryOf: () => Memory, cpu?: CpuMeter): Promise<RunResult> {
   const sink = await startSink(sinkPort);
   let peak = 0;
+  let peakPss = 0;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, rssOf());
+    const m = memoryOf();
+    peak = Math.max(peak, m.rss);
+    peakPss = Math.max(peakPss, m.pss);
     cpu?.sample();
   }, 100);
   const t0 = process.hrtime.bigint();
@@ -229,6 +255,7 @@ async function measure(port: number, sinkPort: number, o: Options, rssOf: () => 
     p50: percentile(probe.latencies, 50),
     p99: percentile(probe.latencies, 99),
     rssMiB: peak / 1024,
+    pssMiB: peakPss / 1024,
   };
 }
 
@@ -261,7 +288,7 @@ function listening(port: number): Promise<boolean> {
 }
 
 function fmt(r: RunResult): string {
-  return `accepted ${r.accept.toFixed(0)}/s  delivered ${r.e2e.toFixed(0)}/s (${r.delivered})  accept latency p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms  peak RSS (sum over processes) ${r.rssMiB.toFixed(0)} MiB`;
+  return `accepted ${r.accept.toFixed(0)}/s  delivered ${r.e2e.toFixed(0)}/s (${r.delivered})  accept latency p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms  peak RSS (sum over processes) ${r.rssMiB.toFixed(0)} MiB, PSS ${r.pssMiB.toFixed(0)} MiB`;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -283,11 +310,11 @@ async function main(): Promise<void> {
   try {
     for (let run = 1; run <= o.runs; run++) {
       const pid = masterPid(postern.dir);
-      const p = await measure(postern.port, sinkPort, o, () => treeRss(pid), o.cpu ? new CpuMeter(pid) : undefined);
+      const p = await measure(postern.port, sinkPort, o, () => treeMemory(pid), o.cpu ? new CpuMeter(pid) : undefined);
       results.postern.push(p);
       console.log(`run ${run} postern: ${fmt(p)}`);
       if (postfixUp) {
-        const f = await measure(2525, 2600, o, postfixRss);
+        const f = await measure(2525, 2600, o, postfixMemory);
         results.postfix.push(f);
         console.log(`run ${run} postfix: ${fmt(f)}`);
       }

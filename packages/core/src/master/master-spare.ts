@@ -39,6 +39,7 @@ export class SparePool {
     private readonly main: string,
     private size: number,
     private searchDirs: readonly string[],
+    private execArgv: readonly string[],
     private readonly log: Pick<Logger, 'warn'>,
   ) {
     this.refill();
@@ -75,10 +76,11 @@ export class SparePool {
     return child;
   }
 
-  /** reload: new plugin directories or a new size; the running spares are replaced. */
-  update(size: number, searchDirs: readonly string[]): void {
+  /** reload: new plugin directories, Node.js options or size; the running spares are replaced. */
+  update(size: number, searchDirs: readonly string[], execArgv: readonly string[]): void {
     this.size = size;
     this.searchDirs = searchDirs;
+    this.execArgv = execArgv;
     for (const s of this.spares) s.child.kill('SIGTERM');
     this.spares.clear();
     this.refill();
@@ -107,6 +109,7 @@ export class SparePool {
       try {
         child = fork(this.main, ['spare'], {
           env: { ...process.env, [SPARE_ENV]: JSON.stringify(this.searchDirs) },
+          execArgv: [...process.execArgv, ...this.execArgv],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
           serialization: 'json',
         });

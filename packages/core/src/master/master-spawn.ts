@@ -88,6 +88,8 @@ export interface SpawnOptions {
   readonly program?: string;
   /** Processes started ahead that can be any service (master-spare.ts). */
   readonly spares?: SparePool;
+  /** Node.js options of a new process (service_node_options). */
+  readonly execArgv: readonly string[];
   /** A process asked to hand a connection to a pass service. */
   readonly onPass?: (service: string, socket: Socket) => void;
   /** A process relays a message (and maybe a socket) to the process `to`. */
@@ -301,6 +303,7 @@ export class MasterService {
         this.opts.spares?.take(stressed) ??
         fork(CHILD_MAIN, [this.opts.entry.command], {
         env: { ...process.env, [CHILD_ENV]: JSON.stringify(stressed) },
+        execArgv: [...process.execArgv, ...this.opts.execArgv],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'json',
         // an unprivileged service starts as root and drops to mail_owner itself (spec.dropTo)

@@ -87,7 +87,7 @@ export class Master {
     // the spares first: they load the plugins while master reads its configuration
     const early = coreMainCfView(dir);
     const extraDirs = pluginDirsFromMainCf(dir, early);
-    this.spares = new SparePool(CHILD_MAIN, spareCount(early.view), pluginSearchDirs(extraDirs), { warn: (text) => this.log?.warn(text) });
+    this.spares = new SparePool(CHILD_MAIN, spareCount(early.view), pluginSearchDirs(extraDirs), nodeOptions(early.view), { warn: (text) => this.log?.warn(text) });
     try {
       await this.load(dir, extraDirs);
     } catch (err) {
@@ -169,6 +169,7 @@ export class Master {
       log: this.log,
       program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
       spares: this.spares,
+      execArgv: nodeOptions(this.configuration.view()),
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
     };
@@ -230,7 +231,7 @@ export class Master {
     const old = this.configuration;
     this.configuration = next;
     this.plugins = plugins;
-    this.spares?.update(spareCount(next.view()), plugins.searchDirs);
+    this.spares?.update(spareCount(next.view()), plugins.searchDirs, nodeOptions(next.view()));
     const keep = new Set<string>();
     for (const entry of next.entries) {
       const key = entryKey(entry);
@@ -283,6 +284,11 @@ export class Master {
   get config(): ConfigView {
     return this.configuration.view();
   }
+}
+
+/** service_node_options: main.cf's, for spares and services alike (a spare does not know its service yet). */
+function nodeOptions(config: ConfigView): string[] {
+  return config.get('service_node_options').split(/\s+/).filter(Boolean);
 }
 
 function spareCount(config: ConfigView): number {
