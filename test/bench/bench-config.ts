@@ -61,6 +61,8 @@ export async function benchInstance(
     smtp_destination_concurrency_limit: '50',
     compatibility_level: '3.6',
     mail_owner: process.env['USER'] ?? 'root',
+    // e.g. "--max-semi-space-size=2 --cpu-prof --cpu-prof-dir=/tmp/prof" to profile every service
+    ...(process.env['BENCH_SERVICE_NODE_OPTIONS'] && { service_node_options: process.env['BENCH_SERVICE_NODE_OPTIONS'] }),
     ...main,
   };
   writeFileSync(join(etc, 'main.cf'), Object.entries(settings).map(([k, v]) => `${k} = ${v}\n`).join(''));

@@ -291,6 +291,7 @@ describe('master supervisor', () => {
 describe('master spare processes (master_spare_processes)', () => {
   let inst: Instance;
   let port: number;
+  let ownOptionsPort: number;
   let masterPid: number;
   const title = (pid: number) => {
     try {
@@ -302,9 +303,15 @@ describe('master spare processes (master_spare_processes)', () => {
 
   before(async () => {
     port = await freePort();
+    ownOptionsPort = await freePort();
     inst = new Instance({
       main: { daemon_directory: PLUGINS, testsvc_greeting: 'hello spare', master_spare_processes: '1' },
-      master: ['# service type private unpriv chroot wakeup maxproc command', `127.0.0.1:${port} inet n - n - - echo`, ''].join('\n'),
+      master: [
+        '# service type private unpriv chroot wakeup maxproc command',
+        `127.0.0.1:${port} inet n - n - - echo`,
+        `127.0.0.1:${ownOptionsPort} inet n - n - - echo -o service_node_options=--stack-size=900`,
+        '',
+      ].join('\n'),
     });
     masterPid = await inst.start();
   });
@@ -338,6 +345,20 @@ describe('master spare processes (master_spare_processes)', () => {
       await inst.waitForLog(new RegExp(`warning: process \\S+echo pid ${pid} killed by signal SIGKILL`));
       last = pid;
     }
+  });
+
+  test('service_node_options: spares and services have main.cf\'s; a service with its own (-o) gets a process of its own', async () => {
+    const c = await LineClient.open(port);
+    const pid = Number((await c.next()).split(' ').pop());
+    assert.equal(await c.ask('execargv'), '--max-semi-space-size=2', 'the default of service_node_options');
+    c.close();
+    const spare = childrenOf(masterPid).find((p) => title(p).startsWith('postern/spare'));
+    const own = await LineClient.open(ownOptionsPort);
+    const ownPid = Number((await own.next()).split(' ').pop());
+    assert.equal(await own.ask('execargv'), '--stack-size=900');
+    assert.notEqual(ownPid, pid);
+    if (spare !== undefined) assert.notEqual(ownPid, spare, 'a spare started with other options is not taken');
+    own.close();
   });
 
   test('stop ends the spares too', async () => {

@@ -316,7 +316,7 @@ export const POSTERN_CORE_PARAMETERS: readonly ComputedParameterSpec[] = [
   }),
   s('service_node_options', '--max-semi-space-size=2', 'string', {
     description:
-      "Postern: Node.js options for the service processes master starts (V8's young generation at 2 MiB semi-spaces instead of 16 holds about 10 MiB less per busy process at the same throughput). Read from main.cf when a process starts; not per service.",
+      "Postern: Node.js options of the service processes master starts (V8's young generation at 2 MiB semi-spaces instead of 16 holds about 10 MiB less per busy process at the same throughput). Read when a process starts; set with -o for one service, whose processes are then started afresh instead of taken from the spares (which have main.cf's).",
   }),
   s('master_spare_processes', '1', 'int', {
     description:

@@ -48,10 +48,12 @@ export class SparePool {
   /**
    * A spare to be the service `spec` describes, told so (at once, or when it
    * has loaded the plugins: even a spare still loading them is ahead of a new
-   * process); undefined when there is none (the caller forks). The process is
-   * the caller's from now on.
+   * process); undefined when there is none, or when the service wants other
+   * Node.js options than the spares were started with (the caller forks).
+   * The process is the caller's from now on.
    */
-  take(spec: ChildSpec): ChildProcess | undefined {
+  take(spec: ChildSpec, execArgv: readonly string[]): ChildProcess | undefined {
+    if (execArgv.join(' ') !== this.execArgv.join(' ')) return undefined;
     const all = [...this.spares].filter((s) => s.child.connected);
     const spare = all.find((s) => s.warm) ?? all[0];
     if (!spare) return undefined;

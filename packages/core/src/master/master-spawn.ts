@@ -300,7 +300,7 @@ export class MasterService {
     try {
       const stressed = this.stressed ? { ...spec, entry: { ...spec.entry, overrides: { ...spec.entry.overrides, stress: 'yes' } } } : spec;
       child =
-        this.opts.spares?.take(stressed) ??
+        this.opts.spares?.take(stressed, this.opts.execArgv) ??
         fork(CHILD_MAIN, [this.opts.entry.command], {
         env: { ...process.env, [CHILD_ENV]: JSON.stringify(stressed) },
         execArgv: [...process.execArgv, ...this.opts.execArgv],

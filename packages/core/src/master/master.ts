@@ -169,7 +169,7 @@ export class Master {
       log: this.log,
       program: `${config.expand(entry.overrides.syslog_name ?? config.get('syslog_name'))}/${entry.command}`,
       spares: this.spares,
-      execArgv: nodeOptions(this.configuration.view()),
+      execArgv: nodeOptions(config),
       onPass: (service, socket) => this.pass(service, socket),
       onRelay: (from, to, data, handle) => this.relay(from, to, data, handle),
     };
@@ -286,7 +286,7 @@ export class Master {
   }
 }
 
-/** service_node_options: main.cf's, for spares and services alike (a spare does not know its service yet). */
+/** service_node_options (spares have main.cf's: a spare does not know its service yet). */
 function nodeOptions(config: ConfigView): string[] {
   return config.get('service_node_options').split(/\s+/).filter(Boolean);
 }
