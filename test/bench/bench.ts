@@ -17,7 +17,7 @@
  * --in-process runs those services inside smtpd (in_process_services).
  *   npm run bench -- --mode startup [--runs R]
  *   npm run bench -- --mode listing [--queue N]
- *   npm run bench -- --mode backlog [--backlog N] [--messages N] [--size S] [--sessions C]
+ *   npm run bench -- --mode backlog [--backlog N] [--runs R] [--messages N] [--size S] [--sessions C]
  *   npm run bench -- --mode redis [--messages N] [--size S] [--sessions C]   (redis-mode.ts)
  * (see modes.ts).
  * Durability is the same for both: 250 only after the queue write is on disk.
@@ -297,7 +297,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (o.mode === 'startup') return benchStartup(o.runs === 1 ? 3 : o.runs);
   if (o.mode === 'listing') return benchListing(o.queue);
-  if (o.mode === 'backlog') return benchBacklog(o.backlog, o.messages, o.size, o.sessions);
+  if (o.mode === 'backlog') return benchBacklog(o.backlog, o.messages, o.size, o.sessions, o.runs === 1 ? 3 : o.runs);
   if (o.mode === 'redis') return benchRedis(o.messages, o.size, o.sessions);
   const tools = has('smtp-source') && has('smtp-sink') ? "Postfix's smtp-source and smtp-sink" : "the benchmark's own Node generator and sink";
   console.log(

@@ -3,7 +3,12 @@
  * the incoming queue and, when due, from the deferred queue, a batch at a
  * time and only while the active queue has room, alternating between the two
  * so neither a flood of new mail nor a large deferred backlog starves the
- * other. Moves of a batch run concurrently.
+ * other. Moves of a batch run concurrently. While new mail flows (the incoming
+ * queue gave messages within the last second), a due-time pass over the
+ * deferred queue takes no more messages than the incoming queue gave: Postfix
+ * round-robins the two scans one message each, so that "a large mail backlog
+ * will not slow down normal queue accesses"; a batch of 500 deferred messages
+ * per handful of new ones would. A flush ("postern queue -f") is not held back.
  *
  *   incoming   every message, in arrival order (I trigger, wakeup, start).
  *   deferred   messages whose next attempt is due, in next-attempt order,
@@ -23,6 +28,10 @@ import type { ActiveQueue } from './qmgr-active.js';
 import type { QmgrEnv } from './qmgr-params.js';
 
 const BATCH = 500;
+/** New mail flows while the incoming queue gave messages this recently (ms). */
+const INFLOW_WINDOW = 1000;
+/** How soon a deferred pass held back by new mail looks again (ms). */
+const INFLOW_PAUSE = 50;
 /** How long after a failed reclaim of the active queue it is tried again (ms). */
 const RECLAIM_RETRY = 1000;
 
@@ -69,6 +78,11 @@ export class QmgrScan {
   /** A move into active failed: its message may sit in active, held by nobody. */
   private orphans = false;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  /** When the incoming queue last gave messages (ms). */
+  private lastInflow = 0;
+  /** Deferred messages that may follow the new ones fed while new mail flows. */
+  private deferredCredit = 0;
+  private paceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly env: QmgrEnv,
@@ -123,6 +137,7 @@ export class QmgrScan {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.reclaimTimer);
+    clearTimeout(this.paceTimer);
   }
 
   /**
@@ -146,6 +161,16 @@ export class QmgrScan {
     }
   }
 
+  /** A deferred pass held back while new mail flows: look again shortly. */
+  private paceLater(): void {
+    if (this.paceTimer || this.stopped) return;
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = undefined;
+      this.kick();
+    }, INFLOW_PAUSE);
+    this.paceTimer.unref();
+  }
+
   private retryLater(): void {
     clearTimeout(this.reclaimTimer);
     this.reclaimTimer = setTimeout(() => this.kick(), RECLAIM_RETRY);
@@ -164,22 +189,32 @@ export class QmgrScan {
         while (!this.stopped) {
           const room = this.active.room();
           if (room <= 0) break;
+          const paced = this.deferredPass?.dueBy !== undefined && Date.now() - this.lastInflow < INFLOW_WINDOW;
           const sources: ('incoming' | 'deferred')[] = [];
           if (this.incomingWanted) sources.push('incoming');
-          if (this.deferredPass) sources.push('deferred');
-          if (sources.length === 0) break;
+          if (this.deferredPass && (!paced || this.deferredCredit > 0)) sources.push('deferred');
+          if (sources.length === 0) {
+            if (this.deferredPass) this.paceLater();
+            break;
+          }
           const which = sources[this.turn++ % sources.length]!;
           const limit = Math.min(room, BATCH);
-          const budget = new Budget(limit, this.active.recipientRoom());
           if (which === 'incoming') {
             const gen = this.incomingGen;
-            const { batch, exhausted } = await this.takeIncoming(limit, budget);
+            const { batch, exhausted } = await this.takeIncoming(limit, new Budget(limit, this.active.recipientRoom()));
             const n = await this.feed(batch, false);
+            if (n > 0) {
+              this.lastInflow = Date.now();
+              this.deferredCredit = Math.min(this.deferredCredit + n, BATCH);
+            }
             // Nothing left behind and no trigger since the scan began: no need to look again.
             if ((n === 0 || exhausted) && gen === this.incomingGen) this.incomingWanted = false;
           } else {
             const pass = this.deferredPass!;
-            const n = await this.feed(await this.takeDeferred(pass, limit, budget), pass.dueBy === undefined);
+            const take = paced ? Math.min(limit, this.deferredCredit) : limit;
+            const batch = await this.takeDeferred(pass, take, new Budget(take, this.active.recipientRoom()));
+            if (paced) this.deferredCredit = Math.max(0, this.deferredCredit - batch.length);
+            const n = await this.feed(batch, pass.dueBy === undefined);
             if (n === 0) {
               const next = this.deferredNext;
               this.deferredNext = undefined;

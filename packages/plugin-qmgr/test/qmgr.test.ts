@@ -387,3 +387,42 @@ test('a 20,000-message backlog flows through a bounded active queue', { timeout:
     assert.ok(maxActive <= 1000, `active queue reached ${maxActive}`);
     assert.ok(q.stats().maxMessages > 1, 'messages were handled in parallel');
   }));
+
+test('while new mail flows, a due deferred backlog is fed no faster than the new mail; then at full speed', { timeout: 120_000 }, () =>
+  withHarness({}, async (h) => {
+    await h.drained('start-up scans done');
+    const backlog = new Set<string>();
+    for (let i = 0; i < 2000; i += 500) {
+      const batch = await Promise.all(Array.from({ length: 500 }, (_, k) => h.submit({ recipients: [rcpt(`old${i + k}@slow.example`)] }, QUEUE.DEFERRED)));
+      for (const m of batch) backlog.add(m.id);
+    }
+    await Promise.all([...backlog].map((id) => h.store.move(id, QUEUE.DEFERRED, { nextAttempt: Date.now() - 1000, reason: 'earlier attempt', attempts: 1 })));
+    // count what qmgr moves into active, from each side
+    const store = h.store as QueueStore & { move: QueueStore['move'] };
+    const move = store.move.bind(store);
+    let fresh = 0;
+    let old = 0;
+    store.move = (id, to, state) => {
+      if (to === QUEUE.ACTIVE) {
+        if (backlog.has(id)) old++;
+        else fresh++;
+      }
+      return move(id, to, state);
+    };
+    const newMail = async () => {
+      await h.submit({ recipients: [rcpt(`new${fresh}@fast.example`)] });
+      h.qmgr!.trigger(TRIGGER.SCAN_INCOMING);
+    };
+    await newMail();
+    await until(async () => fresh === 1, 'the first new message taken');
+    h.qmgr!.trigger(TRIGGER.SCAN_DEFERRED);
+    for (let i = 0; i < 40; i++) {
+      await newMail();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until(async () => fresh === 41, 'the new mail taken');
+    const oldDuringInflow = old;
+    assert.ok(oldDuringInflow <= fresh, `${oldDuringInflow} deferred messages taken beside ${fresh} new ones`);
+    await until(async () => old === backlog.size, 'the rest of the backlog taken once new mail stopped', 60_000);
+    await h.drained();
+  }));

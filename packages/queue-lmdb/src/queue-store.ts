@@ -338,22 +338,23 @@ class LmdbStore implements LmdbQueueStore {
     return out;
   }
 
+  /**
+   * Removes the records of one log. The message record is not rewritten: an
+   * appender that read the last key before the removal still writes after
+   * it (its record is newer than the reset), and a missing message leaves
+   * only its leftover log to remove.
+   */
   async deleteLog(log: DeliveryLogName, id: string): Promise<void> {
     assertLog(log);
     assertId(id);
     this.#open();
-    const { messages, logs } = this.dbs;
-    const keysOf = (): Key[] => [...logs.getKeys({ start: [log, id, 0], end: [log, id, KEY_MAX] })];
-    const done = await this.#update(id, (stored, version) => {
-      for (const key of keysOf()) logs.remove(key);
-      messages.put(id, stored, version + 1);
-      return true;
-    });
-    if (done) return;
-    // No message (a leftover log): remove what is there.
+    const { logs } = this.dbs;
+    this.#fresh();
+    const keys = [...logs.getKeys({ start: [log, id, 0], end: [log, id, KEY_MAX] })];
+    if (keys.length === 0) return;
     try {
       await logs.batch(() => {
-        for (const key of keysOf()) logs.remove(key);
+        for (const key of keys) logs.remove(key);
       });
     } catch (err) {
       throw posternError('POSTERN_ERR_QUEUE_WRITE', `${id}: ${await writeFailure(err)}`, err);
