@@ -94,10 +94,12 @@ async function fill(inst: BenchInstance, queue: QueueName, n: number, recipient:
 }
 
 /** Runs a listing command to completion, counting its lines and sampling its peak RSS (VmHWM). */
-function listing(bin: string, args: readonly string[], configDir: string): Promise<{ ms: number; lines: number; peakMiB: number; anonMiB: number }> {
+function listing(bin: string, args: readonly string[], configDir: string): Promise<{ ms: number; lines: number; peakMiB: number; anonMiB: number; failure: string }> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, MAIL_CONFIG: configDir } });
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAIL_CONFIG: configDir } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     let peak = 0;
     let anon = 0;
     let lines = 0;
@@ -116,9 +118,10 @@ function listing(bin: string, args: readonly string[], configDir: string): Promi
       for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) lines++;
     });
     child.once('error', reject);
-    child.once('close', () => {
+    child.once('close', (code, signal) => {
       clearInterval(poll);
-      resolve({ ms: ms(t0), lines, peakMiB: peak / 1024, anonMiB: anon / 1024 });
+      const failure = code === 0 ? '' : ` FAILED (${signal ?? `exit status ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+      resolve({ ms: ms(t0), lines, peakMiB: peak / 1024, anonMiB: anon / 1024, failure });
     });
   });
 }
@@ -136,13 +139,13 @@ export async function benchListing(total: number): Promise<void> {
       have = n;
       console.log(`listing: ${n} messages in hold (this step wrote its share in ${(wrote / 1000).toFixed(1)} s)`);
       const stopped = await listing(POSTERN_BIN, ['queue', '-p'], inst.etc);
-      console.log(`  stopped: postern queue -p  ${stopped.lines} lines in ${(stopped.ms / 1000).toFixed(1)} s, peak RSS ${stopped.peakMiB.toFixed(0)} MiB, of it anonymous ${stopped.anonMiB.toFixed(0)} MiB`);
+      console.log(`  stopped: postern queue -p  ${stopped.lines} lines in ${(stopped.ms / 1000).toFixed(1)} s, peak RSS ${stopped.peakMiB.toFixed(0)} MiB, of it anonymous ${stopped.anonMiB.toFixed(0)} MiB${stopped.failure}`);
       postern(inst, 'start');
       const running = await listing(POSTERN_BIN, ['queue', '-p'], inst.etc);
-      console.log(`  running (showq): postern queue -p  ${running.lines} lines in ${(running.ms / 1000).toFixed(1)} s, peak RSS ${running.peakMiB.toFixed(0)} MiB, of it anonymous ${running.anonMiB.toFixed(0)} MiB`);
+      console.log(`  running (showq): postern queue -p  ${running.lines} lines in ${(running.ms / 1000).toFixed(1)} s, peak RSS ${running.peakMiB.toFixed(0)} MiB, of it anonymous ${running.anonMiB.toFixed(0)} MiB${running.failure}`);
       if (existsSync(mailq)) {
         const q = await listing(mailq, [], inst.etc);
-        console.log(`  running (showq): mailq  ${q.lines} lines in ${(q.ms / 1000).toFixed(1)} s, peak RSS ${q.peakMiB.toFixed(0)} MiB, of it anonymous ${q.anonMiB.toFixed(0)} MiB`);
+        console.log(`  running (showq): mailq  ${q.lines} lines in ${(q.ms / 1000).toFixed(1)} s, peak RSS ${q.peakMiB.toFixed(0)} MiB, of it anonymous ${q.anonMiB.toFixed(0)} MiB${q.failure}`);
       }
       stop(inst);
     }

@@ -110,6 +110,37 @@ test('calls are multiplexed; bodies stream both ways; events arrive before the r
   }
 });
 
+test('an event handler that returns a promise holds the connection: the service waits instead of the client buffering', async () => {
+  const total = 20_000;
+  let emitted = 0;
+  const svc = await serve({
+    stream: async (_a, call) => {
+      const row = 'x'.repeat(1000);
+      for (let i = 0; i < total; i++) {
+        await call.emit({ i, row });
+        emitted++;
+      }
+      return emitted;
+    },
+  });
+  const client = new IpcClient('test', svc.path);
+  try {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let received = 0;
+    const done = client.call<number>('stream', undefined, { onEvent: () => (++received === 1 ? held : undefined) });
+    await new Promise((r) => setTimeout(r, 300));
+    // 20 MB of events: the socket buffers hold a small part of it while the first event is held
+    assert.ok(emitted < total / 2, `the service emitted ${emitted} of ${total} while the client held the first`);
+    release();
+    assert.equal(await done, total);
+    assert.equal(received, total);
+  } finally {
+    client.close();
+    await svc.close();
+  }
+});
+
 test('a call with no answer times out with a coded error; the connection stays usable', async () => {
   const svc = await serve({ never: () => new Promise(() => undefined), ping: () => 'pong' });
   const client = new IpcClient('test', svc.path, { timeout: 200 });

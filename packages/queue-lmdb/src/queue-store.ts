@@ -300,6 +300,12 @@ class LmdbStore implements LmdbQueueStore {
       }
       start = skip = page[page.length - 1];
       if (page.length < PAGE_SIZE) return;
+      // Let the event loop go round between pages. lmdb-js arms a timer for
+      // each read after a resetReadTxn (#fresh) and frees it only when the
+      // timer runs: a caller that reads per message while it consumes the
+      // scan (showq reads each message's defer log) and awaits nothing but
+      // promises would pile up one timer per message until the scan ends.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 

@@ -381,3 +381,19 @@ test('a change not yet written to queue.reclaimable is written when the store cl
   const after = Number(readFileSync(file, 'utf8'));
   assert.ok(after >= before + 15 * 100 * 1024, `${after} bytes reusable after the deletes, ${before} before`);
 });
+
+test('a scan whose consumer reads each message keeps lmdb-js\'s read-renewal timers to a page, not one per message', async () => {
+  for (let i = 0; i < 2000; i += 500) await Promise.all(Array.from({ length: 500 }, () => put('Subject: x\n\nbody\n', QUEUE.HOLD)));
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  let most = 0;
+  let n = 0;
+  for await (const m of store.scan(QUEUE.HOLD)) {
+    // showq does this for every message: each read after the store's refresh arms a timer in lmdb-js
+    await store.readLog(DELIVERY_LOG.DEFER, m.id);
+    most = Math.max(most, timers() - before);
+    n++;
+  }
+  assert.equal(n, 2000);
+  assert.ok(most <= 4 * 256, `${most} timers were pending at once during the scan`);
+});

@@ -127,7 +127,7 @@ export class RemoteShowq implements ShowqService {
   constructor(private readonly client: IpcClient) {}
   list(onRow: ShowqRowHandler, options?: ShowqOptions): Promise<ShowqSummary> {
     return this.client.call<ShowqSummary>(SHOWQ_METHOD.LIST, options ?? {}, {
-      onEvent: (row: ShowqRow) => void onRow(row),
+      onEvent: (row: ShowqRow) => onRow(row),
     });
   }
 }

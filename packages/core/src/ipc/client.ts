@@ -12,8 +12,12 @@ import { DATA_CHUNK, encodeFrame, encodeJson, FRAME, FrameDecoder, writeDataFram
 export interface CallOptions {
   /** Bytes to stream with the call. */
   readonly body?: AsyncIterable<Buffer> | Buffer;
-  /** Interim values the service emits before its reply. */
-  readonly onEvent?: (event: any) => void;
+  /**
+   * Interim values the service emits before its reply. A promise returned
+   * holds the connection (no more is read) until it settles: a consumer that
+   * writes to a slow pipe slows the service down instead of buffering.
+   */
+  readonly onEvent?: (event: any) => unknown;
   /** Answer bytes the service streams before its reply. */
   readonly onData?: (data: Buffer) => void;
   /** Milliseconds without any frame for this call before it fails; 0 = none. */
@@ -53,6 +57,7 @@ export class IpcClient {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
+  private holds = 0;
 
   /**
    * @param service the service name, for messages
@@ -190,9 +195,11 @@ export class IpcClient {
     if (!p) return;
     this.armTimer(frame.id, p);
     switch (frame.kind) {
-      case FRAME.EVENT:
-        p.options.onEvent?.(JSON.parse(frame.payload.toString('utf8')));
+      case FRAME.EVENT: {
+        const wait = p.options.onEvent?.(JSON.parse(frame.payload.toString('utf8')));
+        if (wait instanceof Promise) this.holdFor(wait);
         return;
+      }
       case FRAME.DATA:
         p.options.onData?.(Buffer.from(frame.payload));
         return;
@@ -208,6 +215,17 @@ export class IpcClient {
         return;
       }
     }
+  }
+
+  /** Reads nothing more from the connection until `wait` (and every other hold) has settled. */
+  private holdFor(wait: Promise<unknown>): void {
+    const socket = this.socket;
+    if (!socket) return;
+    if (this.holds++ === 0) socket.pause();
+    const release = () => {
+      if (--this.holds === 0 && !socket.destroyed) socket.resume();
+    };
+    wait.then(release, release);
   }
 
   private settle(id: number, p: Pending, err?: Error, value?: unknown): void {
