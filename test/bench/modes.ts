@@ -12,7 +12,7 @@
  *             retry at a destination answering 421: the slowdown of the fresh mail
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { QUEUE, type QueueName } from '@postern/core';
@@ -94,8 +94,25 @@ async function fill(inst: BenchInstance, queue: QueueName, n: number, recipient:
 }
 
 /** Runs a listing command to completion, counting its lines and sampling its peak RSS (VmHWM). */
-function listing(bin: string, args: readonly string[], configDir: string): Promise<{ ms: number; lines: number; peakMiB: number; anonMiB: number; failure: string }> {
+/** RssAnon (KiB) of every process titled postern/showq (the service a running system lists through). */
+function showqAnon(): number {
+  let kib = 0;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (!readFileSync(`/proc/${e}/cmdline`, 'utf8').startsWith('postern/showq')) continue;
+      kib += Number(/^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${e}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      /* gone */
+    }
+  }
+  return kib;
+}
+
+function listing(bin: string, args: readonly string[], configDir: string): Promise<{ ms: number; lines: number; peakMiB: number; anonMiB: number; showqMiB: number; failure: string }> {
   return new Promise((resolve, reject) => {
+    let showq = 0;
+    const service = setInterval(() => (showq = Math.max(showq, showqAnon())), 200);
     const t0 = process.hrtime.bigint();
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAIL_CONFIG: configDir } });
     let stderr = '';
@@ -120,8 +137,9 @@ function listing(bin: string, args: readonly string[], configDir: string): Promi
     child.once('error', reject);
     child.once('close', (code, signal) => {
       clearInterval(poll);
+      clearInterval(service);
       const failure = code === 0 ? '' : ` FAILED (${signal ?? `exit status ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
-      resolve({ ms: ms(t0), lines, peakMiB: peak / 1024, anonMiB: anon / 1024, failure });
+      resolve({ ms: ms(t0), lines, peakMiB: peak / 1024, anonMiB: anon / 1024, showqMiB: showq / 1024, failure });
     });
   });
 }
@@ -142,10 +160,10 @@ export async function benchListing(total: number): Promise<void> {
       console.log(`  stopped: postern queue -p  ${stopped.lines} lines in ${(stopped.ms / 1000).toFixed(1)} s, peak RSS ${stopped.peakMiB.toFixed(0)} MiB, of it anonymous ${stopped.anonMiB.toFixed(0)} MiB${stopped.failure}`);
       postern(inst, 'start');
       const running = await listing(POSTERN_BIN, ['queue', '-p'], inst.etc);
-      console.log(`  running (showq): postern queue -p  ${running.lines} lines in ${(running.ms / 1000).toFixed(1)} s, peak RSS ${running.peakMiB.toFixed(0)} MiB, of it anonymous ${running.anonMiB.toFixed(0)} MiB${running.failure}`);
+      console.log(`  running (showq): postern queue -p  ${running.lines} lines in ${(running.ms / 1000).toFixed(1)} s, peak RSS ${running.peakMiB.toFixed(0)} MiB, of it anonymous ${running.anonMiB.toFixed(0)} MiB; showq service anonymous ${running.showqMiB.toFixed(0)} MiB${running.failure}`);
       if (existsSync(mailq)) {
         const q = await listing(mailq, [], inst.etc);
-        console.log(`  running (showq): mailq  ${q.lines} lines in ${(q.ms / 1000).toFixed(1)} s, peak RSS ${q.peakMiB.toFixed(0)} MiB, of it anonymous ${q.anonMiB.toFixed(0)} MiB${q.failure}`);
+        console.log(`  running (showq): mailq  ${q.lines} lines in ${(q.ms / 1000).toFixed(1)} s, peak RSS ${q.peakMiB.toFixed(0)} MiB, of it anonymous ${q.anonMiB.toFixed(0)} MiB; showq service anonymous ${q.showqMiB.toFixed(0)} MiB${q.failure}`);
       }
       stop(inst);
     }
