@@ -93,7 +93,6 @@ async function fill(inst: BenchInstance, queue: QueueName, n: number, recipient:
   return ms(t0);
 }
 
-/** Runs a listing command to completion, counting its lines and sampling its peak RSS (VmHWM). */
 /** RssAnon (KiB) of every process titled postern/showq (the service a running system lists through). */
 function showqAnon(): number {
   let kib = 0;
@@ -109,6 +108,11 @@ function showqAnon(): number {
   return kib;
 }
 
+/**
+ * Runs a listing command to completion, counting its lines and sampling its
+ * peak RSS (VmHWM) and the showq service's memory; `failure` says how it
+ * ended when it did not exit 0.
+ */
 function listing(bin: string, args: readonly string[], configDir: string): Promise<{ ms: number; lines: number; peakMiB: number; anonMiB: number; showqMiB: number; failure: string }> {
   return new Promise((resolve, reject) => {
     let showq = 0;

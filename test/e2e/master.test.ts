@@ -352,12 +352,11 @@ describe('master spare processes (master_spare_processes)', () => {
     const pid = Number((await c.next()).split(' ').pop());
     assert.equal(await c.ask('execargv'), '--max-semi-space-size=2', 'the default of service_node_options');
     c.close();
-    const spare = childrenOf(masterPid).find((p) => title(p).startsWith('postern/spare'));
     const own = await LineClient.open(ownOptionsPort);
     const ownPid = Number((await own.next()).split(' ').pop());
+    // a spare would have main.cf's options: these show a process started for this service
     assert.equal(await own.ask('execargv'), '--stack-size=900');
     assert.notEqual(ownPid, pid);
-    if (spare !== undefined) assert.notEqual(ownPid, spare, 'a spare started with other options is not taken');
     own.close();
   });
 
